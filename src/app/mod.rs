@@ -1,0 +1,3 @@
+//! The application layer: what the `gaze` binary runs.
+
+pub mod verify;

@@ -1,0 +1,564 @@
+//! Attention on the GPU: four compute kernels that mirror `model::attention` line for line.
+//!
+//! ```text
+//! attention_project.wgsl   X, W  → Q, K, V          (+ sinusoidal / RoPE)
+//! attention_scores.wgsl    Q, K  → S = QKᵀ/√d_k     (masked entries −∞)
+//! attention_softmax.wgsl   S     → P = softmax_rows(S)
+//! attention_output.wgsl    P, V  → O = P V
+//! ```
+//!
+//! All heads run in one dispatch per kernel (the head is a workgroup coordinate). The kernels
+//! compute a window of query rows: the full matrix is the window of all `N` rows, and the
+//! focus-row mode is the window of one row, so it allocates `heads × N` scores instead of
+//! `heads × N × N` — the path for 10k-token contexts.
+//!
+//! Before anything is allocated, a request is checked against the device's limits (buffer sizes,
+//! workgroup counts) and against the per-invocation loop bound every kernel must keep; a request
+//! past any of them is a [`GpuError`] that names the limit.
+
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::error::GpuError;
+use crate::model::attention::{AttentionParams, AttentionResult, PackedAttention, LANES};
+use crate::model::positions;
+
+/// `shaders/attention_project.wgsl`.
+pub const PROJECT_WGSL: &str = include_str!("../../shaders/attention_project.wgsl");
+/// `shaders/attention_scores.wgsl`.
+pub const SCORES_WGSL: &str = include_str!("../../shaders/attention_scores.wgsl");
+/// `shaders/attention_softmax.wgsl`.
+pub const SOFTMAX_WGSL: &str = include_str!("../../shaders/attention_softmax.wgsl");
+/// `shaders/attention_output.wgsl`.
+pub const OUTPUT_WGSL: &str = include_str!("../../shaders/attention_output.wgsl");
+
+/// Workgroup width of the projection kernel (`@workgroup_size(64)`).
+const PROJECT_WORKGROUP: u64 = 64;
+/// Workgroup width of the scores kernel (`@workgroup_size(256)`).
+const SCORES_WORKGROUP: u64 = 256;
+
+/// The loop bound every kernel keeps per invocation. Mesa's lavapipe (and its GL twin) silently
+/// stops an invocation after 65,535 loop iterations, all loops counted together; a request whose
+/// worst case would cross this is refused rather than answered wrongly.
+pub const LOOP_BOUND: u64 = 65_535;
+
+/// Worst-case loop iterations of one invocation of each kernel for `params`, as
+/// `(kernel, iterations)`. Derived from the loops in the shaders:
+/// - project: one loop over `d_model`;
+/// - scores: one loop over `d_k`;
+/// - softmax: three strided passes of `⌈N/256⌉` plus two tree reductions of `log2 256 = 8`;
+/// - output: for each of `d_k` components, a strided pass of `⌈N/256⌉` and a reduction of 8.
+pub fn loop_iterations(params: &AttentionParams) -> [(&'static str, u64); 4] {
+    let n = u64::from(params.n_tokens);
+    let d_k = u64::from(params.d_k);
+    let strided = n.div_ceil(LANES as u64);
+    let reduction = u64::from(LANES.trailing_zeros());
+    [
+        ("attention_project", u64::from(params.d_model)),
+        ("attention_scores", d_k),
+        ("attention_softmax", 3 * strided + 2 * reduction),
+        ("attention_output", d_k * (strided + reduction)),
+    ]
+}
+
+/// Byte sizes of every buffer one request needs, and the workgroup counts it dispatches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttentionPlan {
+    /// `(what, bytes)` for each storage buffer, in binding order of first use.
+    pub buffers: Vec<(&'static str, u64)>,
+    /// `(kernel, [x, y, z])` workgroup counts.
+    pub dispatches: [(&'static str, [u32; 3]); 4],
+}
+
+impl AttentionPlan {
+    /// Total bytes of GPU memory the request allocates (inputs, intermediates and outputs; the
+    /// 48-byte uniform block aside).
+    pub fn total_bytes(&self) -> u64 {
+        self.buffers.iter().map(|(_, bytes)| bytes).sum()
+    }
+
+    /// Bytes of the named buffer.
+    pub fn bytes(&self, what: &str) -> u64 {
+        self.buffers
+            .iter()
+            .find(|(name, _)| *name == what)
+            .map_or(0, |(_, bytes)| *bytes)
+    }
+}
+
+/// Storage buffers are never bound empty: an unused table is this small placeholder.
+const EMPTY_BINDING_BYTES: u64 = 16;
+
+fn f32_bytes(what: &'static str, counts: &[u32]) -> Result<u64, GpuError> {
+    let elements = counts
+        .iter()
+        .try_fold(1u64, |acc, &c| acc.checked_mul(u64::from(c)))
+        .unwrap_or(u64::MAX);
+    // Shaders index with u32: every buffer must have fewer than 2^32 elements.
+    if elements > u64::from(u32::MAX) {
+        return Err(GpuError::LimitExceeded {
+            limit: "u32 indexing in WGSL",
+            what: what.into(),
+            requested: elements,
+            allowed: u64::from(u32::MAX),
+        });
+    }
+    Ok((elements * 4).max(EMPTY_BINDING_BYTES))
+}
+
+/// Checks `params` against the device's `limits` and the loop bound, and sizes the request.
+/// Nothing is allocated; an oversize request is an error naming the limit it crosses.
+pub fn plan(params: &AttentionParams, limits: &wgpu::Limits) -> Result<AttentionPlan, GpuError> {
+    let p = params;
+    let pairs = positions::rope_pairs(p.dk()) as u32;
+    let sinusoidal = p.positions == positions::POSITIONS_SINUSOIDAL;
+    let rope = p.positions == positions::POSITIONS_ROPE;
+    let buffers = vec![
+        ("embeddings X (N × d_model)", f32_bytes("embeddings X", &[p.n_tokens, p.d_model])?),
+        (
+            "projection weights (heads × 3 × d_model × d_k)",
+            f32_bytes("projection weights", &[p.n_heads, 3, p.d_model, p.d_k])?,
+        ),
+        (
+            "sinusoidal table (N × d_model)",
+            if sinusoidal { f32_bytes("sinusoidal table", &[p.n_tokens, p.d_model])? } else { EMPTY_BINDING_BYTES },
+        ),
+        (
+            "RoPE table (N × d_k/2 × 2)",
+            if rope { f32_bytes("RoPE table", &[p.n_tokens, pairs, 2])? } else { EMPTY_BINDING_BYTES },
+        ),
+        (
+            "key mask (N)",
+            if p.use_key_mask != 0 { f32_bytes("key mask", &[p.n_tokens])? } else { EMPTY_BINDING_BYTES },
+        ),
+        ("Q (heads × N × d_k)", f32_bytes("Q", &[p.n_heads, p.n_tokens, p.d_k])?),
+        ("K (heads × N × d_k)", f32_bytes("K", &[p.n_heads, p.n_tokens, p.d_k])?),
+        ("V (heads × N × d_k)", f32_bytes("V", &[p.n_heads, p.n_tokens, p.d_k])?),
+        (
+            "attention scores (heads × rows × N)",
+            f32_bytes("attention scores", &[p.n_heads, p.query_count, p.n_tokens])?,
+        ),
+        (
+            "attention weights (heads × rows × N)",
+            f32_bytes("attention weights", &[p.n_heads, p.query_count, p.n_tokens])?,
+        ),
+        ("outputs (heads × rows × d_k)", f32_bytes("outputs", &[p.n_heads, p.query_count, p.d_k])?),
+    ];
+    for &(what, bytes) in &buffers {
+        for (limit, allowed) in [
+            ("max_storage_buffer_binding_size", limits.max_storage_buffer_binding_size),
+            ("max_buffer_size", limits.max_buffer_size),
+        ] {
+            if bytes > allowed {
+                return Err(GpuError::LimitExceeded {
+                    limit,
+                    what: format!("the {what} buffer"),
+                    requested: bytes,
+                    allowed,
+                });
+            }
+        }
+    }
+
+    let project_groups = (u64::from(p.n_tokens) * u64::from(p.d_k)).div_ceil(PROJECT_WORKGROUP);
+    let scores_groups = u64::from(p.n_tokens).div_ceil(SCORES_WORKGROUP);
+    let counts: [(&'static str, [u64; 3]); 4] = [
+        ("attention_project", [project_groups, p.n_heads.into(), 1]),
+        ("attention_scores", [scores_groups, p.query_count.into(), p.n_heads.into()]),
+        ("attention_softmax", [p.query_count.into(), p.n_heads.into(), 1]),
+        ("attention_output", [p.query_count.into(), p.n_heads.into(), 1]),
+    ];
+    let max_groups = u64::from(limits.max_compute_workgroups_per_dimension);
+    let mut dispatches = [("", [0u32; 3]); 4];
+    for (slot, (kernel, dims)) in dispatches.iter_mut().zip(counts) {
+        let mut groups = [0u32; 3];
+        for (g, d) in groups.iter_mut().zip(dims) {
+            if d > max_groups {
+                return Err(GpuError::LimitExceeded {
+                    limit: "max_compute_workgroups_per_dimension",
+                    what: format!("the {kernel} dispatch"),
+                    requested: d,
+                    allowed: max_groups,
+                });
+            }
+            // d ≤ max_groups, a u32.
+            *g = d as u32;
+        }
+        *slot = (kernel, groups);
+    }
+    for (kernel, iterations) in loop_iterations(p) {
+        if iterations > LOOP_BOUND {
+            return Err(GpuError::LoopBound {
+                kernel,
+                iterations,
+                bound: LOOP_BOUND,
+            });
+        }
+    }
+    Ok(AttentionPlan { buffers, dispatches })
+}
+
+/// How a kernel sees one binding.
+#[derive(Clone, Copy)]
+enum Access {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// One compute pipeline and the layout of its bind group.
+#[derive(Debug)]
+struct Kernel {
+    layout: wgpu::BindGroupLayout,
+    pipeline: wgpu::ComputePipeline,
+}
+
+impl Kernel {
+    fn new(device: &wgpu::Device, name: &str, source: &str, bindings: &[Access]) -> Self {
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+            .iter()
+            .enumerate()
+            .map(|(binding, access)| wgpu::BindGroupLayoutEntry {
+                binding: binding as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match access {
+                        Access::Uniform => wgpu::BufferBindingType::Uniform,
+                        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(name),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(name),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        Self { layout, pipeline }
+    }
+
+    fn bind(&self, device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                binding: binding as u32,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &self.layout,
+            entries: &entries,
+        })
+    }
+}
+
+/// The four attention pipelines. Long-lived: build once per device.
+#[derive(Debug)]
+pub struct AttentionKernels {
+    project: Kernel,
+    scores: Kernel,
+    softmax: Kernel,
+    output: Kernel,
+}
+
+/// The buffers and bind groups of one request shape. Reusable: while the shape stays the same,
+/// new inputs are written into the same buffers ([`AttentionBuffers::write_inputs`]), so editing
+/// a weight allocates nothing.
+#[derive(Debug)]
+pub struct AttentionBuffers {
+    params: AttentionParams,
+    plan: AttentionPlan,
+    x: wgpu::Buffer,
+    w_qkv: wgpu::Buffer,
+    sinusoid: wgpu::Buffer,
+    rope: wgpu::Buffer,
+    key_mask: wgpu::Buffer,
+    q: wgpu::Buffer,
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+    scores: wgpu::Buffer,
+    weights: wgpu::Buffer,
+    output: wgpu::Buffer,
+    project_group: wgpu::BindGroup,
+    scores_group: wgpu::BindGroup,
+    softmax_group: wgpu::BindGroup,
+    output_group: wgpu::BindGroup,
+}
+
+impl AttentionBuffers {
+    /// The shape these buffers hold.
+    pub fn params(&self) -> &AttentionParams {
+        &self.params
+    }
+
+    /// The sizes and dispatches they were planned with.
+    pub fn plan(&self) -> &AttentionPlan {
+        &self.plan
+    }
+
+    /// The attention weights `P`, `[head][rows][N]` f32, for renderers that draw straight from
+    /// the compute output.
+    pub fn weights_buffer(&self) -> &wgpu::Buffer {
+        &self.weights
+    }
+
+    /// Whether `packed` has exactly this shape, so its inputs can be written in place.
+    pub fn fits(&self, packed: &PackedAttention) -> bool {
+        packed.params == self.params
+    }
+
+    /// Uploads new inputs of the same shape (see [`Self::fits`]); returns `false` and writes
+    /// nothing when the shape differs.
+    pub fn write_inputs(&self, queue: &wgpu::Queue, packed: &PackedAttention) -> bool {
+        if !self.fits(packed) {
+            return false;
+        }
+        queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&packed.x));
+        queue.write_buffer(&self.w_qkv, 0, bytemuck::cast_slice(&packed.w_qkv));
+        if !packed.sinusoid.is_empty() {
+            queue.write_buffer(&self.sinusoid, 0, bytemuck::cast_slice(&packed.sinusoid));
+        }
+        if !packed.rope.is_empty() {
+            queue.write_buffer(&self.rope, 0, bytemuck::cast_slice(&packed.rope));
+        }
+        if !packed.key_mask.is_empty() {
+            queue.write_buffer(&self.key_mask, 0, bytemuck::cast_slice(&packed.key_mask));
+        }
+        true
+    }
+}
+
+fn storage_init(device: &wgpu::Device, label: &str, data: &[u8], bytes: u64) -> wgpu::Buffer {
+    if data.is_empty() {
+        // An unused table: a small zeroed placeholder keeps the bind group valid.
+        return device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+    }
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: data,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+    })
+}
+
+fn storage_output(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
+}
+
+impl AttentionKernels {
+    /// Compiles the four pipelines.
+    pub fn new(ctx: &GpuContext) -> Result<Self, GpuError> {
+        use Access::{Read, ReadWrite, Uniform};
+        let device = &ctx.device;
+        ctx.scoped(|| Self {
+            project: Kernel::new(
+                device,
+                "attention_project",
+                PROJECT_WGSL,
+                &[Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+            ),
+            scores: Kernel::new(device, "attention_scores", SCORES_WGSL, &[Uniform, Read, Read, Read, ReadWrite]),
+            softmax: Kernel::new(device, "attention_softmax", SOFTMAX_WGSL, &[Uniform, Read, Read, ReadWrite]),
+            output: Kernel::new(device, "attention_output", OUTPUT_WGSL, &[Uniform, Read, Read, ReadWrite]),
+        })
+    }
+
+    /// Checks `packed` against the device, then allocates and fills its buffers.
+    pub fn prepare(&self, ctx: &GpuContext, packed: &PackedAttention) -> Result<AttentionBuffers, GpuError> {
+        let plan = plan(&packed.params, &ctx.limits())?;
+        let device = &ctx.device;
+        ctx.scoped(|| {
+            let bytes = |i: usize| plan.buffers[i].1;
+            let params_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("attention params"),
+                contents: bytemuck::bytes_of(&packed.params),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            });
+            let x = storage_init(device, "embeddings", bytemuck::cast_slice(&packed.x), bytes(0));
+            let w_qkv = storage_init(device, "projection weights", bytemuck::cast_slice(&packed.w_qkv), bytes(1));
+            let sinusoid = storage_init(device, "sinusoidal table", bytemuck::cast_slice(&packed.sinusoid), bytes(2));
+            let rope = storage_init(device, "rope table", bytemuck::cast_slice(&packed.rope), bytes(3));
+            let key_mask = storage_init(device, "key mask", bytemuck::cast_slice(&packed.key_mask), bytes(4));
+            let q = storage_output(device, "queries", bytes(5));
+            let k = storage_output(device, "keys", bytes(6));
+            let v = storage_output(device, "values", bytes(7));
+            let scores = storage_output(device, "attention scores", bytes(8));
+            let weights = storage_output(device, "attention weights", bytes(9));
+            let output = storage_output(device, "attention outputs", bytes(10));
+            let project_group = self
+                .project
+                .bind(device, &[&params_buffer, &x, &w_qkv, &sinusoid, &rope, &q, &k, &v]);
+            let scores_group = self.scores.bind(device, &[&params_buffer, &q, &k, &key_mask, &scores]);
+            let softmax_group = self.softmax.bind(device, &[&params_buffer, &scores, &key_mask, &weights]);
+            let output_group = self.output.bind(device, &[&params_buffer, &weights, &v, &output]);
+            AttentionBuffers {
+                params: packed.params,
+                plan: plan.clone(),
+                x,
+                w_qkv,
+                sinusoid,
+                rope,
+                key_mask,
+                q,
+                k,
+                v,
+                scores,
+                weights,
+                output,
+                project_group,
+                scores_group,
+                softmax_group,
+                output_group,
+            }
+        })
+    }
+
+    /// Records the four dispatches into `encoder`. wgpu orders them: each kernel sees the
+    /// previous one's writes.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder, buffers: &AttentionBuffers) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("attention"),
+            timestamp_writes: None,
+        });
+        let groups = [
+            (&self.project, &buffers.project_group),
+            (&self.scores, &buffers.scores_group),
+            (&self.softmax, &buffers.softmax_group),
+            (&self.output, &buffers.output_group),
+        ];
+        for ((kernel, group), (_, [x, y, z])) in groups.into_iter().zip(buffers.plan.dispatches) {
+            pass.set_pipeline(&kernel.pipeline);
+            pass.set_bind_group(0, group, &[]);
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+
+    /// Runs the kernels on `buffers` and waits for them (no readback): what the benchmarks time.
+    pub fn run_and_wait(&self, ctx: &GpuContext, buffers: &AttentionBuffers) -> Result<(), GpuError> {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.encode(&mut encoder, buffers);
+        ctx.queue.submit([encoder.finish()]);
+        ctx.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| GpuError::Readback(e.to_string()))
+    }
+
+    /// Prepares, runs and reads back every intermediate: the blocking path for `gaze verify`,
+    /// tests and the command line. (The window reads results back without blocking a frame.)
+    pub fn run_blocking(&self, ctx: &GpuContext, packed: &PackedAttention) -> Result<AttentionResult, GpuError> {
+        let buffers = self.prepare(ctx, packed)?;
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.encode(&mut encoder, &buffers);
+        read_back(ctx, encoder, &buffers)
+    }
+}
+
+/// Copies every result buffer to a mappable one, submits `encoder` with the copies, waits, and
+/// returns the values.
+pub fn read_back(
+    ctx: &GpuContext,
+    mut encoder: wgpu::CommandEncoder,
+    buffers: &AttentionBuffers,
+) -> Result<AttentionResult, GpuError> {
+    let p = &buffers.params;
+    let sources: [(&wgpu::Buffer, usize); 6] = [
+        (&buffers.q, p.projection_len()),
+        (&buffers.k, p.projection_len()),
+        (&buffers.v, p.projection_len()),
+        (&buffers.scores, p.matrix_len()),
+        (&buffers.weights, p.matrix_len()),
+        (&buffers.output, p.output_len()),
+    ];
+    let staging: Vec<(wgpu::Buffer, usize)> = ctx.scoped(|| {
+        sources
+            .iter()
+            .map(|(source, len)| {
+                let bytes = (*len as u64) * 4;
+                let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("attention readback"),
+                    size: bytes,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                encoder.copy_buffer_to_buffer(source, 0, &buffer, 0, bytes);
+                (buffer, *len)
+            })
+            .collect()
+    })?;
+    ctx.queue.submit([encoder.finish()]);
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    for (index, (buffer, _)) in staging.iter().enumerate() {
+        let sender = sender.clone();
+        buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+            // The receiver outlives every callback: it is read below until all have arrived.
+            let _ = sender.send((index, result));
+        });
+    }
+    drop(sender);
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    for (index, result) in receiver.iter() {
+        result.map_err(|e| GpuError::Readback(format!("buffer {index}: {e}")))?;
+    }
+
+    let mut values = staging
+        .iter()
+        .map(|(buffer, len)| {
+            let view = buffer
+                .get_mapped_range(..)
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            let data: Vec<f32> = bytemuck::cast_slice::<u8, f32>(&view)
+                .get(..*len)
+                .ok_or_else(|| GpuError::Readback("a readback buffer came back short".into()))?
+                .to_vec();
+            drop(view);
+            buffer.unmap();
+            Ok(data)
+        })
+        .collect::<Result<Vec<_>, GpuError>>()?
+        .into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    Ok(AttentionResult {
+        params: *p,
+        q: next(),
+        k: next(),
+        v: next(),
+        scores: next(),
+        weights: next(),
+        output: next(),
+    })
+}

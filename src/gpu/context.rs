@@ -1,0 +1,135 @@
+//! The wgpu context: one adapter, device and queue, for a window surface or headless.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::error::GpuError;
+
+/// The adapter as a user should see it: `gaze verify` prints this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// Adapter name, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`.
+    pub name: String,
+    /// Backend, e.g. `Vulkan`.
+    pub backend: String,
+    /// Device type, e.g. `Cpu` (a software rasteriser) or `DiscreteGpu`.
+    pub device_type: String,
+    /// Driver name and version when the backend reports them.
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    fn from_info(info: &wgpu::AdapterInfo) -> Self {
+        let driver = [info.driver.as_str(), info.driver_info.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver,
+        }
+    }
+
+    /// Whether this is a software adapter (lavapipe, SwiftShader, WARP): figures measured on it
+    /// are CPU figures, not GPU ones.
+    pub fn is_software(&self) -> bool {
+        self.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
+    }
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (backend {}, device type {})", self.name, self.backend, self.device_type)?;
+        if !self.driver.is_empty() {
+            write!(f, ", driver {}", self.driver)?;
+        }
+        Ok(())
+    }
+}
+
+/// One adapter, device and queue. Cloning shares them.
+#[derive(Clone, Debug)]
+pub struct GpuContext {
+    /// The instance the adapter came from (a window's surface must be created from it).
+    pub instance: wgpu::Instance,
+    /// The chosen adapter.
+    pub adapter: wgpu::Adapter,
+    /// The logical device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+}
+
+impl GpuContext {
+    /// A context with no window, for `gaze verify`, tests and benchmarks. Honours `WGPU_BACKEND`
+    /// and `WGPU_ADAPTER_NAME`.
+    pub fn headless() -> Result<Self, GpuError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        pollster::block_on(Self::new(instance, None))
+    }
+
+    /// A context on `instance`, able to present to `compatible_surface` when one is given (the
+    /// window's surface must come from the same instance). Async so the web build can await it.
+    pub async fn new(
+        instance: wgpu::Instance,
+        compatible_surface: Option<&wgpu::Surface<'_>>,
+    ) -> Result<Self, GpuError> {
+        let adapter = wgpu::util::initialize_adapter_from_env_or_default(&instance, compatible_surface)
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        // Ask for everything the adapter offers: the focus-row mode over 16k tokens and the full
+        // matrix at N = 4096 need more than WebGPU's default 128 MiB storage binding on some
+        // adapters, and every request is checked against these limits before it is dispatched.
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("gaze"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await?;
+        // Errors that no error scope catches are reported, not turned into a panic: a lecture
+        // must not stop because of one bad command.
+        device.on_uncaptured_error(Arc::new(|error| {
+            eprintln!("gaze: uncaptured GPU error: {error}");
+        }));
+        Ok(Self {
+            instance,
+            adapter,
+            device,
+            queue,
+        })
+    }
+
+    /// The adapter, for people.
+    pub fn summary(&self) -> AdapterSummary {
+        AdapterSummary::from_info(&self.adapter.get_info())
+    }
+
+    /// The device's limits.
+    pub fn limits(&self) -> wgpu::Limits {
+        self.device.limits()
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes and turns what they catch into
+    /// a typed error, so a bad command becomes a message instead of a crash.
+    pub fn scoped<T>(&self, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+        let out_of_memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        // Scopes pop in the reverse order they were pushed.
+        let validation_error = pollster::block_on(validation.pop());
+        let memory_error = pollster::block_on(out_of_memory.pop());
+        if let Some(error) = validation_error {
+            return Err(GpuError::Validation(error.to_string()));
+        }
+        if let Some(error) = memory_error {
+            return Err(GpuError::OutOfMemory(error.to_string()));
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,13 @@
+//! The GPU layer: a wgpu context and compute pipelines that mirror `crate::model`.
+//!
+//! Every kernel here has a CPU twin in `model` with the same loops and buffer layouts;
+//! [`verify`] runs both on the same inputs and measures how far apart they are.
+
+pub mod attention;
+pub mod context;
+pub mod error;
+pub mod verify;
+
+pub use attention::{AttentionBuffers, AttentionKernels};
+pub use context::{AdapterSummary, GpuContext};
+pub use error::GpuError;

@@ -1,0 +1,8 @@
+//! The model layer: pure Rust, no GPU and no UI.
+//!
+//! This is the spec of everything Gaze computes and its CPU reference. The GPU layer (`crate::gpu`)
+//! mirrors it kernel by kernel, and tests compare the two.
+
+pub mod attention;
+pub mod positions;
+pub mod sample;
