@@ -35,13 +35,21 @@ const POSITIONS_ROPE: u32 = 2u;
 @group(0) @binding(6) var<storage, read_write> k: array<f32>;
 @group(0) @binding(7) var<storage, read_write> v: array<f32>;
 
+const WORKGROUP: u32 = 64u;
+
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(
+    @builtin(local_invocation_index) lane: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
     let n = params.n_tokens;
     let d_model = params.d_model;
     let d_k = params.d_k;
-    let head = gid.y;
-    let index = gid.x;  // token * d_k + c
+    // N · d_k invocations can need more than the 65,535 workgroups one dimension allows, so the
+    // host folds them into a 2-D grid (x, y); z is the head.
+    let index = (wid.y * groups.x + wid.x) * WORKGROUP + lane;  // token * d_k + c
+    let head = wid.z;
     if (index >= n * d_k || head >= params.n_heads) {
         return;
     }

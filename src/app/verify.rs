@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use crate::gpu::verify::{compare_end_to_end, compare_kernels, max_abs_diff, Check, WEIGHTS_TOLERANCE};
+use crate::gpu::verify::{
+    compare_end_to_end, compare_kernels, max_abs_diff, Check, WEIGHTS_TOLERANCE,
+};
 use crate::gpu::{AdapterSummary, AttentionKernels, GpuContext, GpuError};
 use crate::model::attention::{self, AttentionOptions, PackedAttention, QueryRows};
 use crate::model::positions::Positions;
@@ -83,8 +85,20 @@ pub fn standard_cases() -> Vec<VerifyCase> {
         VerifyCase::new((255, 64, 64, 2), true, Sinusoidal, QueryRows::All, 1000.0),
         VerifyCase::new((1000, 64, 64, 4), true, NoPositions, QueryRows::All, 1000.0),
         VerifyCase::new((1000, 64, 64, 1), true, Rope, QueryRows::All, 1.0),
-        VerifyCase::new((4096, 64, 64, 2), false, Sinusoidal, QueryRows::Focus(2000), 1.0),
-        VerifyCase::new((16_384, 64, 64, 1), true, Rope, QueryRows::Focus(16_383), 1.0),
+        VerifyCase::new(
+            (4096, 64, 64, 2),
+            false,
+            Sinusoidal,
+            QueryRows::Focus(2000),
+            1.0,
+        ),
+        VerifyCase::new(
+            (16_384, 64, 64, 1),
+            true,
+            Rope,
+            QueryRows::Focus(16_383),
+            1.0,
+        ),
     ];
     // Padding on key 0 and every 7th key: under the causal mask, row 0 has nothing left to
     // attend to and must come back as zeros.
@@ -162,7 +176,12 @@ pub fn run(ctx: &GpuContext) -> Result<VerifyReport, GpuError> {
         kernels: Vec::new(),
     };
     for case in standard_cases() {
-        let input = random_input(case.seed, case.shape, case.options.clone(), case.logit_scale);
+        let input = random_input(
+            case.seed,
+            case.shape,
+            case.options.clone(),
+            case.logit_scale,
+        );
         let packed = PackedAttention::new(&input, case.rows)?;
         let gpu = kernels.run_blocking(ctx, &packed)?;
         for check in compare_kernels(&packed, &gpu) {
@@ -180,9 +199,12 @@ pub fn run(ctx: &GpuContext) -> Result<VerifyReport, GpuError> {
             let n = case.shape.n_tokens;
             let mut focus_error = 0.0f64;
             for focus in [0, n / 2, n - 1] {
-                let row = kernels.run_blocking(ctx, &PackedAttention::new(&input, QueryRows::Focus(focus))?)?;
+                let row = kernels
+                    .run_blocking(ctx, &PackedAttention::new(&input, QueryRows::Focus(focus))?)?;
                 for head in 0..case.shape.heads {
-                    let (Some(a), Some(b)) = (row.weights_row(head, focus), gpu.weights_row(head, focus)) else {
+                    let (Some(a), Some(b)) =
+                        (row.weights_row(head, focus), gpu.weights_row(head, focus))
+                    else {
                         focus_error = f64::INFINITY;
                         continue;
                     };

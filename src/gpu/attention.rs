@@ -20,7 +20,9 @@ use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
 use super::error::GpuError;
-use crate::model::attention::{AttentionParams, AttentionResult, PackedAttention, LANES};
+use crate::model::attention::{
+    output_tile_width, AttentionParams, AttentionResult, PackedAttention, LANES,
+};
 use crate::model::positions;
 
 /// `shaders/attention_project.wgsl`.
@@ -47,17 +49,25 @@ pub const LOOP_BOUND: u64 = 65_535;
 /// - project: one loop over `d_model`;
 /// - scores: one loop over `d_k`;
 /// - softmax: three strided passes of `⌈N/256⌉` plus two tree reductions of `log2 256 = 8`;
-/// - output: for each of `d_k` components, a strided pass of `⌈N/256⌉` and a reduction of 8.
+/// - output: `⌈d_k/width⌉` passes, each a strided loop of `⌈N/groups⌉` and a reduction of
+///   `log2 groups` (see [`output_tile_width`]).
 pub fn loop_iterations(params: &AttentionParams) -> [(&'static str, u64); 4] {
     let n = u64::from(params.n_tokens);
     let d_k = u64::from(params.d_k);
-    let strided = n.div_ceil(LANES as u64);
-    let reduction = u64::from(LANES.trailing_zeros());
+    let lanes = LANES as u64;
+    let width = output_tile_width(params.dk()) as u64;
+    let groups = lanes / width;
     [
         ("attention_project", u64::from(params.d_model)),
         ("attention_scores", d_k),
-        ("attention_softmax", 3 * strided + 2 * reduction),
-        ("attention_output", d_k * (strided + reduction)),
+        (
+            "attention_softmax",
+            3 * n.div_ceil(lanes) + 2 * u64::from(lanes.trailing_zeros()),
+        ),
+        (
+            "attention_output",
+            d_k.div_ceil(width) * (n.div_ceil(groups) + u64::from(groups.trailing_zeros())),
+        ),
     ]
 }
 
@@ -114,26 +124,50 @@ pub fn plan(params: &AttentionParams, limits: &wgpu::Limits) -> Result<Attention
     let sinusoidal = p.positions == positions::POSITIONS_SINUSOIDAL;
     let rope = p.positions == positions::POSITIONS_ROPE;
     let buffers = vec![
-        ("embeddings X (N × d_model)", f32_bytes("embeddings X", &[p.n_tokens, p.d_model])?),
+        (
+            "embeddings X (N × d_model)",
+            f32_bytes("embeddings X", &[p.n_tokens, p.d_model])?,
+        ),
         (
             "projection weights (heads × 3 × d_model × d_k)",
             f32_bytes("projection weights", &[p.n_heads, 3, p.d_model, p.d_k])?,
         ),
         (
             "sinusoidal table (N × d_model)",
-            if sinusoidal { f32_bytes("sinusoidal table", &[p.n_tokens, p.d_model])? } else { EMPTY_BINDING_BYTES },
+            if sinusoidal {
+                f32_bytes("sinusoidal table", &[p.n_tokens, p.d_model])?
+            } else {
+                EMPTY_BINDING_BYTES
+            },
         ),
         (
             "RoPE table (N × d_k/2 × 2)",
-            if rope { f32_bytes("RoPE table", &[p.n_tokens, pairs, 2])? } else { EMPTY_BINDING_BYTES },
+            if rope {
+                f32_bytes("RoPE table", &[p.n_tokens, pairs, 2])?
+            } else {
+                EMPTY_BINDING_BYTES
+            },
         ),
         (
             "key mask (N)",
-            if p.use_key_mask != 0 { f32_bytes("key mask", &[p.n_tokens])? } else { EMPTY_BINDING_BYTES },
+            if p.use_key_mask != 0 {
+                f32_bytes("key mask", &[p.n_tokens])?
+            } else {
+                EMPTY_BINDING_BYTES
+            },
         ),
-        ("Q (heads × N × d_k)", f32_bytes("Q", &[p.n_heads, p.n_tokens, p.d_k])?),
-        ("K (heads × N × d_k)", f32_bytes("K", &[p.n_heads, p.n_tokens, p.d_k])?),
-        ("V (heads × N × d_k)", f32_bytes("V", &[p.n_heads, p.n_tokens, p.d_k])?),
+        (
+            "Q (heads × N × d_k)",
+            f32_bytes("Q", &[p.n_heads, p.n_tokens, p.d_k])?,
+        ),
+        (
+            "K (heads × N × d_k)",
+            f32_bytes("K", &[p.n_heads, p.n_tokens, p.d_k])?,
+        ),
+        (
+            "V (heads × N × d_k)",
+            f32_bytes("V", &[p.n_heads, p.n_tokens, p.d_k])?,
+        ),
         (
             "attention scores (heads × rows × N)",
             f32_bytes("attention scores", &[p.n_heads, p.query_count, p.n_tokens])?,
@@ -142,11 +176,17 @@ pub fn plan(params: &AttentionParams, limits: &wgpu::Limits) -> Result<Attention
             "attention weights (heads × rows × N)",
             f32_bytes("attention weights", &[p.n_heads, p.query_count, p.n_tokens])?,
         ),
-        ("outputs (heads × rows × d_k)", f32_bytes("outputs", &[p.n_heads, p.query_count, p.d_k])?),
+        (
+            "outputs (heads × rows × d_k)",
+            f32_bytes("outputs", &[p.n_heads, p.query_count, p.d_k])?,
+        ),
     ];
     for &(what, bytes) in &buffers {
         for (limit, allowed) in [
-            ("max_storage_buffer_binding_size", limits.max_storage_buffer_binding_size),
+            (
+                "max_storage_buffer_binding_size",
+                limits.max_storage_buffer_binding_size,
+            ),
             ("max_buffer_size", limits.max_buffer_size),
         ] {
             if bytes > allowed {
@@ -160,15 +200,31 @@ pub fn plan(params: &AttentionParams, limits: &wgpu::Limits) -> Result<Attention
         }
     }
 
+    let max_groups = u64::from(limits.max_compute_workgroups_per_dimension);
+    // The projection needs N · d_k invocations per head, often more than one dimension allows
+    // (65,535 workgroups): fold them into x × y; the shader unfolds with `num_workgroups`.
     let project_groups = (u64::from(p.n_tokens) * u64::from(p.d_k)).div_ceil(PROJECT_WORKGROUP);
+    let project_x = project_groups.min(max_groups);
+    let project_y = project_groups.div_ceil(project_x.max(1));
     let scores_groups = u64::from(p.n_tokens).div_ceil(SCORES_WORKGROUP);
     let counts: [(&'static str, [u64; 3]); 4] = [
-        ("attention_project", [project_groups, p.n_heads.into(), 1]),
-        ("attention_scores", [scores_groups, p.query_count.into(), p.n_heads.into()]),
-        ("attention_softmax", [p.query_count.into(), p.n_heads.into(), 1]),
-        ("attention_output", [p.query_count.into(), p.n_heads.into(), 1]),
+        (
+            "attention_project",
+            [project_x, project_y, p.n_heads.into()],
+        ),
+        (
+            "attention_scores",
+            [scores_groups, p.query_count.into(), p.n_heads.into()],
+        ),
+        (
+            "attention_softmax",
+            [p.query_count.into(), p.n_heads.into(), 1],
+        ),
+        (
+            "attention_output",
+            [p.query_count.into(), p.n_heads.into(), 1],
+        ),
     ];
-    let max_groups = u64::from(limits.max_compute_workgroups_per_dimension);
     let mut dispatches = [("", [0u32; 3]); 4];
     for (slot, (kernel, dims)) in dispatches.iter_mut().zip(counts) {
         let mut groups = [0u32; 3];
@@ -195,7 +251,10 @@ pub fn plan(params: &AttentionParams, limits: &wgpu::Limits) -> Result<Attention
             });
         }
     }
-    Ok(AttentionPlan { buffers, dispatches })
+    Ok(AttentionPlan {
+        buffers,
+        dispatches,
+    })
 }
 
 /// How a kernel sees one binding.
@@ -386,16 +445,37 @@ impl AttentionKernels {
                 device,
                 "attention_project",
                 PROJECT_WGSL,
-                &[Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite],
+                &[
+                    Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite,
+                ],
             ),
-            scores: Kernel::new(device, "attention_scores", SCORES_WGSL, &[Uniform, Read, Read, Read, ReadWrite]),
-            softmax: Kernel::new(device, "attention_softmax", SOFTMAX_WGSL, &[Uniform, Read, Read, ReadWrite]),
-            output: Kernel::new(device, "attention_output", OUTPUT_WGSL, &[Uniform, Read, Read, ReadWrite]),
+            scores: Kernel::new(
+                device,
+                "attention_scores",
+                SCORES_WGSL,
+                &[Uniform, Read, Read, Read, ReadWrite],
+            ),
+            softmax: Kernel::new(
+                device,
+                "attention_softmax",
+                SOFTMAX_WGSL,
+                &[Uniform, Read, Read, ReadWrite],
+            ),
+            output: Kernel::new(
+                device,
+                "attention_output",
+                OUTPUT_WGSL,
+                &[Uniform, Read, Read, ReadWrite],
+            ),
         })
     }
 
     /// Checks `packed` against the device, then allocates and fills its buffers.
-    pub fn prepare(&self, ctx: &GpuContext, packed: &PackedAttention) -> Result<AttentionBuffers, GpuError> {
+    pub fn prepare(
+        &self,
+        ctx: &GpuContext,
+        packed: &PackedAttention,
+    ) -> Result<AttentionBuffers, GpuError> {
         let plan = plan(&packed.params, &ctx.limits())?;
         let device = &ctx.device;
         ctx.scoped(|| {
@@ -405,23 +485,55 @@ impl AttentionKernels {
                 contents: bytemuck::bytes_of(&packed.params),
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             });
-            let x = storage_init(device, "embeddings", bytemuck::cast_slice(&packed.x), bytes(0));
-            let w_qkv = storage_init(device, "projection weights", bytemuck::cast_slice(&packed.w_qkv), bytes(1));
-            let sinusoid = storage_init(device, "sinusoidal table", bytemuck::cast_slice(&packed.sinusoid), bytes(2));
-            let rope = storage_init(device, "rope table", bytemuck::cast_slice(&packed.rope), bytes(3));
-            let key_mask = storage_init(device, "key mask", bytemuck::cast_slice(&packed.key_mask), bytes(4));
+            let x = storage_init(
+                device,
+                "embeddings",
+                bytemuck::cast_slice(&packed.x),
+                bytes(0),
+            );
+            let w_qkv = storage_init(
+                device,
+                "projection weights",
+                bytemuck::cast_slice(&packed.w_qkv),
+                bytes(1),
+            );
+            let sinusoid = storage_init(
+                device,
+                "sinusoidal table",
+                bytemuck::cast_slice(&packed.sinusoid),
+                bytes(2),
+            );
+            let rope = storage_init(
+                device,
+                "rope table",
+                bytemuck::cast_slice(&packed.rope),
+                bytes(3),
+            );
+            let key_mask = storage_init(
+                device,
+                "key mask",
+                bytemuck::cast_slice(&packed.key_mask),
+                bytes(4),
+            );
             let q = storage_output(device, "queries", bytes(5));
             let k = storage_output(device, "keys", bytes(6));
             let v = storage_output(device, "values", bytes(7));
             let scores = storage_output(device, "attention scores", bytes(8));
             let weights = storage_output(device, "attention weights", bytes(9));
             let output = storage_output(device, "attention outputs", bytes(10));
-            let project_group = self
-                .project
-                .bind(device, &[&params_buffer, &x, &w_qkv, &sinusoid, &rope, &q, &k, &v]);
-            let scores_group = self.scores.bind(device, &[&params_buffer, &q, &k, &key_mask, &scores]);
-            let softmax_group = self.softmax.bind(device, &[&params_buffer, &scores, &key_mask, &weights]);
-            let output_group = self.output.bind(device, &[&params_buffer, &weights, &v, &output]);
+            let project_group = self.project.bind(
+                device,
+                &[&params_buffer, &x, &w_qkv, &sinusoid, &rope, &q, &k, &v],
+            );
+            let scores_group = self
+                .scores
+                .bind(device, &[&params_buffer, &q, &k, &key_mask, &scores]);
+            let softmax_group = self
+                .softmax
+                .bind(device, &[&params_buffer, &scores, &key_mask, &weights]);
+            let output_group = self
+                .output
+                .bind(device, &[&params_buffer, &weights, &v, &output]);
             AttentionBuffers {
                 params: packed.params,
                 plan: plan.clone(),
@@ -465,7 +577,11 @@ impl AttentionKernels {
     }
 
     /// Runs the kernels on `buffers` and waits for them (no readback): what the benchmarks time.
-    pub fn run_and_wait(&self, ctx: &GpuContext, buffers: &AttentionBuffers) -> Result<(), GpuError> {
+    pub fn run_and_wait(
+        &self,
+        ctx: &GpuContext,
+        buffers: &AttentionBuffers,
+    ) -> Result<(), GpuError> {
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         self.encode(&mut encoder, buffers);
         ctx.queue.submit([encoder.finish()]);
@@ -477,7 +593,11 @@ impl AttentionKernels {
 
     /// Prepares, runs and reads back every intermediate: the blocking path for `gaze verify`,
     /// tests and the command line. (The window reads results back without blocking a frame.)
-    pub fn run_blocking(&self, ctx: &GpuContext, packed: &PackedAttention) -> Result<AttentionResult, GpuError> {
+    pub fn run_blocking(
+        &self,
+        ctx: &GpuContext,
+        packed: &PackedAttention,
+    ) -> Result<AttentionResult, GpuError> {
         let buffers = self.prepare(ctx, packed)?;
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         self.encode(&mut encoder, &buffers);

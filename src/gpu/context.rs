@@ -43,7 +43,11 @@ impl AdapterSummary {
 
 impl fmt::Display for AdapterSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (backend {}, device type {})", self.name, self.backend, self.device_type)?;
+        write!(
+            f,
+            "{} (backend {}, device type {})",
+            self.name, self.backend, self.device_type
+        )?;
         if !self.driver.is_empty() {
             write!(f, ", driver {}", self.driver)?;
         }
@@ -68,7 +72,8 @@ impl GpuContext {
     /// A context with no window, for `gaze verify`, tests and benchmarks. Honours `WGPU_BACKEND`
     /// and `WGPU_ADAPTER_NAME`.
     pub fn headless() -> Result<Self, GpuError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         pollster::block_on(Self::new(instance, None))
     }
 
@@ -78,9 +83,10 @@ impl GpuContext {
         instance: wgpu::Instance,
         compatible_surface: Option<&wgpu::Surface<'_>>,
     ) -> Result<Self, GpuError> {
-        let adapter = wgpu::util::initialize_adapter_from_env_or_default(&instance, compatible_surface)
-            .await
-            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let adapter =
+            wgpu::util::initialize_adapter_from_env_or_default(&instance, compatible_surface)
+                .await
+                .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         // Ask for everything the adapter offers: the focus-row mode over 16k tokens and the full
         // matrix at N = 4096 need more than WebGPU's default 128 MiB storage binding on some
         // adapters, and every request is checked against these limits before it is dispatched.

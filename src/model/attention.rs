@@ -409,10 +409,7 @@ impl PackedAttention {
             QueryRows::All => (0, n_tokens),
             QueryRows::Focus(focus) if focus < n => (focus as u32, 1),
             QueryRows::Focus(focus) => {
-                return Err(AttentionError::FocusOutOfRange {
-                    focus,
-                    n_tokens: n,
-                })
+                return Err(AttentionError::FocusOutOfRange { focus, n_tokens: n })
             }
         };
 
@@ -680,30 +677,53 @@ pub fn softmax_rows(params: &AttentionParams, scores: &[f32], key_mask: &[u32]) 
     weights
 }
 
+/// Components the output kernel handles per pass: `d_k` rounded up to a power of two, at most
+/// 64. The other factor of the 256 lanes, `256 / width`, is the number of key groups.
+/// Mirrors `tile_width` in `shaders/attention_output.wgsl`.
+pub fn output_tile_width(d_k: usize) -> usize {
+    d_k.next_power_of_two().min(64)
+}
+
 /// Twin of `attention_output.wgsl`: `O_ic = Σ_j P_ij V_jc`.
 ///
-/// One GPU workgroup handles one `(head, query row)`; for each component `c` the 256 lanes sum
-/// strided slices of the keys and a tree reduction combines them, so an invocation loops
-/// `d_k · (⌈N/256⌉ + 8)` times at most, never `N · d_k`.
+/// One GPU workgroup handles one `(head, query row)` as a tile of `width` components × `groups`
+/// key groups; lane `t = g · width + c` sums the keys `j ≡ g (mod groups)` and a tree reduction
+/// adds the groups. An invocation loops `⌈d_k/width⌉ · (⌈N/groups⌉ + log2 groups)` times at most.
 pub fn weighted_values(params: &AttentionParams, weights: &[f32], v: &[f32]) -> Vec<f32> {
     let (n, d_k, rows) = (params.n(), params.dk(), params.rows());
+    let width = output_tile_width(d_k);
+    let groups = LANES / width;
     let mut output = vec![0.0; params.output_len()];
     let mut lanes = [0.0f32; LANES];
     for head in 0..params.heads() {
         for row in 0..rows {
             let p_base = (head * rows + row) * n;
-            for c in 0..d_k {
+            let v_base = head * n * d_k;
+            for c0 in (0..d_k).step_by(width) {
                 for (t, lane) in lanes.iter_mut().enumerate() {
+                    let (c, group) = (c0 + t % width, t / width);
                     let mut acc = 0.0f32;
-                    let mut j = t;
-                    while j < n {
-                        acc += weights[p_base + j] * v[(head * n + j) * d_k + c];
-                        j += LANES;
+                    if c < d_k {
+                        let mut j = group;
+                        while j < n {
+                            acc += weights[p_base + j] * v[v_base + j * d_k + c];
+                            j += groups;
+                        }
                     }
                     *lane = acc;
                 }
-                tree_reduce(&mut lanes, |a, b| a + b);
-                output[(head * rows + row) * d_k + c] = lanes[0];
+                let mut stride = LANES / 2;
+                while stride >= width {
+                    for t in 0..stride {
+                        lanes[t] += lanes[t + stride];
+                    }
+                    stride /= 2;
+                }
+                for (t, &sum) in lanes.iter().enumerate().take(width) {
+                    if c0 + t < d_k {
+                        output[(head * rows + row) * d_k + c0 + t] = sum;
+                    }
+                }
             }
         }
     }
@@ -748,7 +768,10 @@ mod tests {
                     (0..m.cols())
                         .map(|c| {
                             (0..m.rows())
-                                .map(|r| input.x.data()[i * m.rows() + r] as f64 * m.data()[r * m.cols() + c] as f64)
+                                .map(|r| {
+                                    input.x.data()[i * m.rows() + r] as f64
+                                        * m.data()[r * m.cols() + c] as f64
+                                })
                                 .sum()
                         })
                         .collect()
@@ -791,7 +814,10 @@ mod tests {
                 for (i, row) in expected.iter().enumerate() {
                     let got = result.weights_row(head, i).unwrap();
                     for (g, e) in got.iter().zip(row) {
-                        assert!((*g as f64 - e).abs() < 1e-6, "head {head} row {i}: {g} vs {e}");
+                        assert!(
+                            (*g as f64 - e).abs() < 1e-6,
+                            "head {head} row {i}: {g} vs {e}"
+                        );
                     }
                 }
             }
@@ -800,7 +826,12 @@ mod tests {
 
     #[test]
     fn focus_row_equals_row_of_full_matrix() {
-        let input = random_input(3, SampleShape::new(300, 16, 8, 2), AttentionOptions::default(), 1.0);
+        let input = random_input(
+            3,
+            SampleShape::new(300, 16, 8, 2),
+            AttentionOptions::default(),
+            1.0,
+        );
         let full = attend(&input, QueryRows::All).unwrap();
         for focus in [0, 150, 299] {
             let row = attend(&input, QueryRows::Focus(focus)).unwrap();
@@ -808,21 +839,38 @@ mod tests {
                 assert_eq!(row.weights_row(head, focus), full.weights_row(head, focus));
                 assert_eq!(row.output_row(head, focus), full.output_row(head, focus));
             }
-            assert_eq!(row.weights.len(), 2 * 300, "focus mode holds one row per head");
+            assert_eq!(
+                row.weights.len(),
+                2 * 300,
+                "focus mode holds one row per head"
+            );
         }
     }
 
     #[test]
     fn huge_logits_give_finite_weights() {
-        let input = random_input(4, SampleShape::new(64, 16, 16, 1), AttentionOptions::default(), 1000.0);
+        let input = random_input(
+            4,
+            SampleShape::new(64, 16, 16, 1),
+            AttentionOptions::default(),
+            1000.0,
+        );
         let result = attend(&input, QueryRows::All).unwrap();
-        assert!(result.scores.iter().any(|s| s.abs() > 100.0), "logits are large");
+        assert!(
+            result.scores.iter().any(|s| s.abs() > 100.0),
+            "logits are large"
+        );
         assert!(result.weights.iter().all(|w| w.is_finite()));
     }
 
     #[test]
     fn wrong_weight_shape_is_a_typed_error() {
-        let mut input = random_input(5, SampleShape::new(4, 8, 4, 1), AttentionOptions::default(), 1.0);
+        let mut input = random_input(
+            5,
+            SampleShape::new(4, 8, 4, 1),
+            AttentionOptions::default(),
+            1.0,
+        );
         input.heads[0].w_v = Matrix::zeros(8, 3);
         assert_eq!(
             attend(&input, QueryRows::All).unwrap_err(),
@@ -839,18 +887,34 @@ mod tests {
 
     #[test]
     fn non_finite_embedding_is_refused() {
-        let mut input = random_input(6, SampleShape::new(4, 8, 4, 1), AttentionOptions::default(), 1.0);
+        let mut input = random_input(
+            6,
+            SampleShape::new(4, 8, 4, 1),
+            AttentionOptions::default(),
+            1.0,
+        );
         input.x.data_mut()[5] = f32::NAN;
         let err = attend(&input, QueryRows::All).unwrap_err();
-        assert!(matches!(err, AttentionError::NonFinite { index: 5, .. }), "{err}");
+        assert!(
+            matches!(err, AttentionError::NonFinite { index: 5, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn focus_outside_sentence_is_refused() {
-        let input = random_input(7, SampleShape::new(4, 8, 4, 1), AttentionOptions::default(), 1.0);
+        let input = random_input(
+            7,
+            SampleShape::new(4, 8, 4, 1),
+            AttentionOptions::default(),
+            1.0,
+        );
         assert_eq!(
             attend(&input, QueryRows::Focus(4)).unwrap_err(),
-            AttentionError::FocusOutOfRange { focus: 4, n_tokens: 4 }
+            AttentionError::FocusOutOfRange {
+                focus: 4,
+                n_tokens: 4
+            }
         );
     }
 
@@ -863,7 +927,10 @@ mod tests {
         let input = random_input(8, SampleShape::new(4, 8, 4, 1), options, 1.0);
         assert_eq!(
             attend(&input, QueryRows::All).unwrap_err(),
-            AttentionError::MaskLength { found: 3, n_tokens: 4 }
+            AttentionError::MaskLength {
+                found: 3,
+                n_tokens: 4
+            }
         );
     }
 
@@ -883,7 +950,12 @@ mod tests {
         let result = attend(&input, QueryRows::All).unwrap();
         let s = |i: usize, j: usize| result.scores_row(0, i).unwrap()[j];
         for (i, j) in [(5, 2), (9, 6), (11, 8)] {
-            assert!((s(i, j) - s(3, 0)).abs() < 1e-4, "S[{i}][{j}] = {} vs S[3][0] = {}", s(i, j), s(3, 0));
+            assert!(
+                (s(i, j) - s(3, 0)).abs() < 1e-4,
+                "S[{i}][{j}] = {} vs S[3][0] = {}",
+                s(i, j),
+                s(3, 0)
+            );
         }
     }
 }

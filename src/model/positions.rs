@@ -71,7 +71,11 @@ pub fn sinusoidal_table(n_tokens: usize, d_model: usize) -> Vec<f32> {
             // Dimensions 2m and 2m+1 share the frequency 1 / 10000^(2m/d_model).
             let pair = (dim / 2) as f64;
             let angle = pos as f64 / BASE.powf(2.0 * pair / d_model as f64);
-            let value = if dim % 2 == 0 { angle.sin() } else { angle.cos() };
+            let value = if dim % 2 == 0 {
+                angle.sin()
+            } else {
+                angle.cos()
+            };
             table.push(value as f32);
         }
     }

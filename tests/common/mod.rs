@@ -1,0 +1,31 @@
+//! Shared by the GPU test binaries: one device and one set of pipelines per test binary.
+
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use gaze::gpu::{AttentionKernels, GpuContext};
+use gaze::model::attention::{AttentionInput, AttentionResult, PackedAttention, QueryRows};
+
+/// The shared GPU. A missing adapter fails the test — never skips it — with a message that
+/// names the fix (install `mesa-vulkan-drivers` for the lavapipe software adapter).
+pub fn gpu() -> &'static (GpuContext, AttentionKernels) {
+    static GPU: OnceLock<(GpuContext, AttentionKernels)> = OnceLock::new();
+    GPU.get_or_init(|| {
+        let ctx =
+            GpuContext::headless().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+        let kernels = AttentionKernels::new(&ctx)
+            .unwrap_or_else(|e| panic!("attention kernels failed to build: {e}"));
+        (ctx, kernels)
+    })
+}
+
+/// Runs `input` on the GPU, returning the packed input alongside the result.
+pub fn run_gpu(input: &AttentionInput, rows: QueryRows) -> (PackedAttention, AttentionResult) {
+    let (ctx, kernels) = gpu();
+    let packed = PackedAttention::new(input, rows).expect("valid input");
+    let result = kernels
+        .run_blocking(ctx, &packed)
+        .unwrap_or_else(|e| panic!("GPU run failed: {e}"));
+    (packed, result)
+}

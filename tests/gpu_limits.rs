@@ -1,0 +1,209 @@
+//! Requests beyond the device's limits are typed errors that name the limit — never a panic and
+//! never a wgpu validation crash.
+
+mod common;
+
+use common::gpu;
+use gaze::gpu::attention::{loop_iterations, plan, LOOP_BOUND};
+use gaze::gpu::GpuError;
+use gaze::model::attention::{AttentionOptions, PackedAttention, QueryRows};
+use gaze::model::sample::{random_input, SampleShape};
+
+#[test]
+fn full_matrix_beyond_storage_binding_limit_is_a_typed_error() {
+    let (ctx, kernels) = gpu();
+    let limit = ctx
+        .limits()
+        .max_storage_buffer_binding_size
+        .min(ctx.limits().max_buffer_size);
+    // The smallest N whose N × N f32 matrix no longer fits one binding (5793 on lavapipe).
+    let n = ((limit / 4) as f64).sqrt() as usize + 1;
+    let input = random_input(
+        1,
+        SampleShape::new(n, 4, 4, 1),
+        AttentionOptions::default(),
+        1.0,
+    );
+    let packed = PackedAttention::new(&input, QueryRows::All).unwrap();
+    let error = kernels.prepare(ctx, &packed).unwrap_err();
+    match &error {
+        GpuError::LimitExceeded {
+            limit: name,
+            what,
+            requested,
+            allowed,
+        } => {
+            assert!(
+                *name == "max_storage_buffer_binding_size" || *name == "max_buffer_size",
+                "names the wgpu limit: {name}"
+            );
+            assert!(
+                what.contains("attention scores"),
+                "names the buffer: {what}"
+            );
+            assert_eq!(*requested, (n * n * 4) as u64);
+            assert!(requested > allowed);
+        }
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains("focus-row"),
+        "suggests the way out: {message}"
+    );
+
+    // The same N is fine in the focus-row mode: one row, not N × N.
+    let packed = PackedAttention::new(&input, QueryRows::Focus(n - 1)).unwrap();
+    assert!(kernels.prepare(ctx, &packed).is_ok());
+}
+
+fn generous_limits() -> wgpu::Limits {
+    wgpu::Limits {
+        max_storage_buffer_binding_size: 1 << 40,
+        max_buffer_size: 1 << 40,
+        ..wgpu::Limits::default()
+    }
+}
+
+#[test]
+fn dispatch_beyond_workgroup_limit_is_a_typed_error() {
+    // 70,000 query rows: the softmax needs one workgroup per row, more than one dimension holds.
+    let mut params = PackedAttention::new(
+        &random_input(
+            2,
+            SampleShape::new(4, 4, 4, 1),
+            AttentionOptions::default(),
+            1.0,
+        ),
+        QueryRows::All,
+    )
+    .unwrap()
+    .params;
+    params.n_tokens = 60_000;
+    params.query_count = 70_000;
+    params.d_k = 1;
+    match plan(&params, &generous_limits()) {
+        Err(GpuError::LimitExceeded {
+            limit,
+            what,
+            requested,
+            allowed,
+        }) => {
+            assert_eq!(limit, "max_compute_workgroups_per_dimension");
+            assert!(what.contains("attention_scores"), "{what}");
+            assert_eq!(requested, 70_000);
+            assert_eq!(allowed, 65_535);
+        }
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    }
+}
+
+#[test]
+fn projection_of_many_tokens_folds_into_two_dimensions() {
+    let mut params = PackedAttention::new(
+        &random_input(
+            2,
+            SampleShape::new(4, 4, 4, 1),
+            AttentionOptions::default(),
+            1.0,
+        ),
+        QueryRows::Focus(0),
+    )
+    .unwrap()
+    .params;
+    params.n_tokens = 16_384;
+    params.d_k = 512;
+    let plan = plan(&params, &generous_limits()).unwrap();
+    let (kernel, [x, y, z]) = plan.dispatches[0];
+    assert_eq!(kernel, "attention_project");
+    assert!(
+        u64::from(x) * u64::from(y) * 64 >= 16_384 * 512,
+        "covers every (token, component)"
+    );
+    assert!(x <= 65_535 && y > 1 && z == 1);
+}
+
+#[test]
+fn request_that_would_cross_the_loop_bound_is_refused() {
+    // d_k = 1024 over 16,384 keys: the output kernel would take 1024/64 = 16 passes of
+    // 16,384/4 keys plus a 2-step reduction: 16 × 4,098 = 65,568 iterations.
+    let mut params = PackedAttention::new(
+        &random_input(
+            3,
+            SampleShape::new(4, 4, 4, 1),
+            AttentionOptions::default(),
+            1.0,
+        ),
+        QueryRows::Focus(0),
+    )
+    .unwrap()
+    .params;
+    params.n_tokens = 16_384;
+    params.d_k = 1024;
+    match plan(&params, &generous_limits()) {
+        Err(GpuError::LoopBound {
+            kernel,
+            iterations,
+            bound,
+        }) => {
+            assert_eq!(kernel, "attention_output");
+            assert_eq!(iterations, 65_568);
+            assert_eq!(bound, LOOP_BOUND);
+        }
+        other => panic!("expected LoopBound, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_kernel_loop_stays_bounded_at_16k_tokens() {
+    let mut params = PackedAttention::new(
+        &random_input(
+            4,
+            SampleShape::new(4, 4, 4, 1),
+            AttentionOptions::default(),
+            1.0,
+        ),
+        QueryRows::Focus(0),
+    )
+    .unwrap()
+    .params;
+    params.n_tokens = 16_384;
+    params.d_model = 64;
+    params.d_k = 64;
+    for (kernel, iterations) in loop_iterations(&params) {
+        assert!(
+            iterations <= 5_000,
+            "{kernel}: {iterations} iterations per invocation"
+        );
+    }
+}
+
+#[test]
+fn focus_row_allocates_no_n_by_n_buffer() {
+    let (ctx, _) = gpu();
+    let n = 16_384;
+    let input = random_input(
+        5,
+        SampleShape::new(n, 64, 64, 4),
+        AttentionOptions::default(),
+        1.0,
+    );
+    let packed = PackedAttention::new(&input, QueryRows::Focus(7)).unwrap();
+    let plan = plan(&packed.params, &ctx.limits()).unwrap();
+    assert_eq!(
+        plan.bytes("attention weights (heads × rows × N)"),
+        (4 * n * 4) as u64
+    );
+    let largest = plan.buffers.iter().map(|(_, b)| *b).max().unwrap();
+    assert_eq!(
+        largest,
+        (4 * n * 64 * 4) as u64,
+        "the largest buffer is Q/K/V, O(N · d_k)"
+    );
+}
+
+#[test]
+fn no_adapter_error_names_the_fix() {
+    let message = GpuError::NoAdapter("no backend".into()).to_string();
+    assert!(message.contains("mesa-vulkan-drivers"), "{message}");
+}

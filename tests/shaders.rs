@@ -1,0 +1,114 @@
+//! Every shader in `shaders/` parses and validates, and agrees with the Rust side on the types
+//! and constants they share.
+
+use std::mem::{offset_of, size_of};
+use std::path::PathBuf;
+
+use gaze::model::attention::{AttentionParams, LANES};
+
+fn shader_files() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .expect("shaders/ exists")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wgsl"))
+        .map(|path| {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let source = std::fs::read_to_string(&path).expect("shader is readable UTF-8");
+            (name, source)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn parse(name: &str, source: &str) -> naga::Module {
+    naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)))
+}
+
+#[test]
+fn every_shader_parses_and_validates() {
+    let files = shader_files();
+    assert!(
+        files.len() >= 4,
+        "expected the four attention kernels, found {files:?}"
+    );
+    for (name, source) in &files {
+        let module = parse(name, source);
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name} does not validate: {}", e.emit_to_string(source)));
+    }
+}
+
+#[test]
+fn attention_params_layout_matches_every_shader() {
+    let rust_offsets = [
+        offset_of!(AttentionParams, n_tokens),
+        offset_of!(AttentionParams, d_model),
+        offset_of!(AttentionParams, d_k),
+        offset_of!(AttentionParams, n_heads),
+        offset_of!(AttentionParams, query_start),
+        offset_of!(AttentionParams, query_count),
+        offset_of!(AttentionParams, causal),
+        offset_of!(AttentionParams, positions),
+        offset_of!(AttentionParams, use_key_mask),
+        offset_of!(AttentionParams, scale),
+        offset_of!(AttentionParams, pad0),
+        offset_of!(AttentionParams, pad1),
+    ];
+    let mut checked = 0;
+    for (name, source) in shader_files() {
+        let module = parse(&name, &source);
+        for (_, ty) in module.types.iter() {
+            if ty.name.as_deref() != Some("AttentionParams") {
+                continue;
+            }
+            let naga::TypeInner::Struct { members, span } = &ty.inner else {
+                panic!("{name}: AttentionParams is not a struct");
+            };
+            assert_eq!(*span as usize, size_of::<AttentionParams>(), "{name}: size");
+            let names: Vec<&str> = members
+                .iter()
+                .map(|m| m.name.as_deref().unwrap_or(""))
+                .collect();
+            assert_eq!(names, AttentionParams::FIELDS, "{name}: field names");
+            let offsets: Vec<usize> = members.iter().map(|m| m.offset as usize).collect();
+            assert_eq!(offsets, rust_offsets, "{name}: field offsets");
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 4,
+        "every attention kernel declares AttentionParams"
+    );
+}
+
+#[test]
+fn workgroup_lanes_match_the_cpu_twins() {
+    let mut checked = 0;
+    for (name, source) in shader_files() {
+        let module = parse(&name, &source);
+        for (_, constant) in module.constants.iter() {
+            if constant.name.as_deref() != Some("LANES") {
+                continue;
+            }
+            match module.global_expressions[constant.init] {
+                naga::Expression::Literal(naga::Literal::U32(lanes)) => {
+                    assert_eq!(lanes as usize, LANES, "{name}: LANES")
+                }
+                ref other => panic!("{name}: LANES is {other:?}"),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "softmax and output kernels declare LANES");
+}
