@@ -78,7 +78,8 @@ fn dispatch_beyond_workgroup_limit_is_a_typed_error() {
         QueryRows::All,
     )
     .unwrap()
-    .params;
+    .params()
+    .to_owned();
     params.n_tokens = 60_000;
     params.query_count = 70_000;
     params.d_k = 1;
@@ -110,7 +111,8 @@ fn projection_of_many_tokens_folds_into_two_dimensions() {
         QueryRows::Focus(0),
     )
     .unwrap()
-    .params;
+    .params()
+    .to_owned();
     params.n_tokens = 16_384;
     params.d_k = 512;
     let plan = plan(&params, &generous_limits()).unwrap();
@@ -137,7 +139,8 @@ fn request_that_would_cross_the_loop_bound_is_refused() {
         QueryRows::Focus(0),
     )
     .unwrap()
-    .params;
+    .params()
+    .to_owned();
     params.n_tokens = 16_384;
     params.d_k = 1024;
     match plan(&params, &generous_limits()) {
@@ -166,7 +169,8 @@ fn every_kernel_loop_stays_bounded_at_16k_tokens() {
         QueryRows::Focus(0),
     )
     .unwrap()
-    .params;
+    .params()
+    .to_owned();
     params.n_tokens = 16_384;
     params.d_model = 64;
     params.d_k = 64;
@@ -189,7 +193,7 @@ fn focus_row_allocates_no_n_by_n_buffer() {
         1.0,
     );
     let packed = PackedAttention::new(&input, QueryRows::Focus(7)).unwrap();
-    let plan = plan(&packed.params, &ctx.limits()).unwrap();
+    let plan = plan(&packed.params(), &ctx.limits()).unwrap();
     assert_eq!(
         plan.bytes("attention weights (heads × rows × N)"),
         (4 * n * 4) as u64

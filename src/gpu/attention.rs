@@ -385,7 +385,7 @@ impl AttentionBuffers {
 
     /// Whether `packed` has exactly this shape, so its inputs can be written in place.
     pub fn fits(&self, packed: &PackedAttention) -> bool {
-        packed.params == self.params
+        *packed.params() == self.params
     }
 
     /// Uploads new inputs of the same shape (see [`Self::fits`]); returns `false` and writes
@@ -394,16 +394,16 @@ impl AttentionBuffers {
         if !self.fits(packed) {
             return false;
         }
-        queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&packed.x));
-        queue.write_buffer(&self.w_qkv, 0, bytemuck::cast_slice(&packed.w_qkv));
-        if !packed.sinusoid.is_empty() {
-            queue.write_buffer(&self.sinusoid, 0, bytemuck::cast_slice(&packed.sinusoid));
+        queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&packed.x()));
+        queue.write_buffer(&self.w_qkv, 0, bytemuck::cast_slice(&packed.w_qkv()));
+        if !packed.sinusoid().is_empty() {
+            queue.write_buffer(&self.sinusoid, 0, bytemuck::cast_slice(&packed.sinusoid()));
         }
-        if !packed.rope.is_empty() {
-            queue.write_buffer(&self.rope, 0, bytemuck::cast_slice(&packed.rope));
+        if !packed.rope().is_empty() {
+            queue.write_buffer(&self.rope, 0, bytemuck::cast_slice(&packed.rope()));
         }
-        if !packed.key_mask.is_empty() {
-            queue.write_buffer(&self.key_mask, 0, bytemuck::cast_slice(&packed.key_mask));
+        if !packed.key_mask().is_empty() {
+            queue.write_buffer(&self.key_mask, 0, bytemuck::cast_slice(&packed.key_mask()));
         }
         true
     }
@@ -476,43 +476,43 @@ impl AttentionKernels {
         ctx: &GpuContext,
         packed: &PackedAttention,
     ) -> Result<AttentionBuffers, GpuError> {
-        let plan = plan(&packed.params, &ctx.limits())?;
+        let plan = plan(packed.params(), &ctx.limits())?;
         let device = &ctx.device;
         ctx.scoped(|| {
             let bytes = |i: usize| plan.buffers[i].1;
             let params_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("attention params"),
-                contents: bytemuck::bytes_of(&packed.params),
+                contents: bytemuck::bytes_of(packed.params()),
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             });
             let x = storage_init(
                 device,
                 "embeddings",
-                bytemuck::cast_slice(&packed.x),
+                bytemuck::cast_slice(&packed.x()),
                 bytes(0),
             );
             let w_qkv = storage_init(
                 device,
                 "projection weights",
-                bytemuck::cast_slice(&packed.w_qkv),
+                bytemuck::cast_slice(&packed.w_qkv()),
                 bytes(1),
             );
             let sinusoid = storage_init(
                 device,
                 "sinusoidal table",
-                bytemuck::cast_slice(&packed.sinusoid),
+                bytemuck::cast_slice(&packed.sinusoid()),
                 bytes(2),
             );
             let rope = storage_init(
                 device,
                 "rope table",
-                bytemuck::cast_slice(&packed.rope),
+                bytemuck::cast_slice(&packed.rope()),
                 bytes(3),
             );
             let key_mask = storage_init(
                 device,
                 "key mask",
-                bytemuck::cast_slice(&packed.key_mask),
+                bytemuck::cast_slice(&packed.key_mask()),
                 bytes(4),
             );
             let q = storage_output(device, "queries", bytes(5));
@@ -535,7 +535,7 @@ impl AttentionKernels {
                 .output
                 .bind(device, &[&params_buffer, &weights, &v, &output]);
             AttentionBuffers {
-                params: packed.params,
+                params: *packed.params(),
                 plan: plan.clone(),
                 x,
                 w_qkv,

@@ -318,23 +318,67 @@ impl AttentionParams {
     pub fn output_len(&self) -> usize {
         self.heads() * self.rows() * self.dk()
     }
+
+    /// Floating-point operations of one pass (a multiply-add counts as 2): the projections
+    /// `2 · 3 · N · d_model · d_k` per head, the scores `2 · rows · N · d_k` and the weighted sum
+    /// `2 · rows · N · d_k`. The softmax's `exp`s and divisions are left out.
+    pub fn flop_count(&self) -> u64 {
+        let (n, rows, d_k, heads) = (
+            u64::from(self.n_tokens),
+            u64::from(self.query_count),
+            u64::from(self.d_k),
+            u64::from(self.n_heads),
+        );
+        let projections = 2 * 3 * n * u64::from(self.d_model) * d_k;
+        let attention = 2 * 2 * rows * n * d_k;
+        heads * (projections + attention)
+    }
 }
 
 /// The kernels' inputs, validated and laid out flat, ready for the CPU twins or an upload.
+///
+/// Only [`PackedAttention::new`] makes one, so its arrays always have the lengths its `params`
+/// promise — the twins and the GPU upload index them without further checks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PackedAttention {
+    params: AttentionParams,
+    x: Vec<f32>,
+    w_qkv: Vec<f32>,
+    sinusoid: Vec<f32>,
+    rope: Vec<f32>,
+    key_mask: Vec<u32>,
+}
+
+impl PackedAttention {
     /// Shapes and switches.
-    pub params: AttentionParams,
-    /// `[N][d_model]`.
-    pub x: Vec<f32>,
-    /// `[head][3][d_model][d_k]`.
-    pub w_qkv: Vec<f32>,
-    /// `[N][d_model]` when sinusoidal, else empty.
-    pub sinusoid: Vec<f32>,
-    /// `[N][d_k / 2][2]` (cos, sin) when RoPE, else empty.
-    pub rope: Vec<f32>,
-    /// `[N]`, 1 = masked key; empty when no key-padding mask.
-    pub key_mask: Vec<u32>,
+    pub fn params(&self) -> &AttentionParams {
+        &self.params
+    }
+
+    /// Embeddings, `[N][d_model]`.
+    pub fn x(&self) -> &[f32] {
+        &self.x
+    }
+
+    /// Projection weights, `[head][3][d_model][d_k]`.
+    pub fn w_qkv(&self) -> &[f32] {
+        &self.w_qkv
+    }
+
+    /// Sinusoidal table `[N][d_model]` when sinusoidal positions are on, else empty.
+    pub fn sinusoid(&self) -> &[f32] {
+        &self.sinusoid
+    }
+
+    /// RoPE table `[N][d_k / 2][2]` (cos, sin) when RoPE is on, else empty.
+    pub fn rope(&self) -> &[f32] {
+        &self.rope
+    }
+
+    /// Key-padding mask `[N]` (1 = masked) when one is in use, else empty.
+    pub fn key_mask(&self) -> &[u32] {
+        &self.key_mask
+    }
 }
 
 fn check_range(what: &'static str, value: usize, max: usize) -> Result<u32, AttentionError> {
