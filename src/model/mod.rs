@@ -4,5 +4,7 @@
 //! mirrors it kernel by kernel, and tests compare the two.
 
 pub mod attention;
+pub mod lesson;
 pub mod positions;
 pub mod sample;
+pub mod tokenizer;

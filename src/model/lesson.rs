@@ -1,0 +1,537 @@
+//! The lesson model: a tiny, hand-made attention layer whose every number can be read.
+//!
+//! `assets/lesson_model.json` gives each curated word a vector over **named features** ("thing",
+//! "quality", "linking verb", …) and each head its `W_Q`, `W_K` (features → named head dimensions)
+//! and `W_V` (features → named value dimensions), as sparse maps of names to weights — so the
+//! Q/K/V bars on screen have labels, and a lecturer can edit the file by hand.
+//!
+//! Words outside the curated vocabulary get **estimated** features from
+//! `assets/estimated_embeddings.txt`: GloVe 6B 50d vectors mapped into the feature space by a
+//! ridge regression fitted on the curated words (`tools/build_estimated_embeddings.py`; the file
+//! header records how well the map fits). A word in neither file has no known features: its
+//! vector is zero. Every token says which of the three it is, and the UI marks the estimated ones.
+//!
+//! The default head (head 0, "who is it about?") tells the seed's story: in
+//! `the best database is`, `is` attends most to `database`, then to `best`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use super::attention::{AttentionError, AttentionInput, AttentionOptions, HeadWeights, Matrix};
+use super::tokenizer::tokenize;
+
+/// The shipped lesson model.
+pub const LESSON_MODEL_JSON: &str = include_str!("../../assets/lesson_model.json");
+/// The shipped estimated embeddings.
+pub const ESTIMATED_EMBEDDINGS: &str = include_str!("../../assets/estimated_embeddings.txt");
+
+/// The lesson-model file version this build reads.
+pub const LESSON_MODEL_VERSION: u32 = 1;
+
+/// What can be wrong with a lesson model or a request to it.
+#[derive(Debug, Error)]
+pub enum LessonError {
+    /// The JSON does not parse or lacks a field.
+    #[error("the lesson model is not valid JSON of the expected shape: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A version this build cannot read.
+    #[error(
+        "the lesson model is version {found}; this build reads version {LESSON_MODEL_VERSION}"
+    )]
+    Version {
+        /// The file's version.
+        found: u32,
+    },
+    /// A weight or word refers to a feature or dimension that is not declared.
+    #[error("{context} names `{name}`, which is not one of the declared {what}")]
+    UnknownName {
+        /// "features", "head dimensions" or "value dimensions".
+        what: &'static str,
+        /// The unknown name.
+        name: String,
+        /// Where it was found.
+        context: String,
+    },
+    /// A value is NaN or infinite.
+    #[error("{context} has a non-finite value")]
+    NonFinite {
+        /// Where.
+        context: String,
+    },
+    /// The model declares no heads, or no features.
+    #[error("the lesson model declares no {0}")]
+    Empty(&'static str),
+    /// A line of the estimated-embeddings file is malformed.
+    #[error("estimated embeddings, line {line}: {reason}")]
+    EstimatedLine {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The sentence has no tokens.
+    #[error("the sentence has no words")]
+    EmptySentence,
+    /// Attention needs values as wide as queries and keys.
+    #[error("the lesson model has {values} value dimensions but {keys} head dimensions; attention needs the same number")]
+    ValueWidth {
+        /// Value dimensions declared.
+        values: usize,
+        /// Head dimensions declared.
+        keys: usize,
+    },
+    /// The embeddings do not form a valid attention input.
+    #[error(transparent)]
+    Attention(#[from] AttentionError),
+    /// More heads were asked for than the model has.
+    #[error("the lesson model has {available} heads; {requested} were asked for")]
+    Heads {
+        /// Asked for.
+        requested: usize,
+        /// Available.
+        available: usize,
+    },
+}
+
+/// Where a token's embedding came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmbeddingSource {
+    /// Hand-set in `assets/lesson_model.json`.
+    Curated,
+    /// Estimated from GloVe through the fitted map.
+    Estimated,
+    /// Neither: no known features, a zero vector.
+    Unknown,
+}
+
+impl EmbeddingSource {
+    /// Whether the UI should mark the word as estimated (not curated).
+    pub fn is_estimated(self) -> bool {
+        self != EmbeddingSource::Curated
+    }
+}
+
+/// One token of a sentence, with the source of its embedding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LessonToken {
+    /// The token text (lowercased).
+    pub text: String,
+    /// Where its embedding came from.
+    pub source: EmbeddingSource,
+}
+
+/// One head of the lesson model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LessonHead {
+    /// Short name, e.g. "who is it about?".
+    pub name: String,
+    /// One sentence on what it looks for.
+    pub about: String,
+    /// Its projections: `W_Q`, `W_K` are features × head dimensions, `W_V` features × value
+    /// dimensions.
+    pub weights: HeadWeights,
+}
+
+#[derive(Deserialize)]
+struct LessonFile {
+    version: u32,
+    features: Vec<String>,
+    head_dims: Vec<String>,
+    value_dims: Vec<String>,
+    vocabulary: Vec<VocabularyEntry>,
+    heads: Vec<HeadEntry>,
+}
+
+#[derive(Deserialize)]
+struct VocabularyEntry {
+    word: String,
+    features: BTreeMap<String, f32>,
+}
+
+/// Sparse weights: feature name → (dimension name → weight).
+type NamedWeights = BTreeMap<String, BTreeMap<String, f32>>;
+
+#[derive(Deserialize)]
+struct HeadEntry {
+    name: String,
+    #[serde(default)]
+    about: String,
+    w_q: NamedWeights,
+    w_k: NamedWeights,
+    w_v: NamedWeights,
+}
+
+/// The lesson model, ready to embed sentences.
+#[derive(Clone, Debug)]
+pub struct LessonModel {
+    features: Vec<String>,
+    head_dims: Vec<String>,
+    value_dims: Vec<String>,
+    curated: HashMap<String, Vec<f32>>,
+    estimated: HashMap<String, Vec<f32>>,
+    heads: Vec<LessonHead>,
+}
+
+fn index_of(
+    names: &[String],
+    name: &str,
+    what: &'static str,
+    context: impl Fn() -> String,
+) -> Result<usize, LessonError> {
+    names
+        .iter()
+        .position(|n| n == name)
+        .ok_or_else(|| LessonError::UnknownName {
+            what,
+            name: name.to_owned(),
+            context: context(),
+        })
+}
+
+fn finite(value: f32, context: impl Fn() -> String) -> Result<f32, LessonError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(LessonError::NonFinite { context: context() })
+    }
+}
+
+/// Densifies sparse named weights into a `features × dims` matrix.
+fn dense(
+    weights: &NamedWeights,
+    features: &[String],
+    dims: &[String],
+    dims_what: &'static str,
+    context: &str,
+) -> Result<Matrix, LessonError> {
+    let mut matrix = Matrix::zeros(features.len(), dims.len());
+    for (feature, row) in weights {
+        let r = index_of(features, feature, "features", || context.to_owned())?;
+        for (dim, &value) in row {
+            let c = index_of(dims, dim, dims_what, || {
+                format!("{context}, row `{feature}`")
+            })?;
+            let value = finite(value, || format!("{context}, `{feature}` → `{dim}`"))?;
+            matrix.data_mut()[r * dims.len() + c] = value;
+        }
+    }
+    Ok(matrix)
+}
+
+fn parse_estimated(text: &str, width: usize) -> Result<HashMap<String, Vec<f32>>, LessonError> {
+    let mut table = HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_no = index + 1;
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let mut parts = line.split(' ');
+        let word = parts.next().unwrap_or_default().to_owned();
+        let values = parts
+            .map(|v| v.parse::<f32>().ok().filter(|v| v.is_finite()))
+            .collect::<Option<Vec<f32>>>()
+            .ok_or_else(|| LessonError::EstimatedLine {
+                line: line_no,
+                reason: format!("`{word}` has a value that is not a finite number"),
+            })?;
+        if values.len() != width {
+            return Err(LessonError::EstimatedLine {
+                line: line_no,
+                reason: format!("`{word}` has {} values for {width} features", values.len()),
+            });
+        }
+        table.insert(word, values);
+    }
+    Ok(table)
+}
+
+impl LessonModel {
+    /// The shipped model (`assets/`).
+    pub fn builtin() -> Result<Self, LessonError> {
+        Self::parse(LESSON_MODEL_JSON, ESTIMATED_EMBEDDINGS)
+    }
+
+    /// A model from the text of a lesson-model file and an estimated-embeddings file.
+    pub fn parse(model_json: &str, estimated: &str) -> Result<Self, LessonError> {
+        let file: LessonFile = serde_json::from_str(model_json)?;
+        if file.version != LESSON_MODEL_VERSION {
+            return Err(LessonError::Version {
+                found: file.version,
+            });
+        }
+        for (list, what) in [
+            (&file.features, "features"),
+            (&file.head_dims, "head dimensions"),
+            (&file.value_dims, "value dimensions"),
+        ] {
+            if list.is_empty() {
+                return Err(LessonError::Empty(what));
+            }
+        }
+        if file.heads.is_empty() {
+            return Err(LessonError::Empty("heads"));
+        }
+        if file.value_dims.len() != file.head_dims.len() {
+            return Err(LessonError::ValueWidth {
+                values: file.value_dims.len(),
+                keys: file.head_dims.len(),
+            });
+        }
+        let width = file.features.len();
+        let mut curated = HashMap::new();
+        for entry in &file.vocabulary {
+            let mut vector = vec![0.0; width];
+            for (feature, &value) in &entry.features {
+                let context = || format!("word `{}`", entry.word);
+                let i = index_of(&file.features, feature, "features", context)?;
+                vector[i] = finite(value, context)?;
+            }
+            curated.insert(entry.word.to_lowercase(), vector);
+        }
+        let heads = file
+            .heads
+            .iter()
+            .map(|head| {
+                let context = |m: &str| format!("head `{}` {m}", head.name);
+                Ok(LessonHead {
+                    name: head.name.clone(),
+                    about: head.about.clone(),
+                    weights: HeadWeights {
+                        w_q: dense(
+                            &head.w_q,
+                            &file.features,
+                            &file.head_dims,
+                            "head dimensions",
+                            &context("W_Q"),
+                        )?,
+                        w_k: dense(
+                            &head.w_k,
+                            &file.features,
+                            &file.head_dims,
+                            "head dimensions",
+                            &context("W_K"),
+                        )?,
+                        w_v: dense(
+                            &head.w_v,
+                            &file.features,
+                            &file.value_dims,
+                            "value dimensions",
+                            &context("W_V"),
+                        )?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, LessonError>>()?;
+        Ok(Self {
+            estimated: parse_estimated(estimated, width)?,
+            features: file.features,
+            head_dims: file.head_dims,
+            value_dims: file.value_dims,
+            curated,
+            heads,
+        })
+    }
+
+    /// Names of the embedding features (`d_model` of them).
+    pub fn features(&self) -> &[String] {
+        &self.features
+    }
+
+    /// Names of the query/key dimensions (`d_k` of them).
+    pub fn head_dims(&self) -> &[String] {
+        &self.head_dims
+    }
+
+    /// Names of the value dimensions.
+    pub fn value_dims(&self) -> &[String] {
+        &self.value_dims
+    }
+
+    /// The heads, the default one first.
+    pub fn heads(&self) -> &[LessonHead] {
+        &self.heads
+    }
+
+    /// Number of curated words.
+    pub fn curated_words(&self) -> usize {
+        self.curated.len()
+    }
+
+    /// A token's feature vector and where it came from.
+    pub fn embed(&self, token: &str) -> (Vec<f32>, EmbeddingSource) {
+        if let Some(v) = self.curated.get(token) {
+            return (v.clone(), EmbeddingSource::Curated);
+        }
+        if let Some(v) = self.estimated.get(token) {
+            return (v.clone(), EmbeddingSource::Estimated);
+        }
+        (vec![0.0; self.features.len()], EmbeddingSource::Unknown)
+    }
+
+    /// Tokenizes `sentence` and embeds it: the attention input for the first `heads` heads.
+    pub fn attention_input(
+        &self,
+        sentence: &str,
+        heads: usize,
+        options: AttentionOptions,
+    ) -> Result<(Vec<LessonToken>, AttentionInput), LessonError> {
+        if heads == 0 || heads > self.heads.len() {
+            return Err(LessonError::Heads {
+                requested: heads,
+                available: self.heads.len(),
+            });
+        }
+        let words = tokenize(sentence);
+        if words.is_empty() {
+            return Err(LessonError::EmptySentence);
+        }
+        let width = self.features.len();
+        let mut data = Vec::with_capacity(words.len() * width);
+        let mut tokens = Vec::with_capacity(words.len());
+        for text in words {
+            let (vector, source) = self.embed(&text);
+            data.extend_from_slice(&vector);
+            tokens.push(LessonToken { text, source });
+        }
+        let x = Matrix::new(tokens.len(), width, data)?;
+        let input = AttentionInput {
+            x,
+            heads: self
+                .heads
+                .iter()
+                .take(heads)
+                .map(|h| h.weights.clone())
+                .collect(),
+            options,
+        };
+        Ok((tokens, input))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::attention::{attend, QueryRows};
+    use crate::model::positions::Positions;
+
+    fn model() -> LessonModel {
+        LessonModel::builtin().expect("the shipped lesson model loads")
+    }
+
+    #[test]
+    fn default_head_tells_the_seed_story() {
+        // In `the best database is`, `is` attends most to `database`, then to `best`.
+        for (causal, positions) in [(false, Positions::None), (true, Positions::None)] {
+            let options = AttentionOptions {
+                causal,
+                positions,
+                key_padding_mask: None,
+            };
+            let (tokens, input) = model()
+                .attention_input("the best database is", 1, options)
+                .unwrap();
+            let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+            assert_eq!(texts, ["the", "best", "database", "is"]);
+            let result = attend(&input, QueryRows::Focus(3)).unwrap();
+            let p = result.weights_row(0, 3).unwrap();
+            let (the, best, database, is) = (p[0], p[1], p[2], p[3]);
+            assert!(
+                database > best && best > the && best > is,
+                "P[is] = {p:?} (causal {causal})"
+            );
+        }
+    }
+
+    #[test]
+    fn curated_estimated_and_unknown_words_are_told_apart() {
+        let (tokens, input) = model()
+            .attention_input(
+                "the excellent zzyzxqv database",
+                1,
+                AttentionOptions::default(),
+            )
+            .unwrap();
+        let sources: Vec<EmbeddingSource> = tokens.iter().map(|t| t.source).collect();
+        use EmbeddingSource::*;
+        assert_eq!(sources, [Curated, Estimated, Unknown, Curated]);
+        let width = input.x.cols();
+        assert!(
+            input.x.row(1).unwrap().iter().any(|&v| v != 0.0),
+            "an estimate has features"
+        );
+        assert!(
+            input.x.row(2).unwrap().iter().all(|&v| v == 0.0),
+            "an unknown word has none"
+        );
+        assert_eq!(width, model().features().len());
+    }
+
+    #[test]
+    fn estimated_words_land_near_their_kind() {
+        // The fitted map should put a word GloVe knows near the curated words it resembles.
+        let m = model();
+        let feature = |word: &str, name: &str| {
+            let i = m.features().iter().position(|f| f == name).unwrap();
+            m.embed(word).0[i]
+        };
+        assert!(feature("excellent", "positive") > feature("excellent", "negative"));
+        assert!(feature("terrible", "negative") > feature("terrible", "positive"));
+        assert!(feature("oracle", "software & data") > 0.3);
+    }
+
+    #[test]
+    fn every_head_has_the_declared_shapes() {
+        let m = model();
+        assert_eq!(m.heads().len(), 4, "heads 1, 2 and 4 can be shown");
+        for head in m.heads() {
+            assert_eq!(
+                (head.weights.w_q.rows(), head.weights.w_q.cols()),
+                (m.features().len(), m.head_dims().len())
+            );
+            assert_eq!(
+                (head.weights.w_k.rows(), head.weights.w_k.cols()),
+                (m.features().len(), m.head_dims().len())
+            );
+            // Attention needs W_V to be d_model × d_k as well.
+            assert_eq!(
+                (head.weights.w_v.rows(), head.weights.w_v.cols()),
+                (m.features().len(), m.head_dims().len())
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_feature_name_is_a_clear_error() {
+        let json = LESSON_MODEL_JSON.replacen("\"linking verb\": {", "\"linking verbs\": {", 1);
+        let err = LessonModel::parse(&json, "").unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("`linking verbs`") && message.contains("W_Q"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn malformed_estimate_line_is_a_clear_error() {
+        let err = LessonModel::parse(LESSON_MODEL_JSON, "# header\nfoo 1 2 three\n").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn empty_sentence_and_missing_heads_are_refused() {
+        let m = model();
+        assert!(matches!(
+            m.attention_input("  ", 1, AttentionOptions::default()),
+            Err(LessonError::EmptySentence)
+        ));
+        assert!(matches!(
+            m.attention_input("hi", 5, AttentionOptions::default()),
+            Err(LessonError::Heads {
+                requested: 5,
+                available: 4
+            })
+        ));
+    }
+}
