@@ -1,12 +1,15 @@
 //! The `gaze` binary: a thin shell over the library; errors are reported once, here.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 
-use gaze::app::verify;
+use gaze::app::{inspect, verify};
 use gaze::gpu::GpuContext;
+use gaze::model::lesson::LessonModel;
+use gaze::scene::Scene;
 
 /// Gaze teaches how a transformer turns a sentence into a guess.
 #[derive(Parser)]
@@ -21,6 +24,13 @@ enum Command {
     /// Run every attention kernel on this machine's GPU adapter against the CPU reference and
     /// print the adapter and the largest error per kernel; exits with 1 if any exceeds tolerance.
     Verify,
+    /// Print the numbers behind a scene as JSON: tokens, and Q, K, V, scores, weights and
+    /// outputs of every head shown.
+    Inspect {
+        /// Scene file (JSON); without it, the lesson's default scene.
+        #[arg(long, value_name = "FILE")]
+        scene: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -31,6 +41,13 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::from(1),
             Err(error) => {
                 eprintln!("gaze verify: {error:#}");
+                ExitCode::from(2)
+            }
+        },
+        Some(Command::Inspect { scene }) => match run_inspect(scene) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gaze inspect: {error:#}");
                 ExitCode::from(2)
             }
         },
@@ -48,4 +65,36 @@ fn run_verify() -> anyhow::Result<bool> {
     let report = verify::run(&ctx).context("running the kernels failed")?;
     println!("{report}");
     Ok(report.passed())
+}
+
+fn load_scene(path: Option<PathBuf>) -> anyhow::Result<Scene> {
+    let Some(path) = path else {
+        return Ok(Scene::default());
+    };
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read the scene file {}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("the scene file {} is not UTF-8 text", path.display()))?;
+    let scene = Scene::from_json(&text).with_context(|| format!("in {}", path.display()))?;
+    let ignored = scene.ignored_sections();
+    if !ignored.is_empty() {
+        eprintln!(
+            "gaze: this build does not read these scene sections yet; they were ignored: {}",
+            ignored.join(", ")
+        );
+    }
+    if scene.attention.residual_norm {
+        eprintln!(
+            "gaze: attention.residual_norm is not computed by this build yet; it was ignored"
+        );
+    }
+    Ok(scene)
+}
+
+fn run_inspect(scene: Option<PathBuf>) -> anyhow::Result<()> {
+    let scene = load_scene(scene)?;
+    let model = LessonModel::builtin().context("the built-in lesson model failed to load")?;
+    let report = inspect::inspect(&scene, &model)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }

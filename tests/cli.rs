@@ -47,3 +47,88 @@ fn verify_without_any_adapter_fails_and_names_the_fix() {
     assert!(stderr.contains("no GPU adapter found"), "{stderr}");
     assert!(stderr.contains("mesa-vulkan-drivers"), "{stderr}");
 }
+
+fn scene_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gaze-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write scene");
+    path
+}
+
+fn inspect(scene: &std::path::Path) -> (Option<i32>, serde_json::Value, String) {
+    let out = gaze().arg("inspect").arg("--scene").arg(scene).output().expect("gaze runs");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn inspect_default_scene_agrees_with_the_model() {
+    use gaze::model::attention::{attend, AttentionOptions, QueryRows};
+    use gaze::model::lesson::LessonModel;
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/default.json");
+    let (code, report, stderr) = inspect(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["tokens"], serde_json::json!(["the", "best", "database", "is"]));
+    assert_eq!(report["estimated"], serde_json::json!([false, false, false, false]));
+    assert_eq!(report["focus"], 3);
+
+    let model = LessonModel::builtin().unwrap();
+    let (_, input) = model.attention_input("the best database is", 1, AttentionOptions::default()).unwrap();
+    let expected = attend(&input, QueryRows::All).unwrap();
+    let heads = report["heads"].as_array().unwrap();
+    assert_eq!(heads.len(), 1);
+    for i in 0..4 {
+        let row: Vec<f32> = serde_json::from_value(heads[0]["weights"][i].clone()).unwrap();
+        assert_eq!(row.as_slice(), expected.weights_row(0, i).unwrap(), "weights row {i}");
+        let q: Vec<f32> = serde_json::from_value(heads[0]["q"][i].clone()).unwrap();
+        assert_eq!(q.as_slice(), &expected.q[i * 4..(i + 1) * 4], "q row {i}");
+    }
+    // The lesson's story, as a script would read it.
+    let is_row: Vec<f32> = serde_json::from_value(heads[0]["weights"][3].clone()).unwrap();
+    assert!(is_row[2] > is_row[1] && is_row[1] > is_row[0], "`is` attends to database, then best: {is_row:?}");
+}
+
+#[test]
+fn inspect_writes_masked_scores_as_null() {
+    let path = scene_file(
+        "causal.json",
+        br#"{ "version": 1, "attention": { "sentence": "the cat sat", "focus": 2, "heads": 2, "causal": true } }"#,
+    );
+    let (code, report, stderr) = inspect(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["heads"].as_array().unwrap().len(), 2);
+    assert!(report["heads"][1]["scores"][0][1].is_null(), "future key is −∞, written null");
+    assert!(report["heads"][1]["scores"][1][0].is_number());
+    assert_eq!(report["heads"][1]["weights"][0][2], 0.0);
+}
+
+#[test]
+fn inspect_refuses_bad_scenes_with_a_message_naming_the_problem() {
+    let cases: [(&str, &[u8], &str); 5] = [
+        ("heads.json", br#"{ "version": 1, "attention": { "heads": 3 } }"#, "attention.heads"),
+        ("focus.json", br#"{ "version": 1, "attention": { "focus": 9 } }"#, "focus is token 9"),
+        ("version.json", br#"{ "version": 2 }"#, "version 2"),
+        ("broken.json", b"{ \"version\": 1, ", "not valid"),
+        ("binary.json", &[0xff, 0xfe, 0x00, 0x80], "not UTF-8"),
+    ];
+    for (name, contents, expected) in cases {
+        let (code, report, stderr) = inspect(&scene_file(name, contents));
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(report.is_null(), "{name}: nothing on stdout");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+    }
+    let (code, _, stderr) = inspect(std::path::Path::new("/nonexistent/scene.json"));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("cannot read the scene file"), "{stderr}");
+}
+
+#[test]
+fn inspect_reports_sections_it_does_not_read_yet() {
+    let path = scene_file("rlhf.json", br#"{ "version": 1, "rlhf": { "preferred": "postgresql" } }"#);
+    let (code, report, stderr) = inspect(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("rlhf"), "{stderr}");
+    assert_eq!(report["tokens"][2], "database");
+}

@@ -1,3 +1,4 @@
 //! The application layer: what the `gaze` binary runs.
 
+pub mod inspect;
 pub mod verify;

@@ -1,0 +1,136 @@
+//! `gaze inspect`: the numbers behind a scene as one JSON object (a public format, DESIGN.md §6).
+//!
+//! Computed by `model` — the CPU reference every GPU kernel is verified against — so the output
+//! is the same on every machine, with or without a GPU.
+
+use serde::Serialize;
+
+use crate::model::attention::{attend, AttentionOptions, AttentionResult, QueryRows};
+use crate::model::lesson::{LessonError, LessonModel};
+use crate::scene::Scene;
+
+/// One head's matrices, row-major arrays of rows. `q`, `k`, `v` are after projection (and after
+/// RoPE where on) — what `scores` is computed from. A masked score (−∞) is `null`.
+#[derive(Debug, Serialize)]
+pub struct HeadReport {
+    /// The head's name in the lesson model.
+    pub name: String,
+    /// Queries, N × d_k.
+    pub q: Vec<Vec<f32>>,
+    /// Keys, N × d_k.
+    pub k: Vec<Vec<f32>>,
+    /// Values, N × d_k.
+    pub v: Vec<Vec<f32>>,
+    /// Scores `QKᵀ/√d_k`, N × N, `null` where masked.
+    pub scores: Vec<Vec<Option<f32>>>,
+    /// Attention weights, N × N; each row sums to 1.
+    pub weights: Vec<Vec<f32>>,
+    /// Outputs `P V`, N × d_k.
+    pub output: Vec<Vec<f32>>,
+}
+
+/// What `gaze inspect` prints.
+#[derive(Debug, Serialize)]
+pub struct InspectReport {
+    /// The sentence's tokens.
+    pub tokens: Vec<String>,
+    /// Per token: whether its embedding is estimated rather than curated.
+    pub estimated: Vec<bool>,
+    /// The focused token.
+    pub focus: usize,
+    /// One entry per head shown.
+    pub heads: Vec<HeadReport>,
+}
+
+/// Why a scene cannot be inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// The lesson model refused the sentence.
+    #[error(transparent)]
+    Lesson(#[from] LessonError),
+    /// The focus is not a token of the sentence.
+    #[error(
+        "the scene's focus is token {focus}, but the sentence has {tokens} tokens (0 to {last})"
+    )]
+    Focus {
+        /// Requested focus.
+        focus: usize,
+        /// Token count.
+        tokens: usize,
+        /// Last valid index.
+        last: usize,
+    },
+    /// The attention input was refused.
+    #[error(transparent)]
+    Attention(#[from] crate::model::attention::AttentionError),
+}
+
+fn rows(data: &[f32], width: usize) -> Vec<Vec<f32>> {
+    data.chunks(width.max(1)).map(<[f32]>::to_vec).collect()
+}
+
+fn head_report(result: &AttentionResult, head: usize, name: String) -> HeadReport {
+    let p = &result.params;
+    let (n, d_k) = (p.n(), p.dk());
+    let projection = |data: &[f32]| {
+        rows(
+            data.get(head * n * d_k..(head + 1) * n * d_k)
+                .unwrap_or(&[]),
+            d_k,
+        )
+    };
+    let matrix = |data: &[f32]| rows(data.get(head * n * n..(head + 1) * n * n).unwrap_or(&[]), n);
+    HeadReport {
+        name,
+        q: projection(&result.q),
+        k: projection(&result.k),
+        v: projection(&result.v),
+        scores: matrix(&result.scores)
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|s| s.is_finite().then_some(s))
+                    .collect()
+            })
+            .collect(),
+        weights: matrix(&result.weights),
+        output: rows(
+            result
+                .output
+                .get(head * n * d_k..(head + 1) * n * d_k)
+                .unwrap_or(&[]),
+            d_k,
+        ),
+    }
+}
+
+/// Computes the report for `scene` with `model`.
+pub fn inspect(scene: &Scene, model: &LessonModel) -> Result<InspectReport, InspectError> {
+    let view = &scene.attention;
+    let options = AttentionOptions {
+        causal: view.causal,
+        positions: view.positions,
+        key_padding_mask: None,
+    };
+    let (tokens, input) = model.attention_input(&view.sentence, view.heads, options)?;
+    if view.focus >= tokens.len() {
+        return Err(InspectError::Focus {
+            focus: view.focus,
+            tokens: tokens.len(),
+            last: tokens.len() - 1,
+        });
+    }
+    let result = attend(&input, QueryRows::All)?;
+    Ok(InspectReport {
+        estimated: tokens.iter().map(|t| t.source.is_estimated()).collect(),
+        tokens: tokens.into_iter().map(|t| t.text).collect(),
+        focus: view.focus,
+        heads: model
+            .heads()
+            .iter()
+            .take(view.heads)
+            .enumerate()
+            .map(|(h, head)| head_report(&result, h, head.name.clone()))
+            .collect(),
+    })
+}

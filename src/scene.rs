@@ -1,0 +1,209 @@
+//! The scene: the serializable state of a lesson view, and the public scene-file format
+//! (DESIGN.md §6). People write these by hand and script them, so names are kept; fields are only
+//! ever added.
+//!
+//! Every field but `version` is optional and a missing one takes the lesson's default. Sections
+//! this build does not read yet (`corpus`, `rlhf`, `context`, or anything unknown) are kept aside
+//! and reported as ignored, never silently dropped.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::model::positions::Positions;
+
+/// The scene-file version this build reads and writes.
+pub const SCENE_VERSION: u32 = 1;
+
+/// Problems with a scene file, each naming what to fix.
+#[derive(Debug, Error)]
+pub enum SceneError {
+    /// Not JSON, or a field of the wrong type.
+    #[error("the scene is not valid: {0}")]
+    Json(#[from] serde_json::Error),
+    /// No `version` field.
+    #[error("the scene has no \"version\" field (this build writes version {SCENE_VERSION})")]
+    MissingVersion,
+    /// A version this build cannot read.
+    #[error("the scene is version {found}; this build reads version {SCENE_VERSION}")]
+    Version {
+        /// The file's version.
+        found: u32,
+    },
+    /// A field with a value outside its range.
+    #[error("the scene's \"{field}\" is {value}: {expected}")]
+    Invalid {
+        /// The field, e.g. `attention.heads`.
+        field: &'static str,
+        /// The value found.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+}
+
+/// Step 3's view: the sentence, its focus and the honesty-check switches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AttentionScene {
+    /// The sentence, tokenized by `model::tokenizer`.
+    pub sentence: String,
+    /// Index of the focused token.
+    pub focus: usize,
+    /// How many heads to show: 1, 2 or 4.
+    pub heads: usize,
+    /// Positional encoding.
+    pub positions: Positions,
+    /// Causal mask on.
+    pub causal: bool,
+    /// Residual + layer norm on.
+    pub residual_norm: bool,
+}
+
+impl Default for AttentionScene {
+    fn default() -> Self {
+        Self {
+            sentence: "the best database is".into(),
+            focus: 3,
+            heads: 1,
+            positions: Positions::None,
+            causal: false,
+            residual_norm: false,
+        }
+    }
+}
+
+/// The whole scene.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scene {
+    /// Format version.
+    pub version: u32,
+    /// Lesson step, 1–4.
+    pub step: u8,
+    /// Step 3's state.
+    pub attention: AttentionScene,
+    /// Sections and fields this build does not read, kept so nothing the user wrote is lost.
+    #[serde(flatten)]
+    pub ignored: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for Scene {
+    fn default() -> Self {
+        Self {
+            version: SCENE_VERSION,
+            step: 3,
+            attention: AttentionScene::default(),
+            ignored: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawScene {
+    version: Option<u32>,
+    step: Option<u8>,
+    attention: Option<AttentionScene>,
+    #[serde(flatten)]
+    rest: BTreeMap<String, serde_json::Value>,
+}
+
+/// Allowed head counts.
+pub const HEAD_CHOICES: [usize; 3] = [1, 2, 4];
+
+impl Scene {
+    /// Parses and checks a scene file.
+    pub fn from_json(text: &str) -> Result<Self, SceneError> {
+        let raw: RawScene = serde_json::from_str(text)?;
+        let version = raw.version.ok_or(SceneError::MissingVersion)?;
+        if version != SCENE_VERSION {
+            return Err(SceneError::Version { found: version });
+        }
+        let scene = Scene {
+            version,
+            step: raw.step.unwrap_or(3),
+            attention: raw.attention.unwrap_or_default(),
+            ignored: raw.rest,
+        };
+        if !(1..=4).contains(&scene.step) {
+            return Err(SceneError::Invalid {
+                field: "step",
+                value: scene.step.to_string(),
+                expected: "a lesson step from 1 to 4",
+            });
+        }
+        if !HEAD_CHOICES.contains(&scene.attention.heads) {
+            return Err(SceneError::Invalid {
+                field: "attention.heads",
+                value: scene.attention.heads.to_string(),
+                expected: "1, 2 or 4",
+            });
+        }
+        Ok(scene)
+    }
+
+    /// The scene as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Top-level sections this build kept but did not read, for a message to the user.
+    pub fn ignored_sections(&self) -> Vec<&str> {
+        self.ignored.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_fields_take_the_lesson_defaults() {
+        let scene = Scene::from_json(r#"{ "version": 1 }"#).unwrap();
+        assert_eq!(scene, Scene::default());
+        let scene =
+            Scene::from_json(r#"{ "version": 1, "attention": { "causal": true } }"#).unwrap();
+        assert!(scene.attention.causal);
+        assert_eq!(scene.attention.sentence, "the best database is");
+    }
+
+    #[test]
+    fn save_then_load_round_trips_exactly() {
+        let mut scene = Scene::default();
+        scene.attention.sentence = "the best language is".into();
+        scene.attention.positions = Positions::Rope;
+        scene.attention.heads = 4;
+        scene
+            .ignored
+            .insert("corpus".into(), serde_json::json!({ "rows": [] }));
+        assert_eq!(Scene::from_json(&scene.to_json()).unwrap(), scene);
+    }
+
+    #[test]
+    fn sections_not_read_yet_are_kept_and_reported() {
+        let scene =
+            Scene::from_json(r#"{ "version": 1, "rlhf": { "strength": 0.5 }, "corpus": {} }"#)
+                .unwrap();
+        assert_eq!(scene.ignored_sections(), ["corpus", "rlhf"]);
+        assert!(
+            scene.to_json().contains("\"strength\": 0.5"),
+            "nothing the user wrote is lost"
+        );
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        let message = |text: &str| Scene::from_json(text).unwrap_err().to_string();
+        assert!(message("{").contains("not valid"));
+        assert!(message(r#"{ "step": 3 }"#).contains("\"version\""));
+        assert!(message(r#"{ "version": 9 }"#).contains("version 9"));
+        assert!(
+            message(r#"{ "version": 1, "attention": { "heads": 3 } }"#).contains("attention.heads")
+        );
+        assert!(
+            message(r#"{ "version": 1, "attention": { "positions": "alibi" } }"#).contains("alibi")
+        );
+        assert!(message(r#"{ "version": 1, "step": 7 }"#).contains("step"));
+    }
+}
