@@ -57,9 +57,18 @@ fn scene_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
 }
 
 fn inspect(scene: &std::path::Path) -> (Option<i32>, serde_json::Value, String) {
-    let out = gaze().arg("inspect").arg("--scene").arg(scene).output().expect("gaze runs");
+    let out = gaze()
+        .arg("inspect")
+        .arg("--scene")
+        .arg(scene)
+        .output()
+        .expect("gaze runs");
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    (out.status.code(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -70,24 +79,39 @@ fn inspect_default_scene_agrees_with_the_model() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/default.json");
     let (code, report, stderr) = inspect(&path);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(report["tokens"], serde_json::json!(["the", "best", "database", "is"]));
-    assert_eq!(report["estimated"], serde_json::json!([false, false, false, false]));
+    assert_eq!(
+        report["tokens"],
+        serde_json::json!(["the", "best", "database", "is"])
+    );
+    assert_eq!(
+        report["estimated"],
+        serde_json::json!([false, false, false, false])
+    );
     assert_eq!(report["focus"], 3);
 
     let model = LessonModel::builtin().unwrap();
-    let (_, input) = model.attention_input("the best database is", 1, AttentionOptions::default()).unwrap();
+    let (_, input) = model
+        .attention_input("the best database is", 1, AttentionOptions::default())
+        .unwrap();
     let expected = attend(&input, QueryRows::All).unwrap();
     let heads = report["heads"].as_array().unwrap();
     assert_eq!(heads.len(), 1);
     for i in 0..4 {
         let row: Vec<f32> = serde_json::from_value(heads[0]["weights"][i].clone()).unwrap();
-        assert_eq!(row.as_slice(), expected.weights_row(0, i).unwrap(), "weights row {i}");
+        assert_eq!(
+            row.as_slice(),
+            expected.weights_row(0, i).unwrap(),
+            "weights row {i}"
+        );
         let q: Vec<f32> = serde_json::from_value(heads[0]["q"][i].clone()).unwrap();
         assert_eq!(q.as_slice(), &expected.q[i * 4..(i + 1) * 4], "q row {i}");
     }
     // The lesson's story, as a script would read it.
     let is_row: Vec<f32> = serde_json::from_value(heads[0]["weights"][3].clone()).unwrap();
-    assert!(is_row[2] > is_row[1] && is_row[1] > is_row[0], "`is` attends to database, then best: {is_row:?}");
+    assert!(
+        is_row[2] > is_row[1] && is_row[1] > is_row[0],
+        "`is` attends to database, then best: {is_row:?}"
+    );
 }
 
 #[test]
@@ -99,7 +123,10 @@ fn inspect_writes_masked_scores_as_null() {
     let (code, report, stderr) = inspect(&path);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["heads"].as_array().unwrap().len(), 2);
-    assert!(report["heads"][1]["scores"][0][1].is_null(), "future key is −∞, written null");
+    assert!(
+        report["heads"][1]["scores"][0][1].is_null(),
+        "future key is −∞, written null"
+    );
     assert!(report["heads"][1]["scores"][1][0].is_number());
     assert_eq!(report["heads"][1]["weights"][0][2], 0.0);
 }
@@ -107,8 +134,16 @@ fn inspect_writes_masked_scores_as_null() {
 #[test]
 fn inspect_refuses_bad_scenes_with_a_message_naming_the_problem() {
     let cases: [(&str, &[u8], &str); 5] = [
-        ("heads.json", br#"{ "version": 1, "attention": { "heads": 3 } }"#, "attention.heads"),
-        ("focus.json", br#"{ "version": 1, "attention": { "focus": 9 } }"#, "focus is token 9"),
+        (
+            "heads.json",
+            br#"{ "version": 1, "attention": { "heads": 3 } }"#,
+            "attention.heads",
+        ),
+        (
+            "focus.json",
+            br#"{ "version": 1, "attention": { "focus": 9 } }"#,
+            "focus is token 9",
+        ),
         ("version.json", br#"{ "version": 2 }"#, "version 2"),
         ("broken.json", b"{ \"version\": 1, ", "not valid"),
         ("binary.json", &[0xff, 0xfe, 0x00, 0x80], "not UTF-8"),
@@ -126,7 +161,10 @@ fn inspect_refuses_bad_scenes_with_a_message_naming_the_problem() {
 
 #[test]
 fn inspect_reports_sections_it_does_not_read_yet() {
-    let path = scene_file("rlhf.json", br#"{ "version": 1, "rlhf": { "preferred": "postgresql" } }"#);
+    let path = scene_file(
+        "rlhf.json",
+        br#"{ "version": 1, "rlhf": { "preferred": "postgresql" } }"#,
+    );
     let (code, report, stderr) = inspect(&path);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("rlhf"), "{stderr}");

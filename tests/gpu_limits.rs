@@ -6,7 +6,7 @@ mod common;
 use common::gpu;
 use gaze::gpu::attention::{loop_iterations, plan, LOOP_BOUND};
 use gaze::gpu::GpuError;
-use gaze::model::attention::{AttentionOptions, PackedAttention, QueryRows};
+use gaze::model::attention::{AttentionOptions, AttentionParams, PackedAttention, QueryRows};
 use gaze::model::sample::{random_input, SampleShape};
 
 #[test]
@@ -57,6 +57,26 @@ fn full_matrix_beyond_storage_binding_limit_is_a_typed_error() {
     assert!(kernels.prepare(ctx, &packed).is_ok());
 }
 
+/// The parameters of a request too large to build, for planning only: `n_tokens` keys,
+/// `query_count` query rows, one head.
+fn planned(n_tokens: u32, query_count: u32, d_model: u32, d_k: u32) -> AttentionParams {
+    let small = random_input(
+        0,
+        SampleShape::new(1, 1, 1, 1),
+        AttentionOptions::default(),
+        1.0,
+    );
+    let packed = PackedAttention::new(&small, QueryRows::All).unwrap();
+    AttentionParams {
+        n_tokens,
+        query_count,
+        d_model,
+        d_k,
+        scale: 1.0 / (d_k as f32).sqrt(),
+        ..*packed.params()
+    }
+}
+
 fn generous_limits() -> wgpu::Limits {
     wgpu::Limits {
         max_storage_buffer_binding_size: 1 << 40,
@@ -68,21 +88,7 @@ fn generous_limits() -> wgpu::Limits {
 #[test]
 fn dispatch_beyond_workgroup_limit_is_a_typed_error() {
     // 70,000 query rows: the softmax needs one workgroup per row, more than one dimension holds.
-    let mut params = PackedAttention::new(
-        &random_input(
-            2,
-            SampleShape::new(4, 4, 4, 1),
-            AttentionOptions::default(),
-            1.0,
-        ),
-        QueryRows::All,
-    )
-    .unwrap()
-    .params()
-    .to_owned();
-    params.n_tokens = 60_000;
-    params.query_count = 70_000;
-    params.d_k = 1;
+    let params = planned(60_000, 70_000, 4, 1);
     match plan(&params, &generous_limits()) {
         Err(GpuError::LimitExceeded {
             limit,
@@ -101,20 +107,7 @@ fn dispatch_beyond_workgroup_limit_is_a_typed_error() {
 
 #[test]
 fn projection_of_many_tokens_folds_into_two_dimensions() {
-    let mut params = PackedAttention::new(
-        &random_input(
-            2,
-            SampleShape::new(4, 4, 4, 1),
-            AttentionOptions::default(),
-            1.0,
-        ),
-        QueryRows::Focus(0),
-    )
-    .unwrap()
-    .params()
-    .to_owned();
-    params.n_tokens = 16_384;
-    params.d_k = 512;
+    let params = planned(16_384, 1, 4, 512);
     let plan = plan(&params, &generous_limits()).unwrap();
     let (kernel, [x, y, z]) = plan.dispatches[0];
     assert_eq!(kernel, "attention_project");
@@ -129,20 +122,7 @@ fn projection_of_many_tokens_folds_into_two_dimensions() {
 fn request_that_would_cross_the_loop_bound_is_refused() {
     // d_k = 1024 over 16,384 keys: the output kernel would take 1024/64 = 16 passes of
     // 16,384/4 keys plus a 2-step reduction: 16 × 4,098 = 65,568 iterations.
-    let mut params = PackedAttention::new(
-        &random_input(
-            3,
-            SampleShape::new(4, 4, 4, 1),
-            AttentionOptions::default(),
-            1.0,
-        ),
-        QueryRows::Focus(0),
-    )
-    .unwrap()
-    .params()
-    .to_owned();
-    params.n_tokens = 16_384;
-    params.d_k = 1024;
+    let params = planned(16_384, 1, 4, 1024);
     match plan(&params, &generous_limits()) {
         Err(GpuError::LoopBound {
             kernel,
@@ -159,21 +139,7 @@ fn request_that_would_cross_the_loop_bound_is_refused() {
 
 #[test]
 fn every_kernel_loop_stays_bounded_at_16k_tokens() {
-    let mut params = PackedAttention::new(
-        &random_input(
-            4,
-            SampleShape::new(4, 4, 4, 1),
-            AttentionOptions::default(),
-            1.0,
-        ),
-        QueryRows::Focus(0),
-    )
-    .unwrap()
-    .params()
-    .to_owned();
-    params.n_tokens = 16_384;
-    params.d_model = 64;
-    params.d_k = 64;
+    let params = planned(16_384, 1, 64, 64);
     for (kernel, iterations) in loop_iterations(&params) {
         assert!(
             iterations <= 5_000,
