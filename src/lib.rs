@@ -1,7 +1,9 @@
 //! Gaze: teach how a transformer turns a sentence into a guess.
 //!
 //! Layers depend one way, downward (see DESIGN.md §4):
-//! - [`app`]: command line (`gaze verify`, `gaze inspect`);
+//! - [`app`]: command line (`gaze verify`, `gaze inspect`, `gaze render`), derived lesson state;
+//! - [`ui`]: egui panels, one per file; they edit the scene, never the GPU;
+//! - [`render`]: instanced drawing straight from the compute buffers;
 //! - [`gpu`]: a wgpu context and compute kernels that mirror `model`;
 //! - [`model`]: pure Rust — the spec and the CPU reference; no wgpu, no egui;
 //! - [`scene`]: the serializable state every layer reads (the public scene-file format).
@@ -9,4 +11,6 @@
 pub mod app;
 pub mod gpu;
 pub mod model;
+pub mod render;
 pub mod scene;
+pub mod ui;

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
 
+use gaze::app::render::{render_to_png, RenderRequest};
 use gaze::app::{inspect, verify};
 use gaze::gpu::GpuContext;
 use gaze::model::lesson::LessonModel;
+use gaze::render::colormap::Colormap;
 use gaze::scene::Scene;
 
 /// Gaze teaches how a transformer turns a sentence into a guess.
@@ -31,6 +33,38 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         scene: Option<PathBuf>,
     },
+    /// Draw a scene headlessly (no window, no X server) through the app's own panels and GPU
+    /// renderers, and write a PNG.
+    Render {
+        /// Scene file (JSON); without it, the lesson's default scene.
+        #[arg(long, value_name = "FILE")]
+        scene: Option<PathBuf>,
+        /// Lesson step to draw (this build draws step 3).
+        #[arg(long)]
+        step: Option<u8>,
+        /// Width in pixels.
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        /// Height in pixels.
+        #[arg(long, default_value_t = 800)]
+        height: u32,
+        /// UI scale in pixels per point (2 or 4 for slides).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f32,
+        /// Colour map of the weights: viridis or cividis.
+        #[arg(long, default_value = "viridis", value_parser = parse_colormap)]
+        colormap: Colormap,
+        /// Where to write the PNG.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+fn parse_colormap(name: &str) -> Result<Colormap, String> {
+    Colormap::ALL
+        .into_iter()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| format!("unknown colour map `{name}` (viridis or cividis)"))
 }
 
 fn main() -> ExitCode {
@@ -51,6 +85,33 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some(Command::Render {
+            scene,
+            step,
+            width,
+            height,
+            scale,
+            colormap,
+            out,
+        }) => {
+            match run_render(
+                scene,
+                step,
+                RenderRequest {
+                    width,
+                    height,
+                    pixels_per_point: scale,
+                    colormap,
+                },
+                &out,
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("gaze render: {error:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         None => {
             // The lesson window is not built yet; say so instead of doing nothing.
             println!("The lesson window is not part of this build yet. Available now:\n");
@@ -96,5 +157,26 @@ fn run_inspect(scene: Option<PathBuf>) -> anyhow::Result<()> {
     let model = LessonModel::builtin().context("the built-in lesson model failed to load")?;
     let report = inspect::inspect(&scene, &model)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn run_render(
+    scene: Option<PathBuf>,
+    step: Option<u8>,
+    request: RenderRequest,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut scene = load_scene(scene)?;
+    if let Some(step) = step {
+        scene.step = step;
+    }
+    let ctx = GpuContext::headless().context("could not open a GPU device")?;
+    render_to_png(&ctx, &scene, &request, out)?;
+    println!(
+        "wrote {} ({}×{} px)",
+        out.display(),
+        request.width,
+        request.height
+    );
     Ok(())
 }

@@ -170,3 +170,42 @@ fn inspect_reports_sections_it_does_not_read_yet() {
     assert!(stderr.contains("rlhf"), "{stderr}");
     assert_eq!(report["tokens"][2], "database");
 }
+
+#[test]
+fn render_writes_a_png_of_the_requested_size() {
+    let out = std::env::temp_dir().join(format!("gaze-render-{}.png", std::process::id()));
+    let status = gaze()
+        .args([
+            "render", "--step", "3", "--width", "640", "--height", "400", "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("gaze runs");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let bytes = std::fs::read(&out).expect("the PNG exists");
+    assert_eq!(&bytes[1..4], b"PNG");
+    // The PNG header holds width and height as big-endian u32 at bytes 16..24.
+    assert_eq!(
+        u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]),
+        640
+    );
+    assert_eq!(
+        u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]),
+        400
+    );
+    let _ = std::fs::remove_file(&out);
+}
+
+#[test]
+fn render_refuses_an_unknown_colour_map() {
+    let out = gaze()
+        .args(["render", "--colormap", "jet", "--out", "/tmp/never.png"])
+        .output()
+        .expect("gaze runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("viridis or cividis"));
+}

@@ -1,0 +1,78 @@
+// The attention heatmap: one instance per cell (i, j) of one head's N × N weights, drawn straight
+// from the attention-weights storage buffer the compute kernels wrote — no CPU copy of the
+// weights. Row i is where token i spends its attention budget.
+//
+// egui sets the viewport to the heatmap's rectangle, so the cells simply tile clip space.
+// Colours come from the colour-map stops in `colors` (src/render/colormap.rs), interpolated the
+// same way as `Colormap::sample` on the CPU, which draws the legend.
+
+// Keep in sync with `HeatmapUniform` in src/render/heatmap.rs.
+struct Heatmap {
+    n_tokens: u32,      // N: columns (keys) and the row stride
+    rows: u32,          // query rows per head in the weights buffer
+    head: u32,          // which head's matrix to draw
+    srgb_target: u32,   // 1 = the target format is *Srgb: output linear values
+    gap: f32,           // fraction of a cell left empty between cells
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+// Keep in sync with `ColormapUniform` in src/render/colormap.rs.
+struct Colormap {
+    stops: array<vec4<f32>, 9>,
+}
+
+@group(0) @binding(0) var<uniform> heatmap: Heatmap;
+@group(0) @binding(1) var<uniform> colors: Colormap;
+@group(0) @binding(2) var<storage, read> weights: array<f32>;  // [head][rows][N]
+
+struct VertexOut {
+    @builtin(position) position: vec4<f32>,
+    @location(0) color: vec4<f32>,
+}
+
+// Mirrors `Colormap::sample`: linear interpolation between nine evenly spaced stops.
+fn colormap(weight: f32) -> vec3<f32> {
+    let x = clamp(weight, 0.0, 1.0) * 8.0;
+    let i = min(u32(floor(x)), 7u);
+    let f = x - f32(i);
+    return mix(colors.stops[i].rgb, colors.stops[i + 1u].rgb, f);
+}
+
+// sRGB transfer function, for render targets that encode on write.
+fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
+    let low = c / 12.92;
+    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
+    return select(high, low, c <= vec3<f32>(0.04045));
+}
+
+@vertex
+fn vs_main(@builtin(vertex_index) vertex: u32, @builtin(instance_index) cell: u32) -> VertexOut {
+    let n = heatmap.n_tokens;
+    let row = cell / n;
+    let col = cell % n;
+    // Two triangles: corners (0,0) (1,0) (0,1) / (0,1) (1,0) (1,1).
+    let corner = vec2<f32>(
+        select(0.0, 1.0, vertex == 1u || vertex == 4u || vertex == 5u),
+        select(0.0, 1.0, vertex == 2u || vertex == 3u || vertex == 5u),
+    );
+    let inset = heatmap.gap * 0.5;
+    let cell_uv = mix(vec2<f32>(inset), vec2<f32>(1.0 - inset), corner);
+    let uv = (vec2<f32>(f32(col), f32(row)) + cell_uv) / vec2<f32>(f32(n), f32(heatmap.rows));
+
+    let weight = weights[(heatmap.head * heatmap.rows + row) * n + col];
+    var rgb = colormap(weight);
+    if (heatmap.srgb_target != 0u) {
+        rgb = srgb_to_linear(rgb);
+    }
+    var out: VertexOut;
+    out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);
+    out.color = vec4<f32>(rgb, 1.0);
+    return out;
+}
+
+@fragment
+fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
+    return in.color;
+}

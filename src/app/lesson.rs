@@ -1,0 +1,110 @@
+//! The lesson's derived state: the scene's sentence embedded by the lesson model and its attention
+//! computed by the GPU kernels, recomputed only when what it depends on changes.
+
+use crate::gpu::{AttentionBuffers, AttentionKernels, GpuContext, GpuError};
+use crate::model::attention::{AttentionOptions, AttentionResult, PackedAttention, QueryRows};
+use crate::model::lesson::{LessonError, LessonModel, LessonToken};
+use crate::scene::AttentionScene;
+
+/// Why step 3 could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The sentence or model was refused.
+    #[error(transparent)]
+    Lesson(#[from] LessonError),
+    /// The attention input was refused.
+    #[error(transparent)]
+    Attention(#[from] crate::model::attention::AttentionError),
+    /// The GPU refused or failed.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+}
+
+/// What step 3's attention depends on; a change here means recompute.
+#[derive(Clone, Debug, PartialEq)]
+struct StageKey {
+    sentence: String,
+    heads: usize,
+    options: AttentionOptions,
+}
+
+/// Step 3 computed: tokens, the GPU buffers the renderers draw from, and a readback of the
+/// numbers the panels print.
+#[derive(Debug)]
+pub struct AttentionStage {
+    key: StageKey,
+    /// The sentence's tokens.
+    pub tokens: Vec<LessonToken>,
+    /// Names of the heads shown.
+    pub head_names: Vec<String>,
+    /// The kernels' buffers; `weights_buffer()` feeds the heatmap and arcs.
+    pub buffers: AttentionBuffers,
+    /// The computed values, read back for text.
+    pub result: AttentionResult,
+}
+
+/// The lesson model and the attention kernels on one device.
+#[derive(Debug)]
+pub struct Lesson {
+    /// The lesson model.
+    pub model: LessonModel,
+    /// The attention pipelines.
+    pub kernels: AttentionKernels,
+}
+
+impl Lesson {
+    /// Loads the built-in model and builds the kernels on `ctx`.
+    pub fn new(ctx: &GpuContext) -> Result<Self, StageError> {
+        Ok(Self {
+            model: LessonModel::builtin()?,
+            kernels: AttentionKernels::new(ctx)?,
+        })
+    }
+
+    /// Brings `stage` up to date with `scene`: nothing happens when nothing it depends on
+    /// changed; same-shape edits reuse the buffers. Returns whether anything was recomputed.
+    pub fn update(
+        &self,
+        ctx: &GpuContext,
+        scene: &AttentionScene,
+        stage: &mut Option<AttentionStage>,
+    ) -> Result<bool, StageError> {
+        let key = StageKey {
+            sentence: scene.sentence.clone(),
+            heads: scene.heads,
+            options: AttentionOptions {
+                causal: scene.causal,
+                positions: scene.positions,
+                key_padding_mask: None,
+            },
+        };
+        if stage.as_ref().is_some_and(|s| s.key == key) {
+            return Ok(false);
+        }
+        let (tokens, input) =
+            self.model
+                .attention_input(&key.sentence, key.heads, key.options.clone())?;
+        let packed = PackedAttention::new(&input, QueryRows::All)?;
+        let buffers = match stage.take() {
+            Some(old) if old.buffers.write_inputs(&ctx.queue, &packed) => old.buffers,
+            _ => self.kernels.prepare(ctx, &packed)?,
+        };
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.kernels.encode(&mut encoder, &buffers);
+        let result = crate::gpu::attention::read_back(ctx, encoder, &buffers)?;
+        *stage = Some(AttentionStage {
+            key,
+            tokens,
+            head_names: self
+                .model
+                .heads()
+                .iter()
+                .take(scene.heads)
+                .map(|h| h.name.clone())
+                .collect(),
+            buffers,
+            result,
+        });
+        Ok(true)
+    }
+}

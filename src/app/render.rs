@@ -1,0 +1,293 @@
+//! `gaze render`: draw a scene headlessly — no window, no X server — through the same panels and
+//! GPU renderers the window uses, and write a PNG.
+
+use std::path::Path;
+
+use crate::app::lesson::{AttentionStage, Lesson, StageError};
+use crate::gpu::{GpuContext, GpuError};
+use crate::render::colormap::Colormap;
+use crate::render::heatmap::HeatmapResources;
+use crate::scene::Scene;
+use crate::ui::step3_attention::{self, AttentionLayout, AttentionView};
+
+/// The offscreen target format: 8-bit RGBA, sRGB-encoded values written as they are (egui and
+/// the heatmap both output encoded values for non-sRGB targets), so the bytes go to the PNG as
+/// they are.
+const FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A size of zero, or beyond the device's texture limit.
+    #[error("cannot render {width}×{height} pixels: each side must be 1 to {max}")]
+    Size {
+        /// Requested width.
+        width: u32,
+        /// Requested height.
+        height: u32,
+        /// The device's `max_texture_dimension_2d`.
+        max: u32,
+    },
+    /// A step this build cannot draw yet.
+    #[error("step {0} cannot be rendered by this build yet (step 3 can)")]
+    Step(u8),
+    /// Computing the scene failed.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// The GPU failed.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// Writing the PNG failed.
+    #[error("writing the PNG failed: {0}")]
+    Png(#[from] image::ImageError),
+}
+
+/// What to draw.
+#[derive(Clone, Debug)]
+pub struct RenderRequest {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// UI scale: pixels per egui point (2 for a slide at double resolution).
+    pub pixels_per_point: f32,
+    /// Colour map of the weights.
+    pub colormap: Colormap,
+}
+
+/// A rendered frame.
+pub struct RenderedFrame {
+    /// The pixels.
+    pub image: image::RgbaImage,
+    /// Where step 3 put its maps, in points.
+    pub layout: AttentionLayout,
+    /// The scale the layout is in.
+    pub pixels_per_point: f32,
+    /// The computed step, for checks against what was drawn.
+    pub stage: AttentionStage,
+}
+
+/// How many frames egui runs before the capture: windows and tooltips fade in over a few.
+const SETTLE_FRAMES: u32 = 4;
+
+/// Renders `scene` into an image.
+pub fn render_scene(
+    ctx: &GpuContext,
+    scene: &Scene,
+    request: &RenderRequest,
+) -> Result<RenderedFrame, RenderError> {
+    let max = ctx.limits().max_texture_dimension_2d;
+    if request.width == 0 || request.height == 0 || request.width > max || request.height > max {
+        return Err(RenderError::Size {
+            width: request.width,
+            height: request.height,
+            max,
+        });
+    }
+    if scene.step != 3 {
+        return Err(RenderError::Step(scene.step));
+    }
+    let lesson = Lesson::new(ctx)?;
+    let mut stage = None;
+    lesson.update(ctx, &scene.attention, &mut stage)?;
+    let Some(stage) = stage else {
+        return Err(RenderError::Gpu(GpuError::Readback(
+            "step 3 produced nothing".into(),
+        )));
+    };
+
+    let ppp = request.pixels_per_point.clamp(0.25, 8.0);
+    let egui_ctx = egui::Context::default();
+    let mut attention = scene.attention.clone();
+    let mut layout = AttentionLayout::default();
+    let mut shapes = Vec::new();
+    let mut textures = egui::TexturesDelta::default();
+    let view = AttentionView {
+        tokens: &stage.tokens,
+        head_names: &stage.head_names,
+        result: Some(&stage.result),
+        colormap: request.colormap,
+    };
+    for frame in 0..SETTLE_FRAMES {
+        let mut input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(request.width as f32 / ppp, request.height as f32 / ppp),
+            )),
+            time: Some(f64::from(frame) * 0.25),
+            max_texture_side: Some(max as usize),
+            ..Default::default()
+        };
+        input
+            .viewports
+            .entry(egui::ViewportId::ROOT)
+            .or_default()
+            .native_pixels_per_point = Some(ppp);
+        let output = egui_ctx.run_ui(input, |ui| {
+            egui::CentralPanel::default().show(ui, |ui| {
+                layout = step3_attention::show(ui, &mut attention, &view);
+            });
+        });
+        textures.append(output.textures_delta);
+        shapes = egui_ctx.tessellate(output.shapes, output.pixels_per_point);
+    }
+    // Take the texture updates out of the delta (a dropped delta with updates in it panics in
+    // debug builds: egui insists they are applied).
+    let texture_updates = std::mem::take(&mut textures.set);
+    let texture_frees = std::mem::take(&mut textures.free);
+
+    let device = &ctx.device;
+    let mut renderer =
+        egui_wgpu::Renderer::new(device, FORMAT, egui_wgpu::RendererOptions::default());
+    renderer.callback_resources.insert(HeatmapResources::new(
+        device,
+        FORMAT,
+        stage.buffers.weights_buffer(),
+        stage.buffers.params(),
+        request.colormap,
+    ));
+    for (id, deltas) in &texture_updates {
+        for delta in deltas {
+            renderer.update_texture(device, &ctx.queue, *id, delta);
+        }
+    }
+    let screen = egui_wgpu::ScreenDescriptor {
+        size_in_pixels: [request.width, request.height],
+        pixels_per_point: ppp,
+    };
+    let target = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("render target"),
+        size: wgpu::Extent3d {
+            width: request.width,
+            height: request.height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: FORMAT,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    });
+    let view = target.create_view(&Default::default());
+    let mut encoder = device.create_command_encoder(&Default::default());
+    let mut commands = renderer.update_buffers(device, &ctx.queue, &mut encoder, &shapes, &screen);
+    {
+        let background = egui_ctx
+            .global_style()
+            .visuals
+            .panel_fill
+            .to_normalized_gamma_f32();
+        let mut pass = encoder
+            .begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("render"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color {
+                            r: f64::from(background[0]),
+                            g: f64::from(background[1]),
+                            b: f64::from(background[2]),
+                            a: 1.0,
+                        }),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                ..Default::default()
+            })
+            .forget_lifetime();
+        renderer.render(&mut pass, &shapes, &screen);
+    }
+    let image = read_texture(
+        ctx,
+        encoder,
+        &mut commands,
+        &target,
+        request.width,
+        request.height,
+    )?;
+    for id in &texture_frees {
+        renderer.free_texture(id);
+    }
+    Ok(RenderedFrame {
+        image,
+        layout,
+        pixels_per_point: ppp,
+        stage,
+    })
+}
+
+/// Copies `texture` into a mappable buffer (rows padded to 256 bytes, as wgpu requires), submits
+/// everything, waits, and unpads the rows into an image.
+fn read_texture(
+    ctx: &GpuContext,
+    mut encoder: wgpu::CommandEncoder,
+    commands: &mut Vec<wgpu::CommandBuffer>,
+    texture: &wgpu::Texture,
+    width: u32,
+    height: u32,
+) -> Result<image::RgbaImage, GpuError> {
+    let row_bytes = width * 4;
+    let padded =
+        row_bytes.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+    let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("render readback"),
+        size: u64::from(padded) * u64::from(height),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(padded),
+                rows_per_image: Some(height),
+            },
+        },
+        wgpu::Extent3d {
+            width,
+            height,
+            depth_or_array_layers: 1,
+        },
+    );
+    commands.push(encoder.finish());
+    ctx.queue.submit(commands.drain(..));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+        let _ = sender.send(result);
+    });
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    receiver
+        .recv()
+        .map_err(|e| GpuError::Readback(e.to_string()))?
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let data = buffer
+        .get_mapped_range(..)
+        .map_err(|e| GpuError::Readback(e.to_string()))?;
+    let mut pixels = Vec::with_capacity((row_bytes * height) as usize);
+    for row in data.chunks(padded as usize).take(height as usize) {
+        pixels.extend_from_slice(row.get(..row_bytes as usize).unwrap_or(row));
+    }
+    drop(data);
+    buffer.unmap();
+    image::RgbaImage::from_raw(width, height, pixels)
+        .ok_or_else(|| GpuError::Readback("the rendered image came back short".into()))
+}
+
+/// Renders `scene` and writes it to `out` as a PNG.
+pub fn render_to_png(
+    ctx: &GpuContext,
+    scene: &Scene,
+    request: &RenderRequest,
+    out: &Path,
+) -> Result<(), RenderError> {
+    let frame = render_scene(ctx, scene, request)?;
+    frame.image.save_with_format(out, image::ImageFormat::Png)?;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The heatmap renderer: `heads × N × N` instanced cells whose colours the vertex shader reads
+//! from the attention-weights buffer the compute kernels wrote (`shaders/heatmap.wgsl`).
+//!
+//! Long-lived objects (pipeline, bind groups, one small uniform per head) are built when the
+//! attention buffers are (re)allocated, not per frame; a frame only records a draw. Inside egui
+//! it is drawn by a [`HeatmapCallback`], so it lands in the panel's rectangle and clip.
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use super::colormap::Colormap;
+use crate::model::attention::AttentionParams;
+
+/// `shaders/heatmap.wgsl`.
+pub const HEATMAP_WGSL: &str = include_str!("../../shaders/heatmap.wgsl");
+
+/// Keep in sync with `struct Heatmap` in `shaders/heatmap.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct HeatmapUniform {
+    /// N: columns and row stride.
+    pub n_tokens: u32,
+    /// Query rows per head in the weights buffer.
+    pub rows: u32,
+    /// Head drawn.
+    pub head: u32,
+    /// 1 when the target format is sRGB-encoded.
+    pub srgb_target: u32,
+    /// Fraction of a cell left as a gap.
+    pub gap: f32,
+    /// Padding.
+    pub pad0: u32,
+    /// Padding.
+    pub pad1: u32,
+    /// Padding.
+    pub pad2: u32,
+}
+
+/// Gap between cells, as a fraction of a cell, so neighbouring equal weights stay countable.
+/// Large maps (N > 64) drop it: the gaps would be sub-pixel.
+fn gap_for(n_tokens: u32) -> f32 {
+    if n_tokens <= 64 {
+        0.06
+    } else {
+        0.0
+    }
+}
+
+/// The heatmap's GPU objects for one shape of attention buffers.
+#[derive(Debug)]
+pub struct HeatmapResources {
+    pipeline: wgpu::RenderPipeline,
+    colormap: wgpu::Buffer,
+    bind_groups: Vec<wgpu::BindGroup>,
+    cells: u32,
+}
+
+impl HeatmapResources {
+    /// Builds the pipeline for `target_format` and one bind group per head over `weights`
+    /// (`[head][rows][N]`, shaped by `params`).
+    pub fn new(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        weights: &wgpu::Buffer,
+        params: &AttentionParams,
+        colormap: Colormap,
+    ) -> Self {
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("heatmap"),
+            entries: &[
+                uniform_entry(0),
+                uniform_entry(1),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: wgpu::ShaderStages::VERTEX,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Storage { read_only: true },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                },
+            ],
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("heatmap"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("heatmap"),
+            source: wgpu::ShaderSource::Wgsl(HEATMAP_WGSL.into()),
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("heatmap"),
+            layout: Some(&pipeline_layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: target_format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let colormap_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("heatmap colour map"),
+            contents: bytemuck::bytes_of(&colormap.uniform()),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        });
+        let bind_groups = (0..params.n_heads)
+            .map(|head| {
+                let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("heatmap head"),
+                    contents: bytemuck::bytes_of(&HeatmapUniform {
+                        n_tokens: params.n_tokens,
+                        rows: params.query_count,
+                        head,
+                        srgb_target: u32::from(target_format.is_srgb()),
+                        gap: gap_for(params.n_tokens),
+                        pad0: 0,
+                        pad1: 0,
+                        pad2: 0,
+                    }),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("heatmap"),
+                    layout: &layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: uniform.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: colormap_buffer.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: weights.as_entire_binding(),
+                        },
+                    ],
+                })
+            })
+            .collect();
+        Self {
+            pipeline,
+            colormap: colormap_buffer,
+            bind_groups,
+            cells: params.query_count.saturating_mul(params.n_tokens),
+        }
+    }
+
+    /// Switches the colour map (a 144-byte upload; nothing is rebuilt).
+    pub fn set_colormap(&self, queue: &wgpu::Queue, colormap: Colormap) {
+        queue.write_buffer(&self.colormap, 0, bytemuck::bytes_of(&colormap.uniform()));
+    }
+
+    /// Draws `head`'s map into the current viewport. A head the buffers do not hold draws nothing.
+    pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, head: usize) {
+        let Some(bind_group) = self.bind_groups.get(head) else {
+            return;
+        };
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.draw(0..6, 0..self.cells);
+    }
+}
+
+fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::VERTEX,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+/// An egui paint callback that draws one head's heatmap into its rectangle, using the
+/// [`HeatmapResources`] stored in egui-wgpu's callback resources.
+pub struct HeatmapCallback {
+    /// Which head.
+    pub head: usize,
+}
+
+impl egui_wgpu::CallbackTrait for HeatmapCallback {
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        render_pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        if let Some(heatmap) = resources.get::<HeatmapResources>() {
+            heatmap.paint(render_pass, self.head);
+        }
+    }
+}

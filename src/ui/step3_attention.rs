@@ -1,0 +1,264 @@
+//! Step 3 — how attention shaped the question: the sentence as clickable tokens, the formula,
+//! and each head's attention map with a 0–1 legend.
+//!
+//! The map's cells are drawn on the GPU from the attention-weights buffer
+//! ([`HeatmapCallback`]); this panel adds what is text: token labels, the value in each cell
+//! when the cell is large enough to hold it, the hover tooltip `row → column: weight`, and the
+//! focus row's outline. Clicking a token, or a row of a map, focuses that token.
+
+use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
+
+use crate::model::attention::AttentionResult;
+use crate::model::lesson::LessonToken;
+use crate::render::colormap::Colormap;
+use crate::render::heatmap::HeatmapCallback;
+use crate::scene::AttentionScene;
+
+/// What the panel shows, derived from the scene by the app.
+pub struct AttentionView<'a> {
+    /// The sentence's tokens.
+    pub tokens: &'a [LessonToken],
+    /// Names of the heads shown.
+    pub head_names: &'a [String],
+    /// The computed attention (a readback, for the printed numbers); `None` until it arrives.
+    pub result: Option<&'a AttentionResult>,
+    /// Colour map of the cells and the legend.
+    pub colormap: Colormap,
+}
+
+/// Where the panel put each head's map, in points (tests and exports use it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AttentionLayout {
+    /// One rectangle per head shown.
+    pub heatmaps: Vec<Rect>,
+}
+
+/// The smallest cell, in points, that gets its value printed.
+const MIN_LABELLED_CELL: f32 = 34.0;
+/// Room for the row labels left of a map.
+const ROW_LABEL_WIDTH: f32 = 96.0;
+/// Room for the column labels above a map.
+const COLUMN_LABEL_HEIGHT: f32 = 24.0;
+
+/// Draws the panel and applies the user's clicks to `scene`.
+pub fn show(
+    ui: &mut egui::Ui,
+    scene: &mut AttentionScene,
+    view: &AttentionView<'_>,
+) -> AttentionLayout {
+    let n = view.tokens.len();
+    ui.heading("Step 3 — How attention shaped the question");
+    ui.label(formula(ui));
+    ui.add_space(6.0);
+
+    ui.horizontal_wrapped(|ui| {
+        ui.label("focus:");
+        for (index, token) in view.tokens.iter().enumerate() {
+            let mut text = egui::RichText::new(&token.text).size(20.0);
+            if token.source.is_estimated() {
+                text = text.italics();
+            }
+            let response = ui.selectable_label(scene.focus == index, text);
+            let response = if token.source.is_estimated() {
+                response.on_hover_text(
+                    "estimated embedding: this word is not in the curated vocabulary",
+                )
+            } else {
+                response
+            };
+            if response.clicked() {
+                scene.focus = index;
+            }
+        }
+    });
+    if view.tokens.iter().any(|t| t.source.is_estimated()) {
+        ui.label(egui::RichText::new("italic = estimated embedding").small());
+    }
+    ui.add_space(8.0);
+
+    let mut layout = AttentionLayout::default();
+    if n == 0 {
+        return layout;
+    }
+    let heads = view.head_names.len().max(1);
+    let available = ui.available_size();
+    let legend_height = 48.0;
+    let spacing = ui.spacing().item_spacing.x;
+    let per_head_width =
+        ((available.x - spacing * heads as f32) / heads as f32 - ROW_LABEL_WIDTH).max(40.0);
+    let side = per_head_width
+        .min(available.y - legend_height - 40.0 - COLUMN_LABEL_HEIGHT)
+        .max(40.0);
+    ui.horizontal(|ui| {
+        for head in 0..heads {
+            ui.vertical(|ui| {
+                let name = view.head_names.get(head).map_or("head", String::as_str);
+                ui.label(egui::RichText::new(format!("head {}: {name}", head + 1)).strong());
+                let rect = heatmap(ui, scene, view, head, side);
+                layout.heatmaps.push(rect);
+            });
+        }
+    });
+    ui.add_space(4.0);
+    legend(ui, view.colormap);
+    layout
+}
+
+fn heatmap(
+    ui: &mut egui::Ui,
+    scene: &mut AttentionScene,
+    view: &AttentionView<'_>,
+    head: usize,
+    side: f32,
+) -> Rect {
+    let n = view.tokens.len();
+    let (outer, response) = ui.allocate_exact_size(
+        Vec2::new(ROW_LABEL_WIDTH + side, COLUMN_LABEL_HEIGHT + side),
+        Sense::click(),
+    );
+    let rect = Rect::from_min_size(
+        Pos2::new(
+            outer.min.x + ROW_LABEL_WIDTH,
+            outer.min.y + COLUMN_LABEL_HEIGHT,
+        ),
+        Vec2::splat(side),
+    );
+    ui.painter().add(egui_wgpu::Callback::new_paint_callback(
+        rect,
+        HeatmapCallback { head },
+    ));
+
+    let cell = side / n as f32;
+    let painter = ui.painter();
+    let label_font = FontId::proportional((cell * 0.45).clamp(10.0, 18.0));
+    for (i, token) in view.tokens.iter().enumerate() {
+        let y = rect.min.y + (i as f32 + 0.5) * cell;
+        let x = rect.min.x + (i as f32 + 0.5) * cell;
+        if cell >= 10.0 {
+            let color = ui.visuals().text_color();
+            painter.text(
+                Pos2::new(rect.min.x - 6.0, y),
+                Align2::RIGHT_CENTER,
+                &token.text,
+                label_font.clone(),
+                color,
+            );
+            // Column labels only where they fit inside their column.
+            let galley = painter.layout_no_wrap(token.text.clone(), label_font.clone(), color);
+            if galley.size().x <= cell - 2.0 {
+                let pos = Pos2::new(
+                    x - galley.size().x / 2.0,
+                    rect.min.y - 4.0 - galley.size().y,
+                );
+                painter.galley(pos, galley, color);
+            }
+        }
+    }
+    let row_of = |pos: Pos2| ((pos.y - rect.min.y) / cell).floor() as usize;
+    let col_of = |pos: Pos2| ((pos.x - rect.min.x) / cell).floor() as usize;
+
+    if let Some(result) = view.result {
+        if cell >= MIN_LABELLED_CELL {
+            let font = FontId::monospace((cell * 0.3).clamp(10.0, 16.0));
+            for i in 0..n {
+                let Some(row) = result.weights_row(head, i) else {
+                    continue;
+                };
+                for (j, &w) in row.iter().enumerate() {
+                    let center = Pos2::new(
+                        rect.min.x + (j as f32 + 0.5) * cell,
+                        rect.min.y + (i as f32 + 0.5) * cell,
+                    );
+                    let color = if view.colormap.text_is_dark_on(w) {
+                        Color32::BLACK
+                    } else {
+                        Color32::WHITE
+                    };
+                    painter.text(
+                        center,
+                        Align2::CENTER_CENTER,
+                        format!("{w:.2}"),
+                        font.clone(),
+                        color,
+                    );
+                }
+            }
+        }
+        if let Some(pos) = response.hover_pos().filter(|p| rect.contains(*p)) {
+            let (i, j) = (row_of(pos).min(n - 1), col_of(pos).min(n - 1));
+            if let Some(w) = result.weights_row(head, i).and_then(|row| row.get(j)) {
+                let text = format!("{} → {}: {w:.4}", view.tokens[i].text, view.tokens[j].text);
+                response.clone().on_hover_text_at_pointer(text);
+            }
+        }
+    }
+
+    // The focus row's outline.
+    if scene.focus < n {
+        let row = Rect::from_min_size(
+            Pos2::new(rect.min.x, rect.min.y + scene.focus as f32 * cell),
+            Vec2::new(side, cell),
+        );
+        painter.rect_stroke(
+            row,
+            0.0,
+            Stroke::new(2.0, ui.visuals().strong_text_color()),
+            StrokeKind::Outside,
+        );
+    }
+    if response.clicked() {
+        if let Some(pos) = response
+            .interact_pointer_pos()
+            .filter(|p| rect.contains(*p))
+        {
+            scene.focus = row_of(pos).min(n - 1);
+        }
+    }
+    rect
+}
+
+/// `softmax(QKᵀ / √d_k) · V` with a real superscript (the default fonts have no `ᵀ` glyph).
+fn formula(ui: &egui::Ui) -> egui::text::LayoutJob {
+    let color = ui.visuals().strong_text_color();
+    let body = egui::TextFormat::simple(FontId::proportional(22.0), color);
+    let sup = egui::TextFormat {
+        font_id: FontId::proportional(13.0),
+        valign: egui::Align::TOP,
+        ..body.clone()
+    };
+    let mut job = egui::text::LayoutJob::default();
+    job.append("softmax(QK", 0.0, body.clone());
+    job.append("T", 0.0, sup);
+    job.append(" / √d", 0.0, body.clone());
+    job.append(
+        "k",
+        0.0,
+        egui::TextFormat {
+            valign: egui::Align::BOTTOM,
+            font_id: FontId::proportional(13.0),
+            ..body.clone()
+        },
+    );
+    job.append(") · V", 0.0, body);
+    job
+}
+
+fn legend(ui: &mut egui::Ui, colormap: Colormap) {
+    ui.horizontal(|ui| {
+        ui.label("weight 0");
+        let (rect, _) = ui.allocate_exact_size(Vec2::new(240.0, 18.0), Sense::hover());
+        let steps = 64;
+        for k in 0..steps {
+            let t = (k as f32 + 0.5) / steps as f32;
+            let [r, g, b] = colormap.sample(t);
+            let x0 = rect.min.x + rect.width() * k as f32 / steps as f32;
+            let x1 = rect.min.x + rect.width() * (k + 1) as f32 / steps as f32;
+            ui.painter().rect_filled(
+                Rect::from_min_max(Pos2::new(x0, rect.min.y), Pos2::new(x1 + 0.5, rect.max.y)),
+                0.0,
+                Color32::from_rgb(r, g, b),
+            );
+        }
+        ui.label(format!("1   ({}; each row sums to 1)", colormap.name()));
+    });
+}

@@ -1,0 +1,102 @@
+//! `gaze render`: the step-3 view drawn headlessly through the app's own panels and GPU
+//! renderers, checked by its pixels.
+
+mod common;
+
+use common::gpu;
+use gaze::app::render::{render_scene, RenderError, RenderRequest};
+use gaze::render::colormap::Colormap;
+use gaze::scene::Scene;
+
+fn request(width: u32, height: u32, colormap: Colormap) -> RenderRequest {
+    RenderRequest {
+        width,
+        height,
+        pixels_per_point: 1.0,
+        colormap,
+    }
+}
+
+/// Every cell's colour, sampled away from its printed number, is the colour map's colour of the
+/// weight the kernels computed: the heatmap really draws the compute buffer.
+fn assert_cells_match_weights(scene: &Scene, colormap: Colormap) {
+    let (ctx, _) = gpu();
+    let frame = render_scene(ctx, scene, &request(1100, 700, colormap)).unwrap();
+    let n = frame.stage.tokens.len();
+    assert_eq!(frame.layout.heatmaps.len(), scene.attention.heads);
+    for (head, rect) in frame.layout.heatmaps.iter().enumerate() {
+        let cell = rect.width() / n as f32;
+        for i in 0..n {
+            let row = frame.stage.result.weights_row(head, i).unwrap();
+            for (j, &w) in row.iter().enumerate() {
+                // 20% in from the cell's top-left corner: inside the cell, clear of its text.
+                let x = (rect.min.x + (j as f32 + 0.2) * cell) * frame.pixels_per_point;
+                let y = (rect.min.y + (i as f32 + 0.2) * cell) * frame.pixels_per_point;
+                let pixel = frame.image.get_pixel(x as u32, y as u32).0;
+                let expected = colormap.sample(w);
+                for k in 0..3 {
+                    assert!(
+                        (i32::from(pixel[k]) - i32::from(expected[k])).abs() <= 2,
+                        "head {head} cell ({i}, {j}) weight {w}: drew {pixel:?}, expected {expected:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn heatmap_cells_are_the_colours_of_the_computed_weights() {
+    assert_cells_match_weights(&Scene::default(), Colormap::Viridis);
+}
+
+#[test]
+fn every_head_gets_its_own_map_in_cividis_too() {
+    let mut scene = Scene::default();
+    scene.attention.heads = 4;
+    scene.attention.causal = true;
+    assert_cells_match_weights(&scene, Colormap::Cividis);
+}
+
+#[test]
+fn render_is_not_blank_and_marks_the_focus_row() {
+    let (ctx, _) = gpu();
+    let frame = render_scene(
+        ctx,
+        &Scene::default(),
+        &request(900, 600, Colormap::Viridis),
+    )
+    .unwrap();
+    let mut colours: Vec<[u8; 4]> = frame.image.pixels().map(|p| p.0).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(
+        colours.len() > 50,
+        "only {} distinct colours",
+        colours.len()
+    );
+    // The focus row (`is`, row 3) is outlined in the strong text colour just outside the map.
+    let rect = frame.layout.heatmaps[0];
+    let cell = rect.width() / 4.0;
+    let y = (rect.min.y + 3.5 * cell) as u32;
+    let outline = frame.image.get_pixel((rect.max.x + 1.0) as u32, y).0;
+    assert!(
+        outline[0] > 200 && outline[1] > 200 && outline[2] > 200,
+        "outline pixel {outline:?}"
+    );
+}
+
+#[test]
+fn steps_not_built_yet_and_empty_sizes_are_refused() {
+    let (ctx, _) = gpu();
+    let mut scene = Scene::default();
+    scene.step = 1;
+    assert!(matches!(
+        render_scene(ctx, &scene, &request(100, 100, Colormap::Viridis)),
+        Err(RenderError::Step(1))
+    ));
+    let error = render_scene(ctx, &Scene::default(), &request(0, 100, Colormap::Viridis))
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("0×100"), "{error}");
+}
