@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::app::lesson::{AttentionStage, Lesson, StageError};
 use crate::gpu::{GpuContext, GpuError};
+use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapResources;
 use crate::scene::Scene;
@@ -107,6 +108,8 @@ pub fn render_scene(
         head_names: &stage.head_names,
         result: Some(&stage.result),
         colormap: request.colormap,
+        dt: 0.0,
+        snap: true,
     };
     for frame in 0..SETTLE_FRAMES {
         let mut input = egui::RawInput {
@@ -139,6 +142,12 @@ pub fn render_scene(
     let device = &ctx.device;
     let mut renderer =
         egui_wgpu::Renderer::new(device, FORMAT, egui_wgpu::RendererOptions::default());
+    renderer.callback_resources.insert(ArcsResources::new(
+        device,
+        FORMAT,
+        stage.buffers.weights_buffer(),
+        stage.buffers.params(),
+    ));
     renderer.callback_resources.insert(HeatmapResources::new(
         device,
         FORMAT,

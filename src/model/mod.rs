@@ -3,6 +3,7 @@
 //! This is the spec of everything Gaze computes and its CPU reference. The GPU layer (`crate::gpu`)
 //! mirrors it kernel by kernel, and tests compare the two.
 
+pub mod animation;
 pub mod attention;
 pub mod lesson;
 pub mod positions;

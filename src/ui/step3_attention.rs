@@ -10,6 +10,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2}
 
 use crate::model::attention::AttentionResult;
 use crate::model::lesson::LessonToken;
+use crate::render::arcs::{ArcFrame, ArcsCallback, ARC_COLORS};
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapCallback;
 use crate::scene::AttentionScene;
@@ -24,6 +25,10 @@ pub struct AttentionView<'a> {
     pub result: Option<&'a AttentionResult>,
     /// Colour map of the cells and the legend.
     pub colormap: Colormap,
+    /// Seconds since the last frame, for the arcs' easing and particles.
+    pub dt: f32,
+    /// Show final positions at once (exports; reduced motion).
+    pub snap: bool,
 }
 
 /// Where the panel put each head's map, in points (tests and exports use it).
@@ -31,6 +36,8 @@ pub struct AttentionView<'a> {
 pub struct AttentionLayout {
     /// One rectangle per head shown.
     pub heatmaps: Vec<Rect>,
+    /// The arc strip above each map.
+    pub arc_strips: Vec<Rect>,
 }
 
 /// The smallest cell, in points, that gets its value printed.
@@ -82,19 +89,19 @@ pub fn show(
     }
     let heads = view.head_names.len().max(1);
     let available = ui.available_size();
-    let legend_height = 48.0;
+    let legend_height = 72.0;
     let spacing = ui.spacing().item_spacing.x;
     let per_head_width =
         ((available.x - spacing * heads as f32) / heads as f32 - ROW_LABEL_WIDTH).max(40.0);
     let side = per_head_width
-        .min(available.y - legend_height - 40.0 - COLUMN_LABEL_HEIGHT)
+        .min((available.y - legend_height - 64.0 - COLUMN_LABEL_HEIGHT) / 1.45)
         .max(40.0);
     ui.horizontal(|ui| {
         for head in 0..heads {
             ui.vertical(|ui| {
                 let name = view.head_names.get(head).map_or("head", String::as_str);
                 ui.label(egui::RichText::new(format!("head {}: {name}", head + 1)).strong());
-                let rect = heatmap(ui, scene, view, head, side);
+                let rect = heatmap(ui, scene, view, head, side, &mut layout);
                 layout.heatmaps.push(rect);
             });
         }
@@ -104,25 +111,56 @@ pub fn show(
     layout
 }
 
+/// Height of the arc strip above a map of side `side`.
+fn arc_strip_height(side: f32) -> f32 {
+    (side * 0.45).clamp(60.0, 160.0)
+}
+
 fn heatmap(
     ui: &mut egui::Ui,
     scene: &mut AttentionScene,
     view: &AttentionView<'_>,
     head: usize,
     side: f32,
+    layout: &mut AttentionLayout,
 ) -> Rect {
     let n = view.tokens.len();
+    let strip_height = arc_strip_height(side);
     let (outer, response) = ui.allocate_exact_size(
-        Vec2::new(ROW_LABEL_WIDTH + side, COLUMN_LABEL_HEIGHT + side),
+        Vec2::new(
+            ROW_LABEL_WIDTH + side,
+            strip_height + COLUMN_LABEL_HEIGHT + side,
+        ),
         Sense::click(),
     );
+    // Arcs above the map: token j's end of an arc sits over column j, so each arc joins a key's
+    // column to the focus's.
+    let strip = Rect::from_min_size(
+        Pos2::new(outer.min.x + ROW_LABEL_WIDTH, outer.min.y),
+        Vec2::new(side, strip_height),
+    );
+    let ppp = ui.ctx().pixels_per_point();
+    ui.painter().add(egui_wgpu::Callback::new_paint_callback(
+        strip,
+        ArcsCallback {
+            head,
+            frame: ArcFrame {
+                focus: scene.focus as u32,
+                dt: view.dt,
+                snap: view.snap,
+                viewport_px: [strip.width() * ppp, strip.height() * ppp],
+                max_thickness: (side / n as f32 * 0.5).clamp(4.0, 28.0) * ppp,
+            },
+        },
+    ));
     let rect = Rect::from_min_size(
         Pos2::new(
             outer.min.x + ROW_LABEL_WIDTH,
-            outer.min.y + COLUMN_LABEL_HEIGHT,
+            outer.min.y + strip_height + COLUMN_LABEL_HEIGHT,
         ),
         Vec2::splat(side),
     );
+    layout.arc_strips.push(strip);
     ui.painter().add(egui_wgpu::Callback::new_paint_callback(
         rect,
         HeatmapCallback { head },
@@ -260,5 +298,18 @@ fn legend(ui: &mut egui::Ui, colormap: Colormap) {
             );
         }
         ui.label(format!("1   ({}; each row sums to 1)", colormap.name()));
+    });
+    ui.horizontal(|ui| {
+        ui.label("arcs:");
+        for (name, [r, g, b]) in ["strongest", "notable (≥ ½ of the strongest)", "background"]
+            .into_iter()
+            .zip(ARC_COLORS)
+        {
+            let (swatch, _) = ui.allocate_exact_size(Vec2::new(28.0, 8.0), Sense::hover());
+            ui.painter()
+                .rect_filled(swatch, 2.0, Color32::from_rgb(r, g, b));
+            ui.label(name);
+        }
+        ui.label("· thickness = weight · particles flow toward the focus");
     });
 }

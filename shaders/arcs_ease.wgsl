@@ -1,0 +1,67 @@
+// Arc animation state, advanced once per frame on the GPU: each arc's displayed weight eases
+// toward the focus row's attention weight, and its particles' phase advances at a rate
+// proportional to that weight. Also the row maximum of the displayed weights, which decides
+// each arc's class (strongest / notable / background).
+//
+//   displayed += (target − displayed) · (1 − exp(−dt / τ))     (τ = 0.1 s: ~95% in 300 ms)
+//   phase      = fract(phase + dt · PARTICLE_SPEED · displayed)
+//
+// One workgroup per head; lane t visits keys t, t+256, … and a tree reduction finds the maximum,
+// so no invocation loops more than ⌈N/256⌉ + 8 times.
+// CPU twin: `model::animation::ease_arcs` — keep the two in step.
+
+// Keep in sync with `ArcsUniform` in src/render/arcs.rs.
+struct Arcs {
+    n_tokens: u32,
+    rows: u32,          // query rows per head in the weights buffer
+    focus_row: u32,     // the focus token's row within the weights buffer
+    snap: u32,          // 1 = jump straight to the targets (exports, reduced motion)
+    dt: f32,            // seconds since the last step
+    tau: f32,
+    particle_speed: f32,
+    heads: u32,
+    viewport: vec2<f32>,   // the arc strip, in pixels
+    max_thickness: f32,    // pixels, for weight 1
+    focus: u32,            // the focus token's index
+}
+
+const LANES: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> arcs: Arcs;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;          // [head][rows][N]
+@group(0) @binding(2) var<storage, read_write> state: array<f32>;      // displayed, phase, max
+
+var<workgroup> lanes: array<f32, LANES>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let n = arcs.n_tokens;
+    let head = wid.x;
+    let row = (head * arcs.rows + arcs.focus_row) * n;
+    let displayed_base = head * n;
+    let phase_base = arcs.heads * n + head * n;
+    let alpha = select(1.0 - exp(-arcs.dt / arcs.tau), 1.0, arcs.snap != 0u);
+
+    var local_max = 0.0;
+    for (var j = t; j < n; j += LANES) {
+        let target_weight = weights[row + j];
+        let previous = state[displayed_base + j];
+        let shown = previous + (target_weight - previous) * alpha;
+        state[displayed_base + j] = shown;
+        state[phase_base + j] = fract(state[phase_base + j] + arcs.dt * arcs.particle_speed * shown);
+        if (j != arcs.focus) {
+            local_max = max(local_max, shown);
+        }
+    }
+    lanes[t] = local_max;
+    workgroupBarrier();
+    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
+        if (t < stride) {
+            lanes[t] = max(lanes[t], lanes[t + stride]);
+        }
+        workgroupBarrier();
+    }
+    if (t == 0u) {
+        state[2u * arcs.heads * n + head] = lanes[0];
+    }
+}

@@ -1,0 +1,376 @@
+//! The arcs renderer: from the focused token to every other token, one instanced curved strip
+//! per key whose thickness is the attention weight, plus particles flowing toward the focus.
+//!
+//! Per frame: a compute pass (`shaders/arcs_ease.wgsl`) eases each arc's displayed weight toward
+//! the attention-weights buffer and advances its particles; then the strips and particles are
+//! drawn from that state (`shaders/arcs.wgsl`). The weights never leave the GPU.
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use crate::model::animation::{ArcState, EASE_TAU, PARTICLE_SPEED};
+use crate::model::attention::AttentionParams;
+
+/// `shaders/arcs.wgsl`.
+pub const ARCS_WGSL: &str = include_str!("../../shaders/arcs.wgsl");
+/// `shaders/arcs_ease.wgsl`.
+pub const ARCS_EASE_WGSL: &str = include_str!("../../shaders/arcs_ease.wgsl");
+
+/// Segments per arc (keep in sync with `SEGMENTS` in `shaders/arcs.wgsl`).
+const SEGMENTS: u32 = 24;
+/// Particles riding each arc.
+const PARTICLES: u32 = 3;
+
+/// The arcs' colours, sRGB: strongest, notable (≥ ½ of the strongest), background. Read apart by
+/// lightness as well as hue, so the classes survive colour blindness and greyscale projectors.
+pub const ARC_COLORS: [[u8; 3]; 3] = [[253, 231, 37], [53, 183, 121], [90, 100, 140]];
+
+/// Keep in sync with `struct Arcs` in `shaders/arcs.wgsl` and `shaders/arcs_ease.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+pub struct ArcsUniform {
+    /// N.
+    pub n_tokens: u32,
+    /// Query rows per head in the weights buffer.
+    pub rows: u32,
+    /// The focus token's row in the weights buffer.
+    pub focus_row: u32,
+    /// 1 = jump to the targets.
+    pub snap: u32,
+    /// Seconds since the last step.
+    pub dt: f32,
+    /// Easing time constant.
+    pub tau: f32,
+    /// Particle laps per second at weight 1.
+    pub particle_speed: f32,
+    /// Heads in the buffers.
+    pub heads: u32,
+    /// The arc strip's size in pixels.
+    pub viewport: [f32; 2],
+    /// Thickness of an arc of weight 1, pixels.
+    pub max_thickness: f32,
+    /// The focus token.
+    pub focus: u32,
+}
+
+/// Keep in sync with `struct Style` in `shaders/arcs.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+struct ArcStyle {
+    strongest: [f32; 4],
+    notable: [f32; 4],
+    background: [f32; 4],
+    head: u32,
+    particles: u32,
+    srgb_target: u32,
+    pad: u32,
+}
+
+fn rgba([r, g, b]: [u8; 3]) -> [f32; 4] {
+    [
+        f32::from(r) / 255.0,
+        f32::from(g) / 255.0,
+        f32::from(b) / 255.0,
+        1.0,
+    ]
+}
+
+fn buffer_entry(
+    binding: u32,
+    visibility: wgpu::ShaderStages,
+    ty: wgpu::BufferBindingType,
+) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+/// What one frame of arcs needs from the UI.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ArcFrame {
+    /// The focus token.
+    pub focus: u32,
+    /// Seconds since the last frame.
+    pub dt: f32,
+    /// Jump to the targets (exports; reduced motion).
+    pub snap: bool,
+    /// The strip's size in pixels.
+    pub viewport_px: [f32; 2],
+    /// Thickness of an arc of weight 1, pixels.
+    pub max_thickness: f32,
+}
+
+/// The arcs' GPU objects for one shape of attention buffers.
+#[derive(Debug)]
+pub struct ArcsResources {
+    params: AttentionParams,
+    uniform: wgpu::Buffer,
+    state: wgpu::Buffer,
+    ease_pipeline: wgpu::ComputePipeline,
+    ease_group: wgpu::BindGroup,
+    arc_pipeline: wgpu::RenderPipeline,
+    particle_pipeline: wgpu::RenderPipeline,
+    head_groups: Vec<wgpu::BindGroup>,
+}
+
+impl ArcsResources {
+    /// Builds the pipelines and the animation state over `weights` (`[head][rows][N]`), for the
+    /// full matrix (`params.query_count == N`).
+    pub fn new(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        weights: &wgpu::Buffer,
+        params: &AttentionParams,
+    ) -> Self {
+        let uniform = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("arcs"),
+            size: std::mem::size_of::<ArcsUniform>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let state = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("arc state"),
+            contents: bytemuck::cast_slice(&ArcState::new(params.heads(), params.n()).to_buffer()),
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+        });
+
+        use wgpu::BufferBindingType::{Storage, Uniform};
+        let (compute, vertex) = (wgpu::ShaderStages::COMPUTE, wgpu::ShaderStages::VERTEX);
+        let ease_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("arcs ease"),
+            entries: &[
+                buffer_entry(0, compute, Uniform),
+                buffer_entry(1, compute, Storage { read_only: true }),
+                buffer_entry(2, compute, Storage { read_only: false }),
+            ],
+        });
+        let ease_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("arcs ease"),
+            source: wgpu::ShaderSource::Wgsl(ARCS_EASE_WGSL.into()),
+        });
+        let ease_pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("arcs ease"),
+            layout: Some(
+                &device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some("arcs ease"),
+                    bind_group_layouts: &[Some(&ease_layout)],
+                    immediate_size: 0,
+                }),
+            ),
+            module: &ease_module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let ease_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("arcs ease"),
+            layout: &ease_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniform.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: weights.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: state.as_entire_binding(),
+                },
+            ],
+        });
+
+        let draw_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("arcs draw"),
+            entries: &[
+                buffer_entry(0, vertex, Uniform),
+                buffer_entry(1, vertex, Uniform),
+                buffer_entry(2, vertex, Storage { read_only: true }),
+            ],
+        });
+        let draw_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("arcs"),
+            source: wgpu::ShaderSource::Wgsl(ARCS_WGSL.into()),
+        });
+        let draw_pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("arcs draw"),
+            bind_group_layouts: &[Some(&draw_layout)],
+            immediate_size: 0,
+        });
+        let pipeline = |vertex_entry: &str, fragment_entry: &str| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(vertex_entry),
+                layout: Some(&draw_pipeline_layout),
+                vertex: wgpu::VertexState {
+                    module: &draw_module,
+                    entry_point: Some(vertex_entry),
+                    compilation_options: Default::default(),
+                    buffers: &[],
+                },
+                primitive: wgpu::PrimitiveState::default(),
+                depth_stencil: None,
+                multisample: wgpu::MultisampleState::default(),
+                fragment: Some(wgpu::FragmentState {
+                    module: &draw_module,
+                    entry_point: Some(fragment_entry),
+                    compilation_options: Default::default(),
+                    targets: &[Some(wgpu::ColorTargetState {
+                        format: target_format,
+                        blend: Some(wgpu::BlendState::ALPHA_BLENDING),
+                        write_mask: wgpu::ColorWrites::ALL,
+                    })],
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let arc_pipeline = pipeline("vs_arc", "fs_arc");
+        let particle_pipeline = pipeline("vs_particle", "fs_particle");
+        let head_groups = (0..params.n_heads)
+            .map(|head| {
+                let style = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("arc style"),
+                    contents: bytemuck::bytes_of(&ArcStyle {
+                        strongest: rgba(ARC_COLORS[0]),
+                        notable: rgba(ARC_COLORS[1]),
+                        background: rgba(ARC_COLORS[2]),
+                        head,
+                        particles: PARTICLES,
+                        srgb_target: u32::from(target_format.is_srgb()),
+                        pad: 0,
+                    }),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("arcs draw"),
+                    layout: &draw_layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: uniform.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: style.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: state.as_entire_binding(),
+                        },
+                    ],
+                })
+            })
+            .collect();
+        Self {
+            params: *params,
+            uniform,
+            state,
+            ease_pipeline,
+            ease_group,
+            arc_pipeline,
+            particle_pipeline,
+            head_groups,
+        }
+    }
+
+    /// The animation state buffer (`displayed ‖ phase ‖ row_max`), for tests.
+    pub fn state_buffer(&self) -> &wgpu::Buffer {
+        &self.state
+    }
+
+    /// Writes this frame's uniform and records the easing step into `encoder`.
+    pub fn advance(
+        &self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        frame: &ArcFrame,
+    ) {
+        let p = &self.params;
+        let focus = frame.focus.min(p.n_tokens.saturating_sub(1));
+        let uniform = ArcsUniform {
+            n_tokens: p.n_tokens,
+            rows: p.query_count,
+            // The weights hold the window query_start..; the focus row is relative to it.
+            focus_row: focus
+                .saturating_sub(p.query_start)
+                .min(p.query_count.saturating_sub(1)),
+            snap: u32::from(frame.snap),
+            dt: frame.dt.clamp(0.0, 0.5),
+            tau: EASE_TAU,
+            particle_speed: PARTICLE_SPEED,
+            heads: p.n_heads,
+            viewport: [frame.viewport_px[0].max(1.0), frame.viewport_px[1].max(1.0)],
+            max_thickness: frame.max_thickness,
+            focus,
+        };
+        queue.write_buffer(&self.uniform, 0, bytemuck::bytes_of(&uniform));
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("arcs ease"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.ease_pipeline);
+        pass.set_bind_group(0, &self.ease_group, &[]);
+        pass.dispatch_workgroups(p.n_heads, 1, 1);
+    }
+
+    /// Draws `head`'s arcs and particles into the current viewport.
+    pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, head: usize) {
+        let Some(group) = self.head_groups.get(head) else {
+            return;
+        };
+        let n = self.params.n_tokens;
+        pass.set_bind_group(0, group, &[]);
+        pass.set_pipeline(&self.arc_pipeline);
+        pass.draw(0..SEGMENTS * 6, 0..n);
+        pass.set_pipeline(&self.particle_pipeline);
+        pass.draw(0..6, 0..n * PARTICLES);
+    }
+}
+
+/// An egui paint callback for one head's arc strip. The callback of head 0 also advances the
+/// animation (once per frame for all heads).
+pub struct ArcsCallback {
+    /// Which head's arcs.
+    pub head: usize,
+    /// This frame's animation inputs.
+    pub frame: ArcFrame,
+}
+
+impl egui_wgpu::CallbackTrait for ArcsCallback {
+    fn prepare(
+        &self,
+        _device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        _screen: &egui_wgpu::ScreenDescriptor,
+        encoder: &mut wgpu::CommandEncoder,
+        resources: &mut egui_wgpu::CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        if self.head == 0 {
+            if let Some(arcs) = resources.get::<ArcsResources>() {
+                arcs.advance(queue, encoder, &self.frame);
+            }
+        }
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        render_pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        if let Some(arcs) = resources.get::<ArcsResources>() {
+            arcs.paint(render_pass, self.head);
+        }
+    }
+}
