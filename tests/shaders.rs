@@ -5,6 +5,8 @@ use std::mem::{offset_of, size_of};
 use std::path::PathBuf;
 
 use gaze::model::attention::{AttentionParams, LANES};
+use gaze::render::arcs::ArcsUniform;
+use gaze::render::heatmap::HeatmapUniform;
 
 fn shader_files() -> Vec<(String, String)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders");
@@ -110,5 +112,69 @@ fn workgroup_lanes_match_the_cpu_twins() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 2, "softmax and output kernels declare LANES");
+    assert_eq!(
+        checked, 3,
+        "softmax, output and arc-easing kernels declare LANES"
+    );
+}
+
+/// Checks that every shader declaring `struct {name}` lays it out as Rust does: the same field
+/// names at the same offsets and the same size. Returns how many shaders declare it.
+fn check_struct(name: &str, fields: &[(&str, usize)], size: usize) -> usize {
+    let mut checked = 0;
+    for (file, source) in shader_files() {
+        let module = parse(&file, &source);
+        for (_, ty) in module.types.iter() {
+            if ty.name.as_deref() != Some(name) {
+                continue;
+            }
+            let naga::TypeInner::Struct { members, span } = &ty.inner else {
+                panic!("{file}: {name} is not a struct");
+            };
+            let found: Vec<(&str, usize)> = members
+                .iter()
+                .map(|m| (m.name.as_deref().unwrap_or(""), m.offset as usize))
+                .collect();
+            assert_eq!(found, fields, "{file}: {name} fields and offsets");
+            assert_eq!(*span as usize, size, "{file}: {name} size");
+            checked += 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn render_uniforms_match_their_shader_structs() {
+    let heatmap = [
+        ("n_tokens", offset_of!(HeatmapUniform, n_tokens)),
+        ("rows", offset_of!(HeatmapUniform, rows)),
+        ("head", offset_of!(HeatmapUniform, head)),
+        ("srgb_target", offset_of!(HeatmapUniform, srgb_target)),
+        ("gap", offset_of!(HeatmapUniform, gap)),
+        ("pad0", offset_of!(HeatmapUniform, pad0)),
+        ("pad1", offset_of!(HeatmapUniform, pad1)),
+        ("pad2", offset_of!(HeatmapUniform, pad2)),
+    ];
+    assert_eq!(
+        check_struct("Heatmap", &heatmap, size_of::<HeatmapUniform>()),
+        1
+    );
+    let arcs = [
+        ("n_tokens", offset_of!(ArcsUniform, n_tokens)),
+        ("rows", offset_of!(ArcsUniform, rows)),
+        ("focus_row", offset_of!(ArcsUniform, focus_row)),
+        ("snap", offset_of!(ArcsUniform, snap)),
+        ("dt", offset_of!(ArcsUniform, dt)),
+        ("tau", offset_of!(ArcsUniform, tau)),
+        ("particle_speed", offset_of!(ArcsUniform, particle_speed)),
+        ("heads", offset_of!(ArcsUniform, heads)),
+        ("viewport", offset_of!(ArcsUniform, viewport)),
+        ("max_thickness", offset_of!(ArcsUniform, max_thickness)),
+        ("focus", offset_of!(ArcsUniform, focus)),
+    ];
+    assert_eq!(
+        check_struct("Arcs", &arcs, size_of::<ArcsUniform>()),
+        2,
+        "arcs.wgsl and arcs_ease.wgsl"
+    );
 }
