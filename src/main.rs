@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use gaze::app::render::{render_to_png, RenderRequest};
 use gaze::app::{inspect, verify};
@@ -19,6 +19,15 @@ use gaze::scene::Scene;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Open the window on this scene file (JSON).
+    #[arg(long, value_name = "FILE")]
+    scene: Option<PathBuf>,
+    /// Close the window after this many frames (for tests).
+    #[arg(long, value_name = "N")]
+    frames: Option<u64>,
+    /// With --frames: save the last frame as a PNG (for tests).
+    #[arg(long, value_name = "FILE", requires = "frames")]
+    screenshot: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -112,12 +121,13 @@ fn main() -> ExitCode {
                 }
             }
         }
-        None => {
-            // The lesson window is not built yet; say so instead of doing nothing.
-            println!("The lesson window is not part of this build yet. Available now:\n");
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
-        }
+        None => match run_window(cli.scene, cli.frames, cli.screenshot) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gaze: {error:#}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -178,5 +188,18 @@ fn run_render(
         request.width,
         request.height
     );
+    Ok(())
+}
+
+fn run_window(
+    scene: Option<PathBuf>,
+    frames: Option<u64>,
+    screenshot: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let scene = load_scene(scene)?;
+    gaze::app::window::run(
+        scene,
+        gaze::app::window::WindowOptions { frames, screenshot },
+    )?;
     Ok(())
 }

@@ -27,7 +27,13 @@ fn assert_cells_match_weights(scene: &Scene, colormap: Colormap) {
     for (head, rect) in frame.layout.heatmaps.iter().enumerate() {
         let cell = rect.width() / n as f32;
         for i in 0..n {
-            let row = frame.stage.result.weights_row(head, i).unwrap();
+            let row = frame
+                .stage
+                .result
+                .as_ref()
+                .unwrap()
+                .weights_row(head, i)
+                .unwrap();
             for (j, &w) in row.iter().enumerate() {
                 // 20% in from the cell's top-left corner: inside the cell, clear of its text.
                 let x = (rect.min.x + (j as f32 + 0.2) * cell) * frame.pixels_per_point;

@@ -1,6 +1,7 @@
 //! The lesson's derived state: the scene's sentence embedded by the lesson model and its attention
 //! computed by the GPU kernels, recomputed only when what it depends on changes.
 
+use crate::gpu::attention::{start_read_back, PendingReadback};
 use crate::gpu::{AttentionBuffers, AttentionKernels, GpuContext, GpuError};
 use crate::model::attention::{AttentionOptions, AttentionResult, PackedAttention, QueryRows};
 use crate::model::lesson::{LessonError, LessonModel, LessonToken};
@@ -39,8 +40,38 @@ pub struct AttentionStage {
     pub head_names: Vec<String>,
     /// The kernels' buffers; `weights_buffer()` feeds the heatmap and arcs.
     pub buffers: AttentionBuffers,
-    /// The computed values, read back for text.
-    pub result: AttentionResult,
+    /// The computed values, read back for text; `None` while the readback is in flight (the
+    /// panel then prints no numbers rather than stale ones).
+    pub result: Option<AttentionResult>,
+    pending: Option<PendingReadback>,
+    /// Bumped whenever `buffers` are new GPU objects (not rewritten in place), so whatever
+    /// binds them (the renderers) knows to rebuild.
+    pub generation: u64,
+}
+
+impl AttentionStage {
+    /// Collects the readback if it has arrived, without waiting. Returns whether it did.
+    pub fn poll_readback(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
+        let _ = ctx.device.poll(wgpu::PollType::Poll);
+        match self.pending.take() {
+            Some(pending) if pending.is_ready() => {
+                self.result = Some(pending.take()?);
+                Ok(true)
+            }
+            other => {
+                self.pending = other;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Waits for the readback (headless rendering and tests).
+    pub fn wait_readback(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
+        if let Some(pending) = self.pending.take() {
+            self.result = Some(pending.wait(ctx)?);
+        }
+        Ok(())
+    }
 }
 
 /// The lesson model and the attention kernels on one device.
@@ -62,7 +93,8 @@ impl Lesson {
     }
 
     /// Brings `stage` up to date with `scene`: nothing happens when nothing it depends on
-    /// changed; same-shape edits reuse the buffers. Returns whether anything was recomputed.
+    /// changed; same-shape edits reuse the buffers. The kernels run and a readback of their
+    /// numbers starts, without waiting. Returns whether anything was recomputed.
     pub fn update(
         &self,
         ctx: &GpuContext,
@@ -85,13 +117,17 @@ impl Lesson {
             self.model
                 .attention_input(&key.sentence, key.heads, key.options.clone())?;
         let packed = PackedAttention::new(&input, QueryRows::All)?;
-        let buffers = match stage.take() {
-            Some(old) if old.buffers.write_inputs(&ctx.queue, &packed) => old.buffers,
-            _ => self.kernels.prepare(ctx, &packed)?,
+        let previous = stage.take();
+        let last_generation = previous.as_ref().map_or(0, |s| s.generation);
+        let (buffers, generation) = match previous {
+            Some(old) if old.buffers.write_inputs(&ctx.queue, &packed) => {
+                (old.buffers, old.generation)
+            }
+            _ => (self.kernels.prepare(ctx, &packed)?, last_generation + 1),
         };
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         self.kernels.encode(&mut encoder, &buffers);
-        let result = crate::gpu::attention::read_back(ctx, encoder, &buffers)?;
+        let pending = start_read_back(ctx, encoder, &buffers)?;
         *stage = Some(AttentionStage {
             key,
             tokens,
@@ -103,7 +139,9 @@ impl Lesson {
                 .map(|h| h.name.clone())
                 .collect(),
             buffers,
-            result,
+            result: None,
+            pending: Some(pending),
+            generation,
         });
         Ok(true)
     }

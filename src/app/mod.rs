@@ -4,3 +4,4 @@ pub mod inspect;
 pub mod lesson;
 pub mod render;
 pub mod verify;
+pub mod window;

@@ -106,7 +106,7 @@ pub fn render_scene(
     let view = AttentionView {
         tokens: &stage.tokens,
         head_names: &stage.head_names,
-        result: Some(&stage.result),
+        result: stage.result.as_ref(),
         colormap: request.colormap,
         dt: 0.0,
         snap: true,
@@ -216,6 +216,7 @@ pub fn render_scene(
         &target,
         request.width,
         request.height,
+        FORMAT,
     )?;
     for id in &texture_frees {
         renderer.free_texture(id);
@@ -229,14 +230,16 @@ pub fn render_scene(
 }
 
 /// Copies `texture` into a mappable buffer (rows padded to 256 bytes, as wgpu requires), submits
-/// everything, waits, and unpads the rows into an image.
-fn read_texture(
+/// `commands` and `encoder` with the copy, waits, and unpads the rows into an RGBA image (BGRA
+/// formats are swizzled).
+pub fn read_texture(
     ctx: &GpuContext,
     mut encoder: wgpu::CommandEncoder,
     commands: &mut Vec<wgpu::CommandBuffer>,
     texture: &wgpu::Texture,
     width: u32,
     height: u32,
+    format: wgpu::TextureFormat,
 ) -> Result<image::RgbaImage, GpuError> {
     let row_bytes = width * 4;
     let padded =
@@ -285,6 +288,14 @@ fn read_texture(
     }
     drop(data);
     buffer.unmap();
+    if matches!(
+        format,
+        wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
+    ) {
+        for pixel in pixels.chunks_exact_mut(4) {
+            pixel.swap(0, 2);
+        }
+    }
     image::RgbaImage::from_raw(width, height, pixels)
         .ok_or_else(|| GpuError::Readback("the rendered image came back short".into()))
 }

@@ -605,13 +605,24 @@ impl AttentionKernels {
     }
 }
 
-/// Copies every result buffer to a mappable one, submits `encoder` with the copies, waits, and
-/// returns the values.
-pub fn read_back(
+/// A readback in flight: the copies are submitted and the buffers are being mapped; the values
+/// arrive when the GPU is done. The window polls it each frame instead of waiting, so a frame
+/// never blocks on a readback.
+#[derive(Debug)]
+pub struct PendingReadback {
+    params: AttentionParams,
+    staging: Vec<(wgpu::Buffer, usize)>,
+    mapped: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// Copies every result buffer to a mappable one, submits `encoder` with the copies and asks for
+/// the mappings, without waiting.
+pub fn start_read_back(
     ctx: &GpuContext,
     mut encoder: wgpu::CommandEncoder,
     buffers: &AttentionBuffers,
-) -> Result<AttentionResult, GpuError> {
+) -> Result<PendingReadback, GpuError> {
     let p = &buffers.params;
     let sources: [(&wgpu::Buffer, usize); 6] = [
         (&buffers.q, p.projection_len()),
@@ -638,47 +649,85 @@ pub fn read_back(
             .collect()
     })?;
     ctx.queue.submit([encoder.finish()]);
-
-    let (sender, receiver) = std::sync::mpsc::channel();
+    let mapped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let failure = std::sync::Arc::new(std::sync::Mutex::new(None));
     for (index, (buffer, _)) in staging.iter().enumerate() {
-        let sender = sender.clone();
+        let (mapped, failure) = (mapped.clone(), failure.clone());
         buffer.map_async(wgpu::MapMode::Read, .., move |result| {
-            // The receiver outlives every callback: it is read below until all have arrived.
-            let _ = sender.send((index, result));
+            if let Err(e) = result {
+                if let Ok(mut slot) = failure.lock() {
+                    *slot = Some(format!("buffer {index}: {e}"));
+                }
+            }
+            mapped.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         });
     }
-    drop(sender);
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    for (index, result) in receiver.iter() {
-        result.map_err(|e| GpuError::Readback(format!("buffer {index}: {e}")))?;
+    Ok(PendingReadback {
+        params: *p,
+        staging,
+        mapped,
+        failure,
+    })
+}
+
+impl PendingReadback {
+    /// Whether every buffer has answered (call `device.poll` to let native callbacks run).
+    pub fn is_ready(&self) -> bool {
+        self.mapped.load(std::sync::atomic::Ordering::Acquire) == self.staging.len()
     }
 
-    let mut values = staging
-        .iter()
-        .map(|(buffer, len)| {
-            let view = buffer
-                .get_mapped_range(..)
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-            let data: Vec<f32> = bytemuck::cast_slice::<u8, f32>(&view)
-                .get(..*len)
-                .ok_or_else(|| GpuError::Readback("a readback buffer came back short".into()))?
-                .to_vec();
-            drop(view);
-            buffer.unmap();
-            Ok(data)
+    /// The values, once [`Self::is_ready`]; an error if a mapping failed or it is not ready.
+    pub fn take(self) -> Result<AttentionResult, GpuError> {
+        if !self.is_ready() {
+            return Err(GpuError::Readback("the readback is not finished".into()));
+        }
+        if let Some(failure) = self.failure.lock().ok().and_then(|mut f| f.take()) {
+            return Err(GpuError::Readback(failure));
+        }
+        let mut values = self
+            .staging
+            .iter()
+            .map(|(buffer, len)| {
+                let view = buffer
+                    .get_mapped_range(..)
+                    .map_err(|e| GpuError::Readback(e.to_string()))?;
+                let data: Vec<f32> = bytemuck::cast_slice::<u8, f32>(&view)
+                    .get(..*len)
+                    .ok_or_else(|| GpuError::Readback("a readback buffer came back short".into()))?
+                    .to_vec();
+                drop(view);
+                buffer.unmap();
+                Ok(data)
+            })
+            .collect::<Result<Vec<_>, GpuError>>()?
+            .into_iter();
+        let mut next = || values.next().unwrap_or_default();
+        Ok(AttentionResult {
+            params: self.params,
+            q: next(),
+            k: next(),
+            v: next(),
+            scores: next(),
+            weights: next(),
+            output: next(),
         })
-        .collect::<Result<Vec<_>, GpuError>>()?
-        .into_iter();
-    let mut next = || values.next().unwrap_or_default();
-    Ok(AttentionResult {
-        params: *p,
-        q: next(),
-        k: next(),
-        v: next(),
-        scores: next(),
-        weights: next(),
-        output: next(),
-    })
+    }
+
+    /// Blocks until the values arrive (command line and tests; never in a frame).
+    pub fn wait(self, ctx: &GpuContext) -> Result<AttentionResult, GpuError> {
+        ctx.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        self.take()
+    }
+}
+
+/// Copies every result buffer back, submits, waits, and returns the values: the blocking path
+/// for `gaze verify`, tests and the command line.
+pub fn read_back(
+    ctx: &GpuContext,
+    encoder: wgpu::CommandEncoder,
+    buffers: &AttentionBuffers,
+) -> Result<AttentionResult, GpuError> {
+    start_read_back(ctx, encoder, buffers)?.wait(ctx)
 }
