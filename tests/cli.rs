@@ -209,3 +209,46 @@ fn render_refuses_an_unknown_colour_map() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("viridis or cividis"));
 }
+
+/// The real binary in a real window: under Xvfb when there is no display. The last of 20 frames
+/// is saved and must show the lesson: the heatmap's colours and the arcs' strongest colour.
+#[test]
+fn window_opens_and_draws_the_lesson() {
+    let shot = std::env::temp_dir().join(format!("gaze-window-{}.png", std::process::id()));
+    let headless =
+        std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
+    let mut command = if headless {
+        let mut c = Command::new("xvfb-run");
+        c.args([
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            env!("CARGO_BIN_EXE_gaze"),
+        ]);
+        c
+    } else {
+        gaze()
+    };
+    let out = command
+        .args(["--frames", "20", "--screenshot"])
+        .arg(&shot)
+        .output()
+        .expect("xvfb-run (apt-get install xvfb xauth) or a display is needed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&shot).expect("a screenshot was written");
+    let image = image::load_from_memory(&bytes).expect("a PNG").to_rgba8();
+    let has = |rgb: [u8; 3]| {
+        image
+            .pixels()
+            .any(|p| (0..3).all(|k| (i32::from(p.0[k]) - i32::from(rgb[k])).abs() <= 3))
+    };
+    // The `is → database` cell (weight 0.487) and the strongest arc's yellow.
+    let cell = gaze::render::colormap::Colormap::Viridis.sample(0.487);
+    assert!(has(cell), "no heatmap cell of colour {cell:?}");
+    assert!(has(gaze::render::arcs::ARC_COLORS[0]), "no strongest arc");
+    let _ = std::fs::remove_file(&shot);
+}
