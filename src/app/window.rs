@@ -202,29 +202,6 @@ impl WindowState {
                 if let Some(message) = &message {
                     ui.colored_label(egui::Color32::from_rgb(255, 170, 80), message);
                 }
-                ui.horizontal(|ui| {
-                    ui.label("sentence:");
-                    ui.add(
-                        egui::TextEdit::singleline(&mut scene.attention.sentence)
-                            .desired_width(420.0),
-                    );
-                    ui.checkbox(&mut scene.attention.causal, "causal mask");
-                    egui::ComboBox::from_label("positions")
-                        .selected_text(scene.attention.positions.name())
-                        .show_ui(ui, |ui| {
-                            for mode in crate::model::positions::Positions::ALL {
-                                ui.selectable_value(
-                                    &mut scene.attention.positions,
-                                    mode,
-                                    mode.name(),
-                                );
-                            }
-                        });
-                    ui.label("heads:");
-                    for heads in crate::scene::HEAD_CHOICES {
-                        ui.selectable_value(&mut scene.attention.heads, heads, heads.to_string());
-                    }
-                });
                 if let Some(stage) = stage {
                     let view = AttentionView {
                         tokens: &stage.tokens,

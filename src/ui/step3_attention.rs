@@ -10,10 +10,11 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2}
 
 use crate::model::attention::AttentionResult;
 use crate::model::lesson::LessonToken;
+use crate::model::positions::Positions;
 use crate::render::arcs::{ArcFrame, ArcsCallback, ARC_COLORS};
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapCallback;
-use crate::scene::AttentionScene;
+use crate::scene::{AttentionScene, HEAD_CHOICES};
 
 /// What the panel shows, derived from the scene by the app.
 pub struct AttentionView<'a> {
@@ -54,7 +55,12 @@ pub fn show(
     view: &AttentionView<'_>,
 ) -> AttentionLayout {
     let n = view.tokens.len();
+    if n > 0 && scene.focus >= n {
+        // The sentence got shorter: keep the focus on its last token.
+        scene.focus = n - 1;
+    }
     ui.heading("Step 3 — How attention shaped the question");
+    controls(ui, scene);
     ui.label(formula(ui));
     ui.add_space(6.0);
 
@@ -109,6 +115,33 @@ pub fn show(
     ui.add_space(4.0);
     legend(ui, view.colormap);
     layout
+}
+
+/// The sentence box and the honesty-check switches.
+fn controls(ui: &mut egui::Ui, scene: &mut AttentionScene) {
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label("sentence:");
+        ui.add(
+            egui::TextEdit::singleline(&mut scene.sentence)
+                .desired_width(420.0)
+                .hint_text("type any sentence"),
+        )
+        .labelled_by(label.id);
+        ui.checkbox(&mut scene.causal, "causal mask")
+            .on_hover_text("hide the future: a token may only attend to itself and earlier tokens");
+        ui.label("positions:");
+        for mode in Positions::ALL {
+            ui.selectable_value(&mut scene.positions, mode, mode.name());
+        }
+        ui.label("heads:");
+        for heads in HEAD_CHOICES {
+            ui.selectable_value(
+                &mut scene.heads,
+                heads,
+                format!("{heads} head{}", if heads == 1 { "" } else { "s" }),
+            );
+        }
+    });
 }
 
 /// Height of the arc strip above a map of side `side`.
