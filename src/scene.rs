@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::model::lesson::WeightEdit;
 use crate::model::positions::Positions;
 
 /// The scene-file version this build reads and writes.
@@ -59,6 +60,8 @@ pub struct AttentionScene {
     pub causal: bool,
     /// Residual + layer norm on.
     pub residual_norm: bool,
+    /// The user's edits to the lesson model's weights, applied in order.
+    pub weight_edits: Vec<WeightEdit>,
 }
 
 impl Default for AttentionScene {
@@ -70,6 +73,7 @@ impl Default for AttentionScene {
             positions: Positions::None,
             causal: false,
             residual_norm: false,
+            weight_edits: Vec::new(),
         }
     }
 }

@@ -112,7 +112,12 @@ pub fn inspect(scene: &Scene, model: &LessonModel) -> Result<InspectReport, Insp
         positions: view.positions,
         key_padding_mask: None,
     };
-    let (tokens, input) = model.attention_input(&view.sentence, view.heads, options)?;
+    let (tokens, input) = model.attention_input_with_edits(
+        &view.sentence,
+        view.heads,
+        options,
+        &view.weight_edits,
+    )?;
     if view.focus >= tokens.len() {
         return Err(InspectError::Focus {
             focus: view.focus,

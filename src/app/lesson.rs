@@ -27,6 +27,17 @@ struct StageKey {
     sentence: String,
     heads: usize,
     options: AttentionOptions,
+    edits: Vec<crate::model::lesson::WeightEdit>,
+}
+
+impl StageKey {
+    fn matches(&self, scene: &AttentionScene) -> bool {
+        self.sentence == scene.sentence
+            && self.heads == scene.heads
+            && self.options.causal == scene.causal
+            && self.options.positions == scene.positions
+            && self.edits == scene.weight_edits
+    }
 }
 
 /// Step 3 computed: tokens, the GPU buffers the renderers draw from, and a readback of the
@@ -38,6 +49,8 @@ pub struct AttentionStage {
     pub tokens: Vec<LessonToken>,
     /// Names of the heads shown.
     pub head_names: Vec<String>,
+    /// The weights in use, one per head shown (the lesson model's, with the user's edits).
+    pub weights: Vec<crate::model::attention::HeadWeights>,
     /// The kernels' buffers; `weights_buffer()` feeds the heatmap and arcs.
     pub buffers: AttentionBuffers,
     /// The computed values, read back for text; `None` while the readback is in flight (the
@@ -101,6 +114,10 @@ impl Lesson {
         scene: &AttentionScene,
         stage: &mut Option<AttentionStage>,
     ) -> Result<bool, StageError> {
+        // Compared field by field: building a key every frame would allocate every frame.
+        if stage.as_ref().is_some_and(|s| s.key.matches(scene)) {
+            return Ok(false);
+        }
         let key = StageKey {
             sentence: scene.sentence.clone(),
             heads: scene.heads,
@@ -109,13 +126,14 @@ impl Lesson {
                 positions: scene.positions,
                 key_padding_mask: None,
             },
+            edits: scene.weight_edits.clone(),
         };
-        if stage.as_ref().is_some_and(|s| s.key == key) {
-            return Ok(false);
-        }
-        let (tokens, input) =
-            self.model
-                .attention_input(&key.sentence, key.heads, key.options.clone())?;
+        let (tokens, input) = self.model.attention_input_with_edits(
+            &key.sentence,
+            key.heads,
+            key.options.clone(),
+            &key.edits,
+        )?;
         let packed = PackedAttention::new(&input, QueryRows::All)?;
         let previous = stage.take();
         let last_generation = previous.as_ref().map_or(0, |s| s.generation);
@@ -138,6 +156,7 @@ impl Lesson {
                 .take(scene.heads)
                 .map(|h| h.name.clone())
                 .collect(),
+            weights: input.heads.clone(),
             buffers,
             result: None,
             pending: Some(pending),

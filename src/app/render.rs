@@ -9,7 +9,9 @@ use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapResources;
 use crate::scene::Scene;
-use crate::ui::step3_attention::{self, AttentionLayout, AttentionView};
+use crate::ui::behind_the_gaze::BehindView;
+use crate::ui::step3_attention::{AttentionLayout, AttentionView};
+use crate::ui::{show_lesson, LessonView};
 
 /// The offscreen target format: 8-bit RGBA, sRGB-encoded values written as they are (egui and
 /// the heatmap both output encoded values for non-sRGB targets), so the bytes go to the PNG as
@@ -91,11 +93,13 @@ pub fn render_scene(
     let lesson = Lesson::new(ctx)?;
     let mut stage = None;
     lesson.update(ctx, &scene.attention, &mut stage)?;
-    let Some(stage) = stage else {
+    let Some(mut stage) = stage else {
         return Err(RenderError::Gpu(GpuError::Readback(
             "step 3 produced nothing".into(),
         )));
     };
+    // Headless: no frame to keep smooth, so wait for the numbers the panels print.
+    stage.wait_readback(ctx)?;
 
     let ppp = request.pixels_per_point.clamp(0.25, 8.0);
     let egui_ctx = egui::Context::default();
@@ -103,13 +107,24 @@ pub fn render_scene(
     let mut layout = AttentionLayout::default();
     let mut shapes = Vec::new();
     let mut textures = egui::TexturesDelta::default();
-    let view = AttentionView {
-        tokens: &stage.tokens,
-        head_names: &stage.head_names,
-        result: stage.result.as_ref(),
-        colormap: request.colormap,
-        dt: 0.0,
-        snap: true,
+    let view = LessonView {
+        attention: AttentionView {
+            tokens: &stage.tokens,
+            head_names: &stage.head_names,
+            result: stage.result.as_ref(),
+            colormap: request.colormap,
+            dt: 0.0,
+            snap: true,
+        },
+        behind: BehindView {
+            tokens: &stage.tokens,
+            result: stage.result.as_ref(),
+            features: lesson.model.features(),
+            head_dims: lesson.model.head_dims(),
+            value_dims: lesson.model.value_dims(),
+            weights: &stage.weights,
+        },
+        message: None,
     };
     for frame in 0..SETTLE_FRAMES {
         let mut input = egui::RawInput {
@@ -127,9 +142,7 @@ pub fn render_scene(
             .or_default()
             .native_pixels_per_point = Some(ppp);
         let output = egui_ctx.run_ui(input, |ui| {
-            egui::CentralPanel::default().show(ui, |ui| {
-                layout = step3_attention::show(ui, &mut attention, &view);
-            });
+            layout = show_lesson(ui, &mut attention, &view);
         });
         textures.append(output.textures_delta);
         shapes = egui_ctx.tessellate(output.shapes, output.pixels_per_point);

@@ -20,7 +20,9 @@ use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapResources;
 use crate::scene::Scene;
-use crate::ui::step3_attention::{self, AttentionView};
+use crate::ui::behind_the_gaze::BehindView;
+use crate::ui::step3_attention::AttentionView;
+use crate::ui::{show_lesson, LessonView};
 
 /// Why the window could not run.
 #[derive(Debug, thiserror::Error)]
@@ -197,23 +199,34 @@ impl WindowState {
         let input = self.egui_state.take_egui_input(&self.window);
         let stage = self.stage.as_ref();
         let message = self.message.clone();
+        let model = &self.lesson.model;
         let output = self.egui_ctx.run_ui(input, |ui| {
-            egui::CentralPanel::default().show(ui, |ui| {
-                if let Some(message) = &message {
-                    ui.colored_label(egui::Color32::from_rgb(255, 170, 80), message);
-                }
-                if let Some(stage) = stage {
-                    let view = AttentionView {
-                        tokens: &stage.tokens,
-                        head_names: &stage.head_names,
-                        result: stage.result.as_ref(),
-                        colormap: Colormap::Viridis,
-                        dt,
-                        snap: false,
-                    };
-                    step3_attention::show(ui, &mut scene.attention, &view);
-                }
-            });
+            let Some(stage) = stage else {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.label(message.as_deref().unwrap_or("starting…"));
+                });
+                return;
+            };
+            let view = LessonView {
+                attention: AttentionView {
+                    tokens: &stage.tokens,
+                    head_names: &stage.head_names,
+                    result: stage.result.as_ref(),
+                    colormap: Colormap::Viridis,
+                    dt,
+                    snap: false,
+                },
+                behind: BehindView {
+                    tokens: &stage.tokens,
+                    result: stage.result.as_ref(),
+                    features: model.features(),
+                    head_dims: model.head_dims(),
+                    value_dims: model.value_dims(),
+                    weights: &stage.weights,
+                },
+                message: message.as_deref(),
+            };
+            show_lesson(ui, &mut scene.attention, &view);
         });
         self.egui_state
             .handle_platform_output(&self.window, output.platform_output);

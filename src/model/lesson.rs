@@ -122,6 +122,45 @@ pub struct LessonToken {
     pub source: EmbeddingSource,
 }
 
+/// Which projection of a head a [`WeightEdit`] changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Projection {
+    /// `W_Q` (features → head dimensions).
+    WQ,
+    /// `W_K` (features → head dimensions).
+    WK,
+    /// `W_V` (features → value dimensions).
+    WV,
+}
+
+impl Projection {
+    /// The name on screen.
+    pub fn name(self) -> &'static str {
+        match self {
+            Projection::WQ => "W_Q",
+            Projection::WK => "W_K",
+            Projection::WV => "W_V",
+        }
+    }
+}
+
+/// One user edit of one weight, by name: `head`'s `matrix[feature][dim] = value`. Scenes store
+/// these, so an edited lesson reopens as it was left.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, Deserialize)]
+pub struct WeightEdit {
+    /// Head index.
+    pub head: usize,
+    /// Which projection.
+    pub matrix: Projection,
+    /// The feature (row) name.
+    pub feature: String,
+    /// The head or value dimension (column) name.
+    pub dim: String,
+    /// The new weight.
+    pub value: f32,
+}
+
 /// One head of the lesson model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LessonHead {
@@ -377,6 +416,50 @@ impl LessonModel {
         heads: usize,
         options: AttentionOptions,
     ) -> Result<(Vec<LessonToken>, AttentionInput), LessonError> {
+        self.attention_input_with_edits(sentence, heads, options, &[])
+    }
+
+    /// A head's weights with `edits` applied (edits for other heads are skipped).
+    pub fn edited_weights(
+        &self,
+        head: usize,
+        edits: &[WeightEdit],
+    ) -> Result<HeadWeights, LessonError> {
+        let mut weights = self
+            .heads
+            .get(head)
+            .ok_or(LessonError::Heads {
+                requested: head + 1,
+                available: self.heads.len(),
+            })?
+            .weights
+            .clone();
+        for edit in edits.iter().filter(|e| e.head == head) {
+            let context = || format!("a weight edit of head {head} {}", edit.matrix.name());
+            let row = index_of(&self.features, &edit.feature, "features", context)?;
+            let (matrix, dims, what) = match edit.matrix {
+                Projection::WQ => (&mut weights.w_q, &self.head_dims, "head dimensions"),
+                Projection::WK => (&mut weights.w_k, &self.head_dims, "head dimensions"),
+                Projection::WV => (&mut weights.w_v, &self.value_dims, "value dimensions"),
+            };
+            let col = index_of(dims, &edit.dim, what, context)?;
+            let value = finite(edit.value, context)?;
+            let cols = matrix.cols();
+            if let Some(slot) = matrix.data_mut().get_mut(row * cols + col) {
+                *slot = value;
+            }
+        }
+        Ok(weights)
+    }
+
+    /// [`Self::attention_input`] with the user's weight edits applied.
+    pub fn attention_input_with_edits(
+        &self,
+        sentence: &str,
+        heads: usize,
+        options: AttentionOptions,
+        edits: &[WeightEdit],
+    ) -> Result<(Vec<LessonToken>, AttentionInput), LessonError> {
         if heads == 0 || heads > self.heads.len() {
             return Err(LessonError::Heads {
                 requested: heads,
@@ -398,12 +481,9 @@ impl LessonModel {
         let x = Matrix::new(tokens.len(), width, data)?;
         let input = AttentionInput {
             x,
-            heads: self
-                .heads
-                .iter()
-                .take(heads)
-                .map(|h| h.weights.clone())
-                .collect(),
+            heads: (0..heads)
+                .map(|h| self.edited_weights(h, edits))
+                .collect::<Result<Vec<_>, _>>()?,
             options,
         };
         Ok((tokens, input))
@@ -511,6 +591,50 @@ mod tests {
             message.contains("`linking verbs`") && message.contains("W_Q"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_weight_edit_changes_only_its_weight() {
+        let m = model();
+        let edit = WeightEdit {
+            head: 0,
+            matrix: Projection::WK,
+            feature: "quality".into(),
+            dim: "description".into(),
+            value: 4.0,
+        };
+        let edited = m.edited_weights(0, std::slice::from_ref(&edit)).unwrap();
+        let original = &m.heads()[0].weights;
+        let changed: Vec<usize> = (0..original.w_k.data().len())
+            .filter(|&i| original.w_k.data()[i] != edited.w_k.data()[i])
+            .collect();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(edited.w_q, original.w_q);
+        // Making `best` a much louder "description" key pulls `is` toward it.
+        let (_, input) = m
+            .attention_input_with_edits(
+                "the best database is",
+                1,
+                AttentionOptions::default(),
+                &[edit],
+            )
+            .unwrap();
+        let p = attend(&input, QueryRows::Focus(3)).unwrap();
+        let row = p.weights_row(0, 3).unwrap();
+        assert!(row[1] > row[2], "best now beats database: {row:?}");
+    }
+
+    #[test]
+    fn a_weight_edit_naming_nothing_is_a_clear_error() {
+        let edit = WeightEdit {
+            head: 0,
+            matrix: Projection::WQ,
+            feature: "colour".into(),
+            dim: "subject".into(),
+            value: 1.0,
+        };
+        let err = model().edited_weights(0, &[edit]).unwrap_err();
+        assert!(err.to_string().contains("`colour`"), "{err}");
     }
 
     #[test]
