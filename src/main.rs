@@ -154,11 +154,6 @@ fn load_scene(path: Option<PathBuf>) -> anyhow::Result<Scene> {
             ignored.join(", ")
         );
     }
-    if scene.attention.residual_norm {
-        eprintln!(
-            "gaze: attention.residual_norm is not computed by this build yet; it was ignored"
-        );
-    }
     Ok(scene)
 }
 

@@ -49,6 +49,9 @@ pub struct AttentionStage {
     pub tokens: Vec<LessonToken>,
     /// Names of the heads shown.
     pub head_names: Vec<String>,
+    /// Each token's vector in the residual stream (`N × d_model`): its embedding, plus the
+    /// sinusoidal position when those are on.
+    pub stream: crate::model::attention::Matrix,
     /// The weights in use, one per head shown (the lesson model's, with the user's edits).
     pub weights: Vec<crate::model::attention::HeadWeights>,
     /// The kernels' buffers; `weights_buffer()` feeds the heatmap and arcs.
@@ -156,6 +159,7 @@ impl Lesson {
                 .take(scene.heads)
                 .map(|h| h.name.clone())
                 .collect(),
+            stream: residual_stream(&input),
             weights: input.heads.clone(),
             buffers,
             result: None,
@@ -164,4 +168,18 @@ impl Lesson {
         });
         Ok(true)
     }
+}
+
+/// The residual stream of `input`: X, plus the sinusoidal table when sinusoidal positions are on.
+fn residual_stream(
+    input: &crate::model::attention::AttentionInput,
+) -> crate::model::attention::Matrix {
+    let mut stream = input.x.clone();
+    if input.options.positions == crate::model::positions::Positions::Sinusoidal {
+        let table = crate::model::positions::sinusoidal_table(stream.rows(), stream.cols());
+        for (x, p) in stream.data_mut().iter_mut().zip(table) {
+            *x += p;
+        }
+    }
+    stream
 }

@@ -123,6 +123,8 @@ pub fn render_scene(
             head_dims: lesson.model.head_dims(),
             value_dims: lesson.model.value_dims(),
             weights: &stage.weights,
+            stream: &stage.stream,
+            w_o: lesson.model.w_o(),
         },
         message: None,
     };

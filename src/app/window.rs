@@ -223,6 +223,8 @@ impl WindowState {
                     head_dims: model.head_dims(),
                     value_dims: model.value_dims(),
                     weights: &stage.weights,
+                    stream: &stage.stream,
+                    w_o: model.w_o(),
                 },
                 message: message.as_deref(),
             };

@@ -181,6 +181,9 @@ struct LessonFile {
     value_dims: Vec<String>,
     vocabulary: Vec<VocabularyEntry>,
     heads: Vec<HeadEntry>,
+    /// Value dimensions → features; shared by every head.
+    #[serde(default)]
+    w_o: NamedWeights,
 }
 
 #[derive(Deserialize)]
@@ -211,6 +214,7 @@ pub struct LessonModel {
     curated: HashMap<String, Vec<f32>>,
     estimated: HashMap<String, Vec<f32>>,
     heads: Vec<LessonHead>,
+    w_o: Matrix,
 }
 
 fn index_of(
@@ -240,14 +244,14 @@ fn finite(value: f32, context: impl Fn() -> String) -> Result<f32, LessonError> 
 /// Densifies sparse named weights into a `features × dims` matrix.
 fn dense(
     weights: &NamedWeights,
-    features: &[String],
+    (features, features_what): (&[String], &'static str),
     dims: &[String],
     dims_what: &'static str,
     context: &str,
 ) -> Result<Matrix, LessonError> {
     let mut matrix = Matrix::zeros(features.len(), dims.len());
     for (feature, row) in weights {
-        let r = index_of(features, feature, "features", || context.to_owned())?;
+        let r = index_of(features, feature, features_what, || context.to_owned())?;
         for (dim, &value) in row {
             let c = index_of(dims, dim, dims_what, || {
                 format!("{context}, row `{feature}`")
@@ -340,21 +344,21 @@ impl LessonModel {
                     weights: HeadWeights {
                         w_q: dense(
                             &head.w_q,
-                            &file.features,
+                            (&file.features, "features"),
                             &file.head_dims,
                             "head dimensions",
                             &context("W_Q"),
                         )?,
                         w_k: dense(
                             &head.w_k,
-                            &file.features,
+                            (&file.features, "features"),
                             &file.head_dims,
                             "head dimensions",
                             &context("W_K"),
                         )?,
                         w_v: dense(
                             &head.w_v,
-                            &file.features,
+                            (&file.features, "features"),
                             &file.value_dims,
                             "value dimensions",
                             &context("W_V"),
@@ -363,7 +367,16 @@ impl LessonModel {
                 })
             })
             .collect::<Result<Vec<_>, LessonError>>()?;
+        // W_O maps value dimensions (rows) onto features (columns).
+        let w_o = dense(
+            &file.w_o,
+            (&file.value_dims, "value dimensions"),
+            &file.features,
+            "features",
+            "W_O",
+        )?;
         Ok(Self {
+            w_o,
             estimated: parse_estimated(estimated, width)?,
             features: file.features,
             head_dims: file.head_dims,
@@ -391,6 +404,11 @@ impl LessonModel {
     /// The heads, the default one first.
     pub fn heads(&self) -> &[LessonHead] {
         &self.heads
+    }
+
+    /// `W_O`: value dimensions × features, how a head's output joins the residual stream.
+    pub fn w_o(&self) -> &Matrix {
+        &self.w_o
     }
 
     /// Number of curated words.

@@ -7,5 +7,6 @@ pub mod animation;
 pub mod attention;
 pub mod lesson;
 pub mod positions;
+pub mod residual;
 pub mod sample;
 pub mod tokenizer;

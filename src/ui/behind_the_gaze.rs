@@ -5,8 +5,9 @@
 
 use egui::{Color32, Pos2, Rect, Sense, Vec2};
 
-use crate::model::attention::{AttentionResult, HeadWeights};
+use crate::model::attention::{AttentionResult, HeadWeights, Matrix};
 use crate::model::lesson::{LessonToken, Projection, WeightEdit};
+use crate::model::residual::carried_forward;
 use crate::scene::AttentionScene;
 
 /// What the panel shows, derived by the app.
@@ -23,6 +24,10 @@ pub struct BehindView<'a> {
     pub value_dims: &'a [String],
     /// The weights in use (with the user's edits), one per head shown.
     pub weights: &'a [HeadWeights],
+    /// Each token's residual-stream vector (`N × d_model`).
+    pub stream: &'a Matrix,
+    /// `W_O`: value dimensions → features.
+    pub w_o: &'a Matrix,
 }
 
 const POSITIVE: Color32 = Color32::from_rgb(86, 180, 233);
@@ -147,6 +152,8 @@ pub fn show(ui: &mut egui::Ui, scene: &mut AttentionScene, view: &BehindView<'_>
             });
     }
 
+    carried(ui, scene, view, result, focus);
+
     if let Some(head_weights) = view.weights.get(head) {
         egui::CollapsingHeader::new(format!("edit head {}'s weights", head + 1)).show(ui, |ui| {
             ui.label("Drag a weight: attention is recomputed before the next frame is drawn.");
@@ -170,6 +177,53 @@ pub fn show(ui: &mut egui::Ui, scene: &mut AttentionScene, view: &BehindView<'_>
             }
         });
     }
+}
+
+/// What the focus token carries to the next layer: its own vector, the heads' update, and the
+/// result — with residual + layer norm on, `LayerNorm(x + update)`; off, the update alone.
+fn carried(
+    ui: &mut egui::Ui,
+    scene: &AttentionScene,
+    view: &BehindView<'_>,
+    result: &AttentionResult,
+    focus: usize,
+) {
+    let Some(stream) = view.stream.row(focus) else {
+        return;
+    };
+    let Some(forward) = carried_forward(stream, result, focus, view.w_o, scene.residual_norm)
+    else {
+        return;
+    };
+    let token = view.tokens.get(focus).map_or("", |t| t.text.as_str());
+    ui.add_space(8.0);
+    ui.strong(format!("what `{token}` carries to the next layer"));
+    ui.label(if scene.residual_norm {
+        "residual + layer norm on: LayerNorm(x + Σ O·W_O) — the word keeps its own meaning"
+    } else {
+        "residual + layer norm off: only Σ O·W_O goes on — the word's own meaning is lost"
+    });
+    let scale = forward
+        .stream
+        .iter()
+        .chain(&forward.update)
+        .chain(&forward.carried)
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(1e-6);
+    egui::Grid::new("carried").show(ui, |ui| {
+        ui.label("");
+        ui.small("x (itself)");
+        ui.small("Σ O·W_O");
+        ui.small("carried on");
+        ui.end_row();
+        for (f, feature) in view.features.iter().enumerate() {
+            ui.small(feature);
+            for values in [&forward.stream, &forward.update, &forward.carried] {
+                bar(ui, values.get(f).copied().unwrap_or(0.0), scale, 64.0);
+            }
+            ui.end_row();
+        }
+    });
 }
 
 fn edit_grid(

@@ -129,6 +129,8 @@ fn controls(ui: &mut egui::Ui, scene: &mut AttentionScene) {
         .labelled_by(label.id);
         ui.checkbox(&mut scene.causal, "causal mask")
             .on_hover_text("hide the future: a token may only attend to itself and earlier tokens");
+        ui.checkbox(&mut scene.residual_norm, "residual + layer norm")
+            .on_hover_text("add attention's output to the word's own vector, then normalise");
         ui.label("positions:");
         for mode in Positions::ALL {
             ui.selectable_value(&mut scene.positions, mode, mode.name());
