@@ -134,3 +134,151 @@ fn typing_a_sentence_edits_the_scene() {
     harness.run();
     assert_eq!(harness.state().sentence, "the best database is fast");
 }
+
+#[test]
+fn dragging_a_key_weight_changes_the_attention() {
+    use gaze::model::attention::AttentionInput;
+    use gaze::ui::behind_the_gaze::{self, BehindView};
+
+    let model = LessonModel::builtin().unwrap();
+    let scene = AttentionScene::default();
+    let derived = derive(&scene);
+    let (_, input): (_, AttentionInput) = model
+        .attention_input("the best database is", 1, AttentionOptions::default())
+        .unwrap();
+    let weights = input.heads.clone();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(700.0, 1400.0))
+        .build_ui_state(
+            |ui, scene: &mut AttentionScene| {
+                let view = BehindView {
+                    tokens: &derived.tokens,
+                    result: Some(&derived.result),
+                    features: model.features(),
+                    head_dims: model.head_dims(),
+                    value_dims: model.value_dims(),
+                    weights: &weights,
+                    stream: &input.x,
+                    w_o: model.w_o(),
+                };
+                behind_the_gaze::show(ui, scene, &view, 0);
+            },
+            scene,
+        );
+    harness.get_by_label("edit head 1's weights").click();
+    harness.run();
+    // Drag `W_K quality -> description` to the right: `best` (a quality) becomes a louder key.
+    let handle = harness
+        .get_by_label("W_K quality -> description")
+        .rect()
+        .center();
+    harness.drag_at(handle);
+    harness.run();
+    for step in 1..=10 {
+        harness.hover_at(handle + egui::vec2(12.0 * step as f32, 0.0));
+        harness.run();
+    }
+    harness.drop_at(handle + egui::vec2(120.0, 0.0));
+    harness.run();
+
+    let edited = harness.state().clone();
+    assert_eq!(edited.weight_edits.len(), 1, "{:?}", edited.weight_edits);
+    assert!(
+        edited.weight_edits[0].value > 1.5,
+        "dragged up: {:?}",
+        edited.weight_edits[0]
+    );
+
+    let (_, before) = model
+        .attention_input("the best database is", 1, AttentionOptions::default())
+        .unwrap();
+    let (_, after) = model
+        .attention_input_with_edits(
+            "the best database is",
+            1,
+            AttentionOptions::default(),
+            &edited.weight_edits,
+        )
+        .unwrap();
+    let p = |input: &AttentionInput| {
+        attend(input, QueryRows::Focus(3))
+            .unwrap()
+            .weights_row(0, 3)
+            .unwrap()
+            .to_vec()
+    };
+    let (old, new) = (p(&before), p(&after));
+    assert!(
+        new[1] > old[1],
+        "`is` now looks more at `best`: {old:?} → {new:?}"
+    );
+}
+
+/// egui's test harness panics on a glyph the fonts lack; drawing the whole lesson screen with
+/// every section open, a causal mask (−∞ scores) and estimated words proves every string renders.
+#[test]
+fn every_string_on_the_lesson_screen_has_glyphs() {
+    use gaze::ui::behind_the_gaze::BehindView;
+    use gaze::ui::{show_lesson, LessonView};
+
+    let model = LessonModel::builtin().unwrap();
+    let scene = AttentionScene {
+        sentence: "the excellent zzyzxqv database is".into(),
+        focus: 2,
+        heads: 2,
+        causal: true,
+        residual_norm: true,
+        ..AttentionScene::default()
+    };
+    let derived = derive(&scene);
+    let options = AttentionOptions {
+        causal: true,
+        ..AttentionOptions::default()
+    };
+    let (_, input) = model.attention_input(&scene.sentence, 2, options).unwrap();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 1600.0))
+        .build_ui_state(
+            |ui, scene: &mut AttentionScene| {
+                let view = LessonView {
+                    attention: AttentionView {
+                        tokens: &derived.tokens,
+                        head_names: &derived.head_names,
+                        result: Some(&derived.result),
+                        colormap: Colormap::Cividis,
+                        dt: 0.016,
+                        snap: false,
+                    },
+                    behind: BehindView {
+                        tokens: &derived.tokens,
+                        result: Some(&derived.result),
+                        features: model.features(),
+                        head_dims: model.head_dims(),
+                        value_dims: model.value_dims(),
+                        weights: &input.heads,
+                        stream: &input.x,
+                        w_o: model.w_o(),
+                    },
+                    message: Some("a message: the sentence has no words"),
+                };
+                show_lesson(ui, scene, &view);
+            },
+            scene,
+        );
+    for section in [
+        "Q (what each token looks for)",
+        "V (what each token passes on)",
+        "edit head 1's weights",
+    ] {
+        harness.get_by_label(section).click();
+        harness.run();
+    }
+    // Hover a heatmap cell for its tooltip, and a token marked as estimated.
+    if let Some(token) = harness.get_all_by_label("zzyzxqv").next() {
+        token.hover();
+    }
+    harness.run();
+    assert!(harness
+        .query_by_label("italic = estimated embedding")
+        .is_some());
+}

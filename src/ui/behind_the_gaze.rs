@@ -251,8 +251,14 @@ fn edit_grid(
                         .range(-10.0..=10.0)
                         .fixed_decimals(2),
                 );
-                let response =
-                    response.on_hover_text(format!("{} {feature} → {dim}", projection.name()));
+                // Named for screen readers and tests: "W_K thing -> subject". (The default fonts
+                // have no arrow glyph.)
+                let name = format!("{} {feature} -> {dim}", projection.name());
+                response.widget_info(|| egui::WidgetInfo {
+                    label: Some(name.clone()),
+                    ..egui::WidgetInfo::drag_value(true, f64::from(value))
+                });
+                let response = response.on_hover_text(name);
                 if response.changed() {
                     set_weight(scene, head, projection, feature, dim, value);
                 }

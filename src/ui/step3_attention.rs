@@ -260,7 +260,8 @@ fn heatmap(
         if let Some(pos) = response.hover_pos().filter(|p| rect.contains(*p)) {
             let (i, j) = (row_of(pos).min(n - 1), col_of(pos).min(n - 1));
             if let Some(w) = result.weights_row(head, i).and_then(|row| row.get(j)) {
-                let text = format!("{} → {}: {w:.4}", view.tokens[i].text, view.tokens[j].text);
+                // "row -> column: weight" (the default fonts have no arrow glyph).
+                let text = format!("{} -> {}: {w:.4}", view.tokens[i].text, view.tokens[j].text);
                 response.clone().on_hover_text_at_pointer(text);
             }
         }
