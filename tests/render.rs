@@ -106,3 +106,33 @@ fn steps_not_built_yet_and_empty_sizes_are_refused() {
         .unwrap();
     assert!(error.to_string().contains("0×100"), "{error}");
 }
+
+/// The golden image of the default scene, rendered headlessly at 1280×800. Tolerance: a pixel
+/// counts as different when a channel differs by more than 24 levels (text antialiasing and
+/// rounding differ between adapters), and at most 0.5% of pixels may differ — enough to catch a
+/// moved panel, a missing arc or a wrong colour map, not enough for a driver's rounding to fail
+/// it. `UPDATE_GOLDEN=1 cargo test --test render` rewrites the file on purpose.
+#[test]
+fn default_scene_matches_the_golden_image() {
+    let (ctx, _) = gpu();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/step3_default.png");
+    let frame = render_scene(ctx, &Scene::default(), &request(1280, 800, Colormap::Viridis)).unwrap();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        frame.image.save(&path).unwrap();
+    }
+    let golden = image::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()))
+        .to_rgba8();
+    assert_eq!(golden.dimensions(), frame.image.dimensions());
+    let differing = golden
+        .pixels()
+        .zip(frame.image.pixels())
+        .filter(|(a, b)| (0..3).any(|k| (i32::from(a.0[k]) - i32::from(b.0[k])).abs() > 24))
+        .count();
+    let total = (golden.width() * golden.height()) as usize;
+    if differing * 200 > total {
+        let out = std::env::temp_dir().join("gaze-step3-actual.png");
+        let _ = frame.image.save(&out);
+        panic!("{differing} of {total} pixels differ from the golden image; this render: {}", out.display());
+    }
+}
