@@ -53,6 +53,11 @@ fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
 
 fn class_color(shown: f32, row_max: f32) -> vec4<f32> {
     var c = style.background;
+    // Background arcs fade with their weight, so a long context's hundreds of tiny arcs read
+    // as a haze and the few that matter stand out.
+    if (row_max > 0.0) {
+        c.a = mix(0.2, 1.0, clamp(shown / row_max, 0.0, 1.0));
+    }
     if (row_max > 0.0 && shown >= 0.5 * row_max) {
         c = style.notable;
     }

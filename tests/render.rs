@@ -115,8 +115,14 @@ fn steps_not_built_yet_and_empty_sizes_are_refused() {
 #[test]
 fn default_scene_matches_the_golden_image() {
     let (ctx, _) = gpu();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/step3_default.png");
-    let frame = render_scene(ctx, &Scene::default(), &request(1280, 800, Colormap::Viridis)).unwrap();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/step3_default.png");
+    let frame = render_scene(
+        ctx,
+        &Scene::default(),
+        &request(1280, 800, Colormap::Viridis),
+    )
+    .unwrap();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         frame.image.save(&path).unwrap();
     }
@@ -133,6 +139,9 @@ fn default_scene_matches_the_golden_image() {
     if differing * 200 > total {
         let out = std::env::temp_dir().join("gaze-step3-actual.png");
         let _ = frame.image.save(&out);
-        panic!("{differing} of {total} pixels differ from the golden image; this render: {}", out.display());
+        panic!(
+            "{differing} of {total} pixels differ from the golden image; this render: {}",
+            out.display()
+        );
     }
 }

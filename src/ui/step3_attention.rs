@@ -64,26 +64,26 @@ pub fn show(
     ui.label(formula(ui));
     ui.add_space(6.0);
 
-    ui.horizontal_wrapped(|ui| {
-        ui.label("focus:");
-        for (index, token) in view.tokens.iter().enumerate() {
-            let mut text = egui::RichText::new(&token.text).size(20.0);
-            if token.source.is_estimated() {
-                text = text.italics();
+    if n <= MAX_TOKEN_BUTTONS {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("focus:");
+            for (index, token) in view.tokens.iter().enumerate() {
+                token_button(ui, scene, index, token);
             }
-            let response = ui.selectable_label(scene.focus == index, text);
-            let response = if token.source.is_estimated() {
-                response.on_hover_text(
-                    "estimated embedding: this word is not in the curated vocabulary",
-                )
-            } else {
-                response
-            };
-            if response.clicked() {
-                scene.focus = index;
+        });
+    } else {
+        // A long context: a row of buttons would bury the map. Pick by index (or click a row).
+        ui.horizontal(|ui| {
+            ui.label("focus:");
+            ui.add(egui::Slider::new(&mut scene.focus, 0..=n - 1).text("token"));
+            if let Some(token) = view.tokens.get(scene.focus) {
+                token_button(ui, scene, scene.focus, token);
             }
-        }
-    });
+            ui.label(format!(
+                "of {n} tokens · click a row of the map to focus it"
+            ));
+        });
+    }
     if view.tokens.iter().any(|t| t.source.is_estimated()) {
         ui.label(egui::RichText::new("italic = estimated embedding").small());
     }
@@ -115,6 +115,25 @@ pub fn show(
     ui.add_space(4.0);
     legend(ui, view.colormap);
     layout
+}
+
+/// Above this many tokens the focus picker is a slider instead of a row of buttons.
+const MAX_TOKEN_BUTTONS: usize = 40;
+
+fn token_button(ui: &mut egui::Ui, scene: &mut AttentionScene, index: usize, token: &LessonToken) {
+    let mut text = egui::RichText::new(&token.text).size(20.0);
+    if token.source.is_estimated() {
+        text = text.italics();
+    }
+    let response = ui.selectable_label(scene.focus == index, text);
+    let response = if token.source.is_estimated() {
+        response.on_hover_text("estimated embedding: this word is not in the curated vocabulary")
+    } else {
+        response
+    };
+    if response.clicked() {
+        scene.focus = index;
+    }
 }
 
 /// The sentence box and the honesty-check switches.
