@@ -8,6 +8,7 @@
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
+use super::{buffer_entry, instanced_pipeline};
 use crate::model::animation::{ArcState, EASE_TAU, PARTICLE_SPEED};
 use crate::model::attention::AttentionParams;
 
@@ -73,23 +74,6 @@ fn rgba([r, g, b]: [u8; 3]) -> [f32; 4] {
         f32::from(b) / 255.0,
         1.0,
     ]
-}
-
-fn buffer_entry(
-    binding: u32,
-    visibility: wgpu::ShaderStages,
-    ty: wgpu::BufferBindingType,
-) -> wgpu::BindGroupLayoutEntry {
-    wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility,
-        ty: wgpu::BindingType::Buffer {
-            ty,
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    }
 }
 
 /// What one frame of arcs needs from the UI.
@@ -207,35 +191,18 @@ impl ArcsResources {
             bind_group_layouts: &[Some(&draw_layout)],
             immediate_size: 0,
         });
-        let pipeline = |vertex_entry: &str, fragment_entry: &str| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(vertex_entry),
-                layout: Some(&draw_pipeline_layout),
-                vertex: wgpu::VertexState {
-                    module: &draw_module,
-                    entry_point: Some(vertex_entry),
-                    compilation_options: Default::default(),
-                    buffers: &[],
-                },
-                primitive: wgpu::PrimitiveState::default(),
-                depth_stencil: None,
-                multisample: wgpu::MultisampleState::default(),
-                fragment: Some(wgpu::FragmentState {
-                    module: &draw_module,
-                    entry_point: Some(fragment_entry),
-                    compilation_options: Default::default(),
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format: target_format,
-                        blend: Some(wgpu::BlendState::ALPHA_BLENDING),
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
+        let pipeline = |entries| {
+            instanced_pipeline(
+                device,
+                &draw_pipeline_layout,
+                &draw_module,
+                entries,
+                target_format,
+                Some(wgpu::BlendState::ALPHA_BLENDING),
+            )
         };
-        let arc_pipeline = pipeline("vs_arc", "fs_arc");
-        let particle_pipeline = pipeline("vs_particle", "fs_particle");
+        let arc_pipeline = pipeline(("vs_arc", "fs_arc"));
+        let particle_pipeline = pipeline(("vs_particle", "fs_particle"));
         let head_groups = (0..params.n_heads)
             .map(|head| {
                 let style = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
