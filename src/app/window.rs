@@ -230,6 +230,9 @@ impl WindowState {
             };
             show_lesson(ui, &mut scene.attention, &view);
         });
+        // Apply this frame's edits before drawing: the kernels run now, so the arcs and the map
+        // drawn below already show them (a drag updates attention in the same frame).
+        self.derive(scene);
         self.egui_state
             .handle_platform_output(&self.window, output.platform_output);
         let shapes = self
