@@ -310,7 +310,7 @@ fn buffers_are_rewritten_in_place_for_the_same_shape() {
         QueryRows::All,
     )
     .unwrap();
-    let buffers = kernels.prepare(ctx, &first).unwrap();
+    let mut buffers = kernels.prepare(ctx, &first).unwrap();
     assert!(buffers.write_inputs(&ctx.queue, &second), "same shape fits");
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
     kernels.encode(&mut encoder, &buffers);
@@ -331,4 +331,40 @@ fn buffers_are_rewritten_in_place_for_the_same_shape() {
         !buffers.write_inputs(&ctx.queue, &other),
         "a different shape needs new buffers"
     );
+}
+
+#[test]
+fn toggling_the_causal_mask_rewrites_the_same_buffers() {
+    let (ctx, kernels) = gpu();
+    let shape = SampleShape::new(40, 16, 8, 2);
+    let input = random_input(22, shape, AttentionOptions::default(), 1.0);
+    let open = attention::PackedAttention::new(&input, QueryRows::All).unwrap();
+    let mut masked_input = input.clone();
+    masked_input.options.causal = true;
+    let masked = attention::PackedAttention::new(&masked_input, QueryRows::All).unwrap();
+
+    let mut buffers = kernels.prepare(ctx, &open).unwrap();
+    assert!(
+        buffers.write_inputs(&ctx.queue, &masked),
+        "the mask changes no size"
+    );
+    assert_eq!(buffers.params().causal, 1);
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    kernels.encode(&mut encoder, &buffers);
+    let result = gaze::gpu::attention::read_back(ctx, encoder, &buffers).unwrap();
+    assert_passed(
+        &compare_end_to_end(&attention::run(&masked), &result),
+        "causal after rewrite",
+    );
+    assert_eq!(
+        result.weights_row(0, 0).unwrap()[1],
+        0.0,
+        "the upper triangle is masked"
+    );
+
+    // Switching positions changes the tables' sizes: new buffers.
+    let mut rope_input = input;
+    rope_input.options.positions = Positions::Rope;
+    let rope = attention::PackedAttention::new(&rope_input, QueryRows::All).unwrap();
+    assert!(!buffers.write_inputs(&ctx.queue, &rope));
 }

@@ -140,11 +140,14 @@ impl Lesson {
         let packed = PackedAttention::new(&input, QueryRows::All)?;
         let previous = stage.take();
         let last_generation = previous.as_ref().map_or(0, |s| s.generation);
-        let (buffers, generation) = match previous {
-            Some(old) if old.buffers.write_inputs(&ctx.queue, &packed) => {
-                (old.buffers, old.generation)
-            }
-            _ => (self.kernels.prepare(ctx, &packed)?, last_generation + 1),
+        let reused = previous.and_then(|mut old| {
+            old.buffers
+                .write_inputs(&ctx.queue, &packed)
+                .then_some((old.buffers, old.generation))
+        });
+        let (buffers, generation) = match reused {
+            Some(reused) => reused,
+            None => (self.kernels.prepare(ctx, &packed)?, last_generation + 1),
         };
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         self.kernels.encode(&mut encoder, &buffers);

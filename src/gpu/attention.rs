@@ -349,6 +349,7 @@ pub struct AttentionKernels {
 pub struct AttentionBuffers {
     params: AttentionParams,
     plan: AttentionPlan,
+    params_buffer: wgpu::Buffer,
     x: wgpu::Buffer,
     w_qkv: wgpu::Buffer,
     sinusoid: wgpu::Buffer,
@@ -383,17 +384,26 @@ impl AttentionBuffers {
         &self.weights
     }
 
-    /// Whether `packed` has exactly this shape, so its inputs can be written in place.
+    /// Whether `packed` needs buffers of exactly these sizes, so it can be written in place.
+    /// Everything in the parameters but the causal switch decides a size (positions decide the
+    /// tables, the key mask its buffer), so toggling the mask reuses the buffers — and whatever
+    /// animates from them (the arcs) eases from the old weights instead of starting over.
     pub fn fits(&self, packed: &PackedAttention) -> bool {
-        *packed.params() == self.params
+        let p = packed.params();
+        AttentionParams {
+            causal: self.params.causal,
+            ..*p
+        } == self.params
     }
 
-    /// Uploads new inputs of the same shape (see [`Self::fits`]); returns `false` and writes
-    /// nothing when the shape differs.
-    pub fn write_inputs(&self, queue: &wgpu::Queue, packed: &PackedAttention) -> bool {
+    /// Uploads new inputs and parameters that fit these buffers (see [`Self::fits`]); returns
+    /// `false` and writes nothing when they do not.
+    pub fn write_inputs(&mut self, queue: &wgpu::Queue, packed: &PackedAttention) -> bool {
         if !self.fits(packed) {
             return false;
         }
+        self.params = *packed.params();
+        queue.write_buffer(&self.params_buffer, 0, bytemuck::bytes_of(&self.params));
         queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&packed.x()));
         queue.write_buffer(&self.w_qkv, 0, bytemuck::cast_slice(&packed.w_qkv()));
         if !packed.sinusoid().is_empty() {
@@ -537,6 +547,7 @@ impl AttentionKernels {
             AttentionBuffers {
                 params: *packed.params(),
                 plan: plan.clone(),
+                params_buffer,
                 x,
                 w_qkv,
                 sinusoid,
