@@ -3,14 +3,15 @@
 //! ever added.
 //!
 //! Every field but `version` is optional and a missing one takes the lesson's default. Sections
-//! this build does not read yet (`corpus`, `rlhf`, `context`, or anything unknown) are kept aside
-//! and reported as ignored, never silently dropped.
+//! this build does not read yet (`context`, or anything unknown) are kept aside and reported as
+//! ignored, never silently dropped.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::model::corpus::{Corpus, MAX_COUNT};
 use crate::model::lesson::WeightEdit;
 use crate::model::positions::Positions;
 
@@ -78,6 +79,31 @@ impl Default for AttentionScene {
     }
 }
 
+/// Step 2's state: the human preference and how much it counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RlhfScene {
+    /// The human-preferred ending.
+    pub preferred: String,
+    /// s ∈ [0, 1]: "how much should the model listen to humans?"
+    pub strength: f64,
+    /// R(preferred).
+    pub reward_chosen: f64,
+    /// R(pretraining winner), when it is not the preferred one.
+    pub reward_winner: f64,
+}
+
+impl Default for RlhfScene {
+    fn default() -> Self {
+        Self {
+            preferred: "postgresql".into(),
+            strength: 0.5,
+            reward_chosen: crate::model::rlhf::DEFAULT_REWARD_CHOSEN,
+            reward_winner: crate::model::rlhf::DEFAULT_REWARD_WINNER,
+        }
+    }
+}
+
 /// The whole scene.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scene {
@@ -85,6 +111,10 @@ pub struct Scene {
     pub version: u32,
     /// Lesson step, 1–4.
     pub step: u8,
+    /// Step 1's corpus.
+    pub corpus: Corpus,
+    /// Step 2's preference.
+    pub rlhf: RlhfScene,
     /// Step 3's state.
     pub attention: AttentionScene,
     /// Sections and fields this build does not read, kept so nothing the user wrote is lost.
@@ -97,6 +127,8 @@ impl Default for Scene {
         Self {
             version: SCENE_VERSION,
             step: 3,
+            corpus: Corpus::default(),
+            rlhf: RlhfScene::default(),
             attention: AttentionScene::default(),
             ignored: BTreeMap::new(),
         }
@@ -107,6 +139,8 @@ impl Default for Scene {
 struct RawScene {
     version: Option<u32>,
     step: Option<u8>,
+    corpus: Option<Corpus>,
+    rlhf: Option<RlhfScene>,
     attention: Option<AttentionScene>,
     #[serde(flatten)]
     rest: BTreeMap<String, serde_json::Value>,
@@ -126,6 +160,8 @@ impl Scene {
         let scene = Scene {
             version,
             step: raw.step.unwrap_or(3),
+            corpus: raw.corpus.unwrap_or_default(),
+            rlhf: raw.rlhf.unwrap_or_default(),
             attention: raw.attention.unwrap_or_default(),
             ignored: raw.rest,
         };
@@ -141,6 +177,33 @@ impl Scene {
                 field: "attention.heads",
                 value: scene.attention.heads.to_string(),
                 expected: "1, 2 or 4",
+            });
+        }
+        let rlhf = &scene.rlhf;
+        if !(0.0..=1.0).contains(&rlhf.strength) {
+            return Err(SceneError::Invalid {
+                field: "rlhf.strength",
+                value: rlhf.strength.to_string(),
+                expected: "a strength from 0 to 1",
+            });
+        }
+        for (field, value) in [
+            ("rlhf.reward_chosen", rlhf.reward_chosen),
+            ("rlhf.reward_winner", rlhf.reward_winner),
+        ] {
+            if !value.is_finite() {
+                return Err(SceneError::Invalid {
+                    field,
+                    value: value.to_string(),
+                    expected: "a finite number",
+                });
+            }
+        }
+        if let Some(row) = scene.corpus.rows.iter().find(|r| r.count > MAX_COUNT) {
+            return Err(SceneError::Invalid {
+                field: "corpus.rows[].count",
+                value: row.count.to_string(),
+                expected: "a whole number from 0 to 1000000000",
             });
         }
         Ok(scene)
@@ -180,20 +243,44 @@ mod tests {
         scene.attention.heads = 4;
         scene
             .ignored
-            .insert("corpus".into(), serde_json::json!({ "rows": [] }));
+            .insert("context".into(), serde_json::json!({ "level": 3 }));
+        scene.rlhf.strength = 0.75;
+        scene
+            .corpus
+            .add_row("the best language is", "python", 4)
+            .unwrap();
         assert_eq!(Scene::from_json(&scene.to_json()).unwrap(), scene);
     }
 
     #[test]
     fn sections_not_read_yet_are_kept_and_reported() {
-        let scene =
-            Scene::from_json(r#"{ "version": 1, "rlhf": { "strength": 0.5 }, "corpus": {} }"#)
-                .unwrap();
-        assert_eq!(scene.ignored_sections(), ["corpus", "rlhf"]);
+        let scene = Scene::from_json(
+            r#"{ "version": 1, "context": { "level": 2 }, "rlhf": { "strength": 0.25 } }"#,
+        )
+        .unwrap();
+        assert_eq!(scene.ignored_sections(), ["context"]);
+        assert_eq!(scene.rlhf.strength, 0.25);
         assert!(
-            scene.to_json().contains("\"strength\": 0.5"),
+            scene.to_json().contains("\"level\": 2"),
             "nothing the user wrote is lost"
         );
+    }
+
+    #[test]
+    fn corpus_and_rlhf_sections_are_read_and_checked() {
+        let scene = Scene::from_json(
+            r#"{ "version": 1, "corpus": { "rows": [ { "prefix": "p", "ending": "x", "count": 2 } ] },
+                 "rlhf": { "preferred": "x", "strength": 1.0 } }"#,
+        )
+        .unwrap();
+        assert_eq!(scene.corpus.rows[0].count, 2);
+        assert_eq!(scene.rlhf.preferred, "x");
+        let message = |text: &str| Scene::from_json(text).unwrap_err().to_string();
+        assert!(message(r#"{ "version": 1, "rlhf": { "strength": 2 } }"#).contains("rlhf.strength"));
+        let negative = r#"{ "version": 1, "corpus": { "rows": [ { "prefix": "p", "ending": "x", "count": -1 } ] } }"#;
+        assert!(message(negative).contains("not valid"));
+        let fraction = r#"{ "version": 1, "corpus": { "rows": [ { "prefix": "p", "ending": "x", "count": 1.5 } ] } }"#;
+        assert!(message(fraction).contains("not valid"));
     }
 
     #[test]

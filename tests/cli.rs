@@ -162,12 +162,12 @@ fn inspect_refuses_bad_scenes_with_a_message_naming_the_problem() {
 #[test]
 fn inspect_reports_sections_it_does_not_read_yet() {
     let path = scene_file(
-        "rlhf.json",
-        br#"{ "version": 1, "rlhf": { "preferred": "postgresql" } }"#,
+        "context.json",
+        br#"{ "version": 1, "context": { "level": 2 } }"#,
     );
     let (code, report, stderr) = inspect(&path);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("rlhf"), "{stderr}");
+    assert!(stderr.contains("context"), "{stderr}");
     assert_eq!(report["tokens"][2], "database");
 }
 
@@ -251,4 +251,33 @@ fn window_opens_and_draws_the_lesson() {
     assert!(has(cell), "no heatmap cell of colour {cell:?}");
     assert!(has(gaze::render::arcs::ARC_COLORS[0]), "no strongest arc");
     let _ = std::fs::remove_file(&shot);
+}
+
+#[test]
+fn inspect_reports_the_corpus_odds_and_the_rlhf_flip() {
+    let path = scene_file(
+        "steps12.json",
+        br#"{ "version": 1, "rlhf": { "preferred": "postgresql", "strength": 0.5 } }"#,
+    );
+    let (code, report, stderr) = inspect(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["corpus"]["prediction"], "mongodb");
+    assert_eq!(report["corpus"]["rows"][0]["count"], 5);
+    let p = report["corpus"]["rows"][0]["probability"].as_f64().unwrap();
+    assert!((p - 5.0 / 11.0).abs() < 1e-9);
+    assert_eq!(report["rlhf"]["beta"], 1.0);
+    assert_eq!(report["rlhf"]["prediction"], "postgresql");
+    let new_logit = report["rlhf"]["rows"][1]["new_logit"].as_f64().unwrap();
+    assert!((new_logit - (3f64.ln() + 3.0)).abs() < 1e-9);
+
+    let unseen = scene_file(
+        "unseen.json",
+        br#"{ "version": 1, "rlhf": { "preferred": "oracle" } }"#,
+    );
+    let (code, _, stderr) = inspect(&unseen);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("pretraining never saw 'oracle' — no finite reward can reach it"),
+        "{stderr}"
+    );
 }

@@ -6,7 +6,9 @@
 use serde::Serialize;
 
 use crate::model::attention::{attend, AttentionOptions, AttentionResult, QueryRows};
+use crate::model::corpus::{EndingOdds, DEFAULT_PREFIX};
 use crate::model::lesson::{LessonError, LessonModel};
+use crate::model::rlhf::{self, Rewards, RlhfError, RlhfOutcome};
 use crate::scene::Scene;
 
 /// One head's matrices, row-major arrays of rows. `q`, `k`, `v` are after projection (and after
@@ -40,6 +42,20 @@ pub struct InspectReport {
     pub focus: usize,
     /// One entry per head shown.
     pub heads: Vec<HeadReport>,
+    /// Step 1: every corpus row with its closed-form odds (within its prefix), and the
+    /// prediction for the first prefix.
+    pub corpus: CorpusReport,
+    /// Step 2: the first prefix's candidates after the human preference.
+    pub rlhf: RlhfOutcome,
+}
+
+/// Step 1 in the report.
+#[derive(Debug, Serialize)]
+pub struct CorpusReport {
+    /// Every row, in corpus order; `base_logit` is `null` (−∞) for a count of 0.
+    pub rows: Vec<EndingOdds>,
+    /// The first prefix's prediction (`null` if it has no vocabulary).
+    pub prediction: Option<String>,
 }
 
 /// Why a scene cannot be inspected.
@@ -63,6 +79,9 @@ pub enum InspectError {
     /// The attention input was refused.
     #[error(transparent)]
     Attention(#[from] crate::model::attention::AttentionError),
+    /// The human preference was refused.
+    #[error(transparent)]
+    Rlhf(#[from] RlhfError),
 }
 
 fn rows(data: &[f32], width: usize) -> Vec<Vec<f32>> {
@@ -126,7 +145,29 @@ pub fn inspect(scene: &Scene, model: &LessonModel) -> Result<InspectReport, Insp
         });
     }
     let result = attend(&input, QueryRows::All)?;
+    let prefixes = scene.corpus.prefixes();
+    let first = prefixes.first().copied().unwrap_or(DEFAULT_PREFIX);
+    let distribution = scene.corpus.distribution(first);
+    let rewards = Rewards {
+        chosen: scene.rlhf.reward_chosen,
+        winner: scene.rlhf.reward_winner,
+    };
+    let rlhf = rlhf::apply(
+        &distribution,
+        &scene.rlhf.preferred,
+        scene.rlhf.strength,
+        rewards,
+    )?;
+    let corpus = CorpusReport {
+        rows: prefixes
+            .iter()
+            .flat_map(|p| scene.corpus.distribution(p).rows)
+            .collect(),
+        prediction: distribution.prediction,
+    };
     Ok(InspectReport {
+        corpus,
+        rlhf,
         estimated: tokens.iter().map(|t| t.source.is_estimated()).collect(),
         tokens: tokens.into_iter().map(|t| t.text).collect(),
         focus: view.focus,

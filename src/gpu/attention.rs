@@ -725,10 +725,26 @@ impl PendingReadback {
     }
 
     /// Blocks until the values arrive (command line and tests; never in a frame).
+    ///
+    /// The device is shared: when several threads poll it, another thread's poll may be the one
+    /// running this readback's callbacks, and ours can return first. So wait until every
+    /// callback has been seen, not merely until the GPU is idle.
     pub fn wait(self, ctx: &GpuContext) -> Result<AttentionResult, GpuError> {
-        ctx.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError::Readback(e.to_string()))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !self.is_ready() {
+            ctx.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            if self.is_ready() {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(GpuError::Readback(
+                    "the GPU did not answer within 120 s".into(),
+                ));
+            }
+            std::thread::yield_now();
+        }
         self.take()
     }
 }

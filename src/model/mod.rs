@@ -5,8 +5,10 @@
 
 pub mod animation;
 pub mod attention;
+pub mod corpus;
 pub mod lesson;
 pub mod positions;
 pub mod residual;
+pub mod rlhf;
 pub mod sample;
 pub mod tokenizer;
