@@ -81,6 +81,8 @@ struct WindowState {
     last_frame: Instant,
     frames: u64,
     message: Option<String>,
+    /// The step-3 state the lesson last refused, with `message` saying why.
+    refused: Option<crate::scene::AttentionScene>,
 }
 
 impl WindowState {
@@ -142,6 +144,7 @@ impl WindowState {
             last_frame: Instant::now(),
             frames: 0,
             message: None,
+            refused: None,
         })
     }
 
@@ -157,12 +160,22 @@ impl WindowState {
 
     /// Recomputes what the scene changed and rebinds the renderers when the buffers are new.
     fn derive(&mut self, scene: &Scene) {
-        match self
-            .lesson
-            .update(&self.ctx, &scene.attention, &mut self.stage)
-        {
-            Ok(_) => self.message = None,
-            Err(error) => self.message = Some(error.to_string()),
+        // A refused scene (say, an empty sentence) is not retried every frame: only once the
+        // user changes it again. The last good stage stays on screen meanwhile.
+        if self.refused.as_ref() != Some(&scene.attention) {
+            match self
+                .lesson
+                .update(&self.ctx, &scene.attention, &mut self.stage)
+            {
+                Ok(_) => {
+                    self.message = None;
+                    self.refused = None;
+                }
+                Err(error) => {
+                    self.message = Some(error.to_string());
+                    self.refused = Some(scene.attention.clone());
+                }
+            }
         }
         let Some(stage) = self.stage.as_mut() else {
             return;
@@ -198,12 +211,19 @@ impl WindowState {
         self.last_frame = now;
         let input = self.egui_state.take_egui_input(&self.window);
         let stage = self.stage.as_ref();
-        let message = self.message.clone();
+        let message = self.message.as_deref();
         let model = &self.lesson.model;
         let output = self.egui_ctx.run_ui(input, |ui| {
             let Some(stage) = stage else {
+                // Nothing computed yet (the scene opened with a sentence the lesson refuses): keep
+                // the sentence box, so the user can fix it here.
                 egui::CentralPanel::default().show(ui, |ui| {
-                    ui.label(message.as_deref().unwrap_or("starting…"));
+                    ui.label(message.unwrap_or("starting…"));
+                    ui.horizontal(|ui| {
+                        let label = ui.label("sentence:");
+                        ui.text_edit_singleline(&mut scene.attention.sentence)
+                            .labelled_by(label.id);
+                    });
                 });
                 return;
             };
@@ -226,7 +246,7 @@ impl WindowState {
                     stream: &stage.stream,
                     w_o: model.w_o(),
                 },
-                message: message.as_deref(),
+                message,
             };
             show_lesson(ui, &mut scene.attention, &view);
         });
