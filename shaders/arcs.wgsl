@@ -1,7 +1,9 @@
 // Attention arcs: one instance per key j, a curved strip from token j to the focus token whose
 // thickness is the eased attention weight (from `arcs_ease.wgsl`'s state buffer, itself fed by
 // the attention-weights buffer: no CPU copy of the weights). Particles ride each arc toward the
-// focus. Tokens sit in equal slots along the bottom of the strip: token j's centre is at
+// focus. Each instance reads its arc's record, vec4(displayed, phase, row_max, 0), as a vertex
+// attribute: the host binds head h's slice of the state buffer, so the shader needs no storage
+// buffer and runs on WebGL2 too. Tokens sit in equal slots along the bottom of the strip: token j's centre is at
 // x = (j + 0.5) / N of the strip's width.
 //
 // Classes (colours, with a legend in the panel): strongest = the largest arc, notable = at least
@@ -27,7 +29,7 @@ struct Style {
     strongest: vec4<f32>,
     notable: vec4<f32>,
     background: vec4<f32>,
-    head: u32,
+    pad0: u32,
     particles: u32,     // particles per arc
     srgb_target: u32,
     pad: u32,
@@ -37,7 +39,6 @@ const SEGMENTS: u32 = 24u;
 
 @group(0) @binding(0) var<uniform> arcs: Arcs;
 @group(0) @binding(1) var<uniform> style: Style;
-@group(0) @binding(2) var<storage, read> state: array<f32>;   // displayed, phase, max
 
 struct VertexOut {
     @builtin(position) position: vec4<f32>,
@@ -89,18 +90,14 @@ fn to_clip(p: vec2<f32>) -> vec4<f32> {
     return vec4<f32>(p.x / arcs.viewport.x * 2.0 - 1.0, 1.0 - p.y / arcs.viewport.y * 2.0, 0.0, 1.0);
 }
 
-fn shown_weight(j: u32) -> f32 {
-    return state[style.head * arcs.n_tokens + j];
-}
-
-fn row_max() -> f32 {
-    return state[2u * arcs.heads * arcs.n_tokens + style.head];
-}
-
 @vertex
-fn vs_arc(@builtin(vertex_index) vertex: u32, @builtin(instance_index) j: u32) -> VertexOut {
+fn vs_arc(
+    @builtin(vertex_index) vertex: u32,
+    @builtin(instance_index) j: u32,
+    @location(0) record: vec4<f32>,
+) -> VertexOut {
     var out: VertexOut;
-    let shown = shown_weight(j);
+    let shown = record.x;
     // The focus's weight on itself is not an arc.
     if (j == arcs.focus) {
         out.position = vec4<f32>(2.0, 2.0, 0.0, 1.0);
@@ -118,23 +115,28 @@ fn vs_arc(@builtin(vertex_index) vertex: u32, @builtin(instance_index) j: u32) -
     let normal = normalize(vec2<f32>(-ahead.y, ahead.x));
     let half_width = 0.5 * max(shown * arcs.max_thickness, 0.75);
     out.position = to_clip(p + normal * side * half_width);
-    out.color = class_color(shown, row_max());
+    out.color = class_color(shown, record.z);
     out.local = vec2<f32>(0.0);
     return out;
 }
 
+// Instance j draws arc j's particles: vertices 6k..6k+5 are particle k's quad.
 @vertex
-fn vs_particle(@builtin(vertex_index) vertex: u32, @builtin(instance_index) instance: u32) -> VertexOut {
+fn vs_particle(
+    @builtin(vertex_index) index: u32,
+    @builtin(instance_index) j: u32,
+    @location(0) record: vec4<f32>,
+) -> VertexOut {
     var out: VertexOut;
-    let j = instance / style.particles;
-    let k = instance % style.particles;
-    let shown = shown_weight(j);
+    let k = index / 6u;
+    let vertex = index % 6u;
+    let shown = record.x;
     if (j == arcs.focus || shown < 0.005) {
         out.position = vec4<f32>(2.0, 2.0, 0.0, 1.0);
         out.color = vec4<f32>(0.0);
         return out;
     }
-    let phase = state[arcs.heads * arcs.n_tokens + style.head * arcs.n_tokens + j];
+    let phase = record.y;
     let t = fract(phase + f32(k) / f32(style.particles));
     let corner = vec2<f32>(
         select(-1.0, 1.0, vertex == 1u || vertex == 4u || vertex == 5u),

@@ -7,7 +7,12 @@
 //   phase      = fract(phase + dt · PARTICLE_SPEED · displayed)
 //
 // One workgroup per head; lane t visits keys t, t+256, … and a tree reduction finds the maximum,
-// so no invocation loops more than ⌈N/256⌉ + 8 times.
+// which a second pass writes into every record of the head, so no invocation loops more than
+// 2·⌈N/256⌉ + 8 times.
+//
+// The state is one record per arc, vec4(displayed, phase, row_max, 0), `[head][N]`: the draw
+// (shaders/arcs.wgsl) reads it as a per-instance vertex attribute, which every backend can,
+// WebGL2 included (it has no storage buffers).
 // CPU twin: `model::animation::ease_arcs` — keep the two in step.
 
 // Keep in sync with `ArcsUniform` in src/render/arcs.rs.
@@ -29,7 +34,7 @@ const LANES: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> arcs: Arcs;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;          // [head][rows][N]
-@group(0) @binding(2) var<storage, read_write> state: array<f32>;      // displayed, phase, max
+@group(0) @binding(2) var<storage, read_write> state: array<vec4<f32>>;  // [head][N] records
 
 var<workgroup> lanes: array<f32, LANES>;
 
@@ -38,17 +43,16 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let n = arcs.n_tokens;
     let head = wid.x;
     let row = (head * arcs.rows + arcs.focus_row) * n;
-    let displayed_base = head * n;
-    let phase_base = arcs.heads * n + head * n;
+    let base = head * n;
     let alpha = select(1.0 - exp(-arcs.dt / arcs.tau), 1.0, arcs.snap != 0u);
 
     var local_max = 0.0;
     for (var j = t; j < n; j += LANES) {
         let target_weight = weights[row + j];
-        let previous = state[displayed_base + j];
-        let shown = previous + (target_weight - previous) * alpha;
-        state[displayed_base + j] = shown;
-        state[phase_base + j] = fract(state[phase_base + j] + arcs.dt * arcs.particle_speed * shown);
+        let record = state[base + j];
+        let shown = record.x + (target_weight - record.x) * alpha;
+        let phase = fract(record.y + arcs.dt * arcs.particle_speed * shown);
+        state[base + j] = vec4<f32>(shown, phase, record.z, 0.0);
         if (j != arcs.focus) {
             local_max = max(local_max, shown);
         }
@@ -61,7 +65,9 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
         }
         workgroupBarrier();
     }
-    if (t == 0u) {
-        state[2u * arcs.heads * n + head] = lanes[0];
+    // Every lane wrote only its own records above, so it may rewrite them now.
+    let row_max = lanes[0];
+    for (var j = t; j < n; j += LANES) {
+        state[base + j].z = row_max;
     }
 }

@@ -1,6 +1,8 @@
 // The attention heatmap: one instance per cell (i, j) of one head's N × N weights, drawn straight
-// from the attention-weights storage buffer the compute kernels wrote — no CPU copy of the
-// weights. Row i is where token i spends its attention budget.
+// from the attention-weights buffer the compute kernels wrote — no CPU copy of the weights. Row i
+// is where token i spends its attention budget. Each instance reads its weight as a vertex
+// attribute (the host binds head h's slice of the weights buffer), so this shader needs no storage
+// buffer and draws on WebGL2 too, where the weights come from the CPU reference instead.
 //
 // egui sets the viewport to the heatmap's rectangle, so the cells simply tile clip space.
 // Colours come from the colour-map stops in `colors` (src/render/colormap.rs), interpolated the
@@ -10,7 +12,7 @@
 struct Heatmap {
     n_tokens: u32,      // N: columns (keys) and the row stride
     rows: u32,          // query rows per head in the weights buffer
-    head: u32,          // which head's matrix to draw
+    pad3: u32,
     srgb_target: u32,   // 1 = the target format is *Srgb: output linear values
     gap: f32,           // fraction of a cell left empty between cells
     pad0: u32,
@@ -25,7 +27,6 @@ struct Colormap {
 
 @group(0) @binding(0) var<uniform> heatmap: Heatmap;
 @group(0) @binding(1) var<uniform> colors: Colormap;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;  // [head][rows][N]
 
 struct VertexOut {
     @builtin(position) position: vec4<f32>,
@@ -48,7 +49,11 @@ fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
 }
 
 @vertex
-fn vs_main(@builtin(vertex_index) vertex: u32, @builtin(instance_index) cell: u32) -> VertexOut {
+fn vs_main(
+    @builtin(vertex_index) vertex: u32,
+    @builtin(instance_index) cell: u32,
+    @location(0) weight: f32,
+) -> VertexOut {
     let n = heatmap.n_tokens;
     let row = cell / n;
     let col = cell % n;
@@ -61,7 +66,6 @@ fn vs_main(@builtin(vertex_index) vertex: u32, @builtin(instance_index) cell: u3
     let cell_uv = mix(vec2<f32>(inset), vec2<f32>(1.0 - inset), corner);
     let uv = (vec2<f32>(f32(col), f32(row)) + cell_uv) / vec2<f32>(f32(n), f32(heatmap.rows));
 
-    let weight = weights[(heatmap.head * heatmap.rows + row) * n + col];
     var rgb = colormap(weight);
     if (heatmap.srgb_target != 0u) {
         rgb = srgb_to_linear(rgb);

@@ -6,10 +6,12 @@
 //! - [`render`]: instanced drawing straight from the compute buffers;
 //! - [`gpu`]: a wgpu context and compute kernels that mirror `model`;
 //! - [`model`]: pure Rust — the spec and the CPU reference; no wgpu, no egui;
-//! - [`scene`]: the serializable state every layer reads (the public scene-file format).
+//! - [`scene`]: the serializable state every layer reads (the public scene-file format);
+//! - [`link`]: a scene as a URL fragment (the web build's address bar).
 
 pub mod app;
 pub mod gpu;
+pub mod link;
 pub mod model;
 pub mod render;
 pub mod scene;

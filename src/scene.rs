@@ -43,6 +43,45 @@ pub enum SceneError {
         /// What is allowed.
         expected: &'static str,
     },
+    /// A file that cannot join the knowledge base.
+    #[error("{name} was not added to the knowledge base: {reason}")]
+    Document {
+        /// The file name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The largest document the knowledge base takes, in bytes (a long policy is ~100 kB; the RAG
+/// step's budget is ~10k tokens).
+pub const MAX_DOCUMENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// A document that joined the knowledge base.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentAdded {
+    /// Its name.
+    pub name: String,
+    /// Its length in words (whitespace-separated).
+    pub words: usize,
+    /// Documents in the knowledge base now.
+    pub documents: usize,
+    /// Whether it replaced a document of the same name.
+    pub replaced: bool,
+}
+
+impl std::fmt::Display for DocumentAdded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = if self.replaced { "updated" } else { "added" };
+        write!(
+            f,
+            "{verb} {} ({} words) in the knowledge base: {} document{} for step 4's retrieval",
+            self.name,
+            self.words,
+            self.documents,
+            if self.documents == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// Step 3's view: the sentence, its focus and the honesty-check switches.
@@ -165,6 +204,13 @@ impl Scene {
             attention: raw.attention.unwrap_or_default(),
             ignored: raw.rest,
         };
+        scene.validate()?;
+        Ok(scene)
+    }
+
+    /// Checks every field against its range, naming the first that is out of it.
+    pub fn validate(&self) -> Result<(), SceneError> {
+        let scene = self;
         if !(1..=4).contains(&scene.step) {
             return Err(SceneError::Invalid {
                 field: "step",
@@ -206,13 +252,72 @@ impl Scene {
                 expected: "a whole number from 0 to 1000000000",
             });
         }
-        Ok(scene)
+        Ok(())
     }
 
     /// The scene as pretty JSON.
     pub fn to_json(&self) -> String {
         // Serializing plain data with string keys cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Adds a dropped `.md` or `.txt` file to the knowledge base, `context.documents` (DESIGN §6),
+    /// replacing a document of the same name. Anything else is refused with the reason, and the
+    /// scene is left as it was.
+    pub fn add_document(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<DocumentAdded, SceneError> {
+        let refuse = |reason: String| SceneError::Document {
+            name: name.to_owned(),
+            reason,
+        };
+        let lower = name.to_lowercase();
+        if !(lower.ends_with(".md") || lower.ends_with(".txt")) {
+            return Err(refuse("only .md and .txt files are read".into()));
+        }
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(refuse(format!(
+                "it is {} bytes; the largest is {MAX_DOCUMENT_BYTES}",
+                bytes.len()
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| refuse("it is not UTF-8 text".into()))?;
+        let words = text.split_whitespace().count();
+        if words == 0 {
+            return Err(refuse("it is empty".into()));
+        }
+        let context = self
+            .ignored
+            .entry("context".to_owned())
+            .or_insert_with(|| serde_json::json!({}));
+        let Some(context) = context.as_object_mut() else {
+            return Err(refuse("the scene's \"context\" is not an object".into()));
+        };
+        let documents = context
+            .entry("documents")
+            .or_insert_with(|| serde_json::json!([]));
+        let Some(documents) = documents.as_array_mut() else {
+            return Err(refuse(
+                "the scene's \"context.documents\" is not a list".into(),
+            ));
+        };
+        let document = serde_json::json!({ "name": name, "text": text });
+        let existing = documents
+            .iter()
+            .position(|d| d.get("name").and_then(|n| n.as_str()) == Some(name));
+        let replaced = existing.is_some();
+        match existing {
+            Some(i) => documents[i] = document,
+            None => documents.push(document),
+        }
+        Ok(DocumentAdded {
+            name: name.to_owned(),
+            words,
+            documents: documents.len(),
+            replaced,
+        })
     }
 
     /// Top-level sections this build kept but did not read, for a message to the user.
@@ -296,5 +401,40 @@ mod tests {
             message(r#"{ "version": 1, "attention": { "positions": "alibi" } }"#).contains("alibi")
         );
         assert!(message(r#"{ "version": 1, "step": 7 }"#).contains("step"));
+    }
+
+    #[test]
+    fn dropped_text_files_join_the_knowledge_base_and_others_are_refused() {
+        let mut scene = Scene::default();
+        let added = scene
+            .add_document("policy.md", b"Refunds within 30 days.".to_vec())
+            .unwrap();
+        assert_eq!(added.words, 4);
+        assert_eq!(added.documents, 1);
+        let again = scene
+            .add_document("policy.md", b"Refunds within 14 days, not 30.".to_vec())
+            .unwrap();
+        assert!(again.replaced && again.documents == 1);
+        scene
+            .add_document("TICKETS.TXT", b"#1 broken lid".to_vec())
+            .unwrap();
+        let before = scene.clone();
+        let refused = |scene: &mut Scene, name: &str, bytes: Vec<u8>| {
+            scene.add_document(name, bytes).unwrap_err().to_string()
+        };
+        assert!(refused(&mut scene, "photo.png", vec![1, 2]).contains(".md and .txt"));
+        assert!(refused(&mut scene, "bad.md", vec![0xff, 0xfe]).contains("UTF-8"));
+        assert!(refused(&mut scene, "empty.txt", b" \n".to_vec()).contains("empty"));
+        let huge = vec![b'a'; MAX_DOCUMENT_BYTES + 1];
+        assert!(refused(&mut scene, "huge.txt", huge).contains("bytes"));
+        assert_eq!(scene, before, "a refused file changes nothing");
+        // The documents are the public scene format's `context.documents`.
+        let json: serde_json::Value = serde_json::from_str(&scene.to_json()).unwrap();
+        let documents = json["context"]["documents"].as_array().unwrap();
+        assert_eq!(documents[0]["name"], "policy.md");
+        assert_eq!(documents[0]["text"], "Refunds within 14 days, not 30.");
+        assert_eq!(documents[1]["name"], "TICKETS.TXT");
+        let mut odd = Scene::from_json(r#"{ "version": 1, "context": 3 }"#).unwrap();
+        assert!(refused(&mut odd, "a.md", b"x".to_vec()).contains("not an object"));
     }
 }

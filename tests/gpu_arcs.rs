@@ -48,7 +48,7 @@ fn gpu_arc_easing_matches_cpu_twin_frame_by_frame() {
             .weights
     };
 
-    let arcs = ArcsResources::new(
+    let mut arcs = ArcsResources::new(
         &ctx.device,
         wgpu::TextureFormat::Rgba8Unorm,
         buffers.weights_buffer(),
@@ -60,6 +60,7 @@ fn gpu_arc_easing_matches_cpu_twin_frame_by_frame() {
             focus,
             dt,
             snap: false,
+            particles: true,
             viewport_px: [400.0, 120.0],
             max_thickness: 10.0,
         };
@@ -76,7 +77,7 @@ fn gpu_arc_easing_matches_cpu_twin_frame_by_frame() {
             false,
             &mut cpu,
         );
-        let gpu_state = read_state(ctx, &arcs, 2 * heads * n + heads);
+        let gpu_state = read_state(ctx, &arcs, 4 * heads * n);
         let expected = cpu.to_buffer();
         let worst = gpu_state
             .iter()

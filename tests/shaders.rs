@@ -148,7 +148,7 @@ fn render_uniforms_match_their_shader_structs() {
     let heatmap = [
         ("n_tokens", offset_of!(HeatmapUniform, n_tokens)),
         ("rows", offset_of!(HeatmapUniform, rows)),
-        ("head", offset_of!(HeatmapUniform, head)),
+        ("pad3", offset_of!(HeatmapUniform, pad3)),
         ("srgb_target", offset_of!(HeatmapUniform, srgb_target)),
         ("gap", offset_of!(HeatmapUniform, gap)),
         ("pad0", offset_of!(HeatmapUniform, pad0)),

@@ -53,6 +53,7 @@ fn harness(derived: &Derived, scene: AttentionScene) -> Harness<'_, AttentionSce
                     colormap: Colormap::Viridis,
                     dt: 0.016,
                     snap: false,
+                    particles: true,
                 };
                 step3_attention::show(ui, scene, &view);
             },
@@ -248,6 +249,7 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
                         colormap: Colormap::Cividis,
                         dt: 0.016,
                         snap: false,
+                        particles: true,
                     },
                     behind: BehindView {
                         tokens: &derived.tokens,
@@ -260,6 +262,8 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
                         w_o: model.w_o(),
                     },
                     message: Some("a message: the sentence has no words"),
+                    info: Some("added notes.md (3 words) to the knowledge base"),
+                    notice: Some(gaze::app::window::CPU_NOTICE),
                 };
                 show_lesson(ui, scene, &view);
             },

@@ -1,9 +1,17 @@
 //! The lesson's derived state: the scene's sentence embedded by the lesson model and its attention
 //! computed by the GPU kernels, recomputed only when what it depends on changes.
+//!
+//! Where the adapter has no compute shaders (a browser without WebGPU draws through WebGL2), the
+//! same numbers come from the CPU reference — the one every kernel is tested against — and are
+//! uploaded into a vertex buffer the same renderers draw from.
+
+use wgpu::util::DeviceExt;
 
 use crate::gpu::attention::{start_read_back, PendingReadback};
 use crate::gpu::{AttentionBuffers, AttentionKernels, GpuContext, GpuError};
-use crate::model::attention::{AttentionOptions, AttentionResult, PackedAttention, QueryRows};
+use crate::model::attention::{
+    AttentionOptions, AttentionParams, AttentionResult, PackedAttention, QueryRows,
+};
 use crate::model::lesson::{LessonError, LessonModel, LessonToken};
 use crate::scene::AttentionScene;
 
@@ -28,11 +36,13 @@ struct StageKey {
     heads: usize,
     options: AttentionOptions,
     edits: Vec<crate::model::lesson::WeightEdit>,
+    model_revision: u64,
 }
 
 impl StageKey {
-    fn matches(&self, scene: &AttentionScene) -> bool {
-        self.sentence == scene.sentence
+    fn matches(&self, scene: &AttentionScene, model_revision: u64) -> bool {
+        self.model_revision == model_revision
+            && self.sentence == scene.sentence
             && self.heads == scene.heads
             && self.options.causal == scene.causal
             && self.options.positions == scene.positions
@@ -54,15 +64,23 @@ pub struct AttentionStage {
     pub stream: crate::model::attention::Matrix,
     /// The weights in use, one per head shown (the lesson model's, with the user's edits).
     pub weights: Vec<crate::model::attention::HeadWeights>,
-    /// The kernels' buffers; `weights_buffer()` feeds the heatmap and arcs.
-    pub buffers: AttentionBuffers,
+    /// The weights the heatmap and arcs draw from, `[head][rows][N]` (`VERTEX` usage): the
+    /// kernels' output buffer, or on the CPU engine an upload of the reference's weights.
+    pub weights_buffer: wgpu::Buffer,
+    /// The shapes and switches of `weights_buffer`.
+    pub params: AttentionParams,
+    /// The kernels' buffers (GPU engine only).
+    pub buffers: Option<AttentionBuffers>,
     /// The computed values, read back for text; `None` while the readback is in flight (the
     /// panel then prints no numbers rather than stale ones).
     pub result: Option<AttentionResult>,
     pending: Option<PendingReadback>,
-    /// Bumped whenever `buffers` are new GPU objects (not rewritten in place), so whatever
+    /// Bumped whenever the buffers are new GPU objects (not rewritten in place), so whatever
     /// binds them (the renderers) knows to rebuild.
     pub generation: u64,
+    /// Bumped whenever the weights change, rewritten in place or not (the CPU-eased arcs take
+    /// new targets then).
+    pub revision: u64,
 }
 
 impl AttentionStage {
@@ -81,6 +99,41 @@ impl AttentionStage {
         }
     }
 
+    /// The heatmap's GPU objects over this stage's weights.
+    pub fn heatmap_resources(
+        &self,
+        device: &wgpu::Device,
+        format: wgpu::TextureFormat,
+        colormap: crate::render::colormap::Colormap,
+    ) -> crate::render::heatmap::HeatmapResources {
+        crate::render::heatmap::HeatmapResources::new(
+            device,
+            format,
+            &self.weights_buffer,
+            &self.params,
+            colormap,
+        )
+    }
+
+    /// The arcs' GPU objects: eased on the GPU from the kernels' weights buffer, or — where
+    /// attention ran on the CPU reference — by the CPU twin toward its weights.
+    pub fn arcs_resources(
+        &self,
+        device: &wgpu::Device,
+        format: wgpu::TextureFormat,
+    ) -> crate::render::arcs::ArcsResources {
+        use crate::render::arcs::ArcsResources;
+        match (&self.buffers, &self.result) {
+            (Some(_), _) => ArcsResources::new(device, format, &self.weights_buffer, &self.params),
+            (None, result) => ArcsResources::new_cpu_eased(
+                device,
+                format,
+                result.as_ref().map_or(&[][..], |r| &r.weights[..]),
+                &self.params,
+            ),
+        }
+    }
+
     /// Waits for the readback (headless rendering and tests).
     pub fn wait_readback(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
         if let Some(pending) = self.pending.take() {
@@ -90,22 +143,60 @@ impl AttentionStage {
     }
 }
 
-/// The lesson model and the attention kernels on one device.
+/// Where attention is computed.
+#[derive(Debug)]
+pub enum Engine {
+    /// The WGSL kernels.
+    Gpu(AttentionKernels),
+    /// The CPU reference (`model::attention::run`), for adapters without compute shaders.
+    Cpu,
+}
+
+/// The lesson model and the attention engine on one device.
 #[derive(Debug)]
 pub struct Lesson {
     /// The lesson model.
     pub model: LessonModel,
-    /// The attention pipelines.
-    pub kernels: AttentionKernels,
+    /// Where attention runs.
+    pub engine: Engine,
+    /// Bumped when the model changes (the estimated embeddings arrive): every stage recomputes.
+    model_revision: u64,
 }
 
 impl Lesson {
-    /// Loads the built-in model and builds the kernels on `ctx`.
+    /// Loads the built-in model and builds the kernels on `ctx` — or, where the adapter has no
+    /// compute shaders (WebGL2), the CPU reference.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(ctx: &GpuContext) -> Result<Self, StageError> {
+        Self::with_model(ctx, LessonModel::builtin()?)
+    }
+
+    /// Like [`Lesson::new`] with a given model (the web build starts with the curated words and
+    /// adds the estimated ones once they are fetched).
+    pub fn with_model(ctx: &GpuContext, model: LessonModel) -> Result<Self, StageError> {
+        let engine = if ctx.has_compute() {
+            Engine::Gpu(AttentionKernels::new(ctx)?)
+        } else {
+            Engine::Cpu
+        };
         Ok(Self {
-            model: LessonModel::builtin()?,
-            kernels: AttentionKernels::new(ctx)?,
+            model,
+            engine,
+            model_revision: 0,
         })
+    }
+
+    /// Whether attention runs on the GPU kernels (false: the CPU reference).
+    pub fn computes_on_gpu(&self) -> bool {
+        matches!(self.engine, Engine::Gpu(_))
+    }
+
+    /// Adds the estimated embeddings (the text of `assets/estimated_embeddings.txt`); stages
+    /// recompute on their next update. Returns how many words now have estimates.
+    pub fn add_estimated(&mut self, text: &str) -> Result<usize, StageError> {
+        let words = self.model.add_estimated(text)?;
+        self.model_revision += 1;
+        Ok(words)
     }
 
     /// Brings `stage` up to date with `scene`: nothing happens when nothing it depends on
@@ -118,7 +209,10 @@ impl Lesson {
         stage: &mut Option<AttentionStage>,
     ) -> Result<bool, StageError> {
         // Compared field by field: building a key every frame would allocate every frame.
-        if stage.as_ref().is_some_and(|s| s.key.matches(scene)) {
+        if stage
+            .as_ref()
+            .is_some_and(|s| s.key.matches(scene, self.model_revision))
+        {
             return Ok(false);
         }
         let key = StageKey {
@@ -130,6 +224,7 @@ impl Lesson {
                 key_padding_mask: None,
             },
             edits: scene.weight_edits.clone(),
+            model_revision: self.model_revision,
         };
         let (tokens, input) = self.model.attention_input_with_edits(
             &key.sentence,
@@ -139,19 +234,13 @@ impl Lesson {
         )?;
         let packed = PackedAttention::new(&input, QueryRows::All)?;
         let previous = stage.take();
-        let last_generation = previous.as_ref().map_or(0, |s| s.generation);
-        let reused = previous.and_then(|mut old| {
-            old.buffers
-                .write_inputs(&ctx.queue, &packed)
-                .then_some((old.buffers, old.generation))
-        });
-        let (buffers, generation) = match reused {
-            Some(reused) => reused,
-            None => (self.kernels.prepare(ctx, &packed)?, last_generation + 1),
+        let (last_generation, last_revision) = previous
+            .as_ref()
+            .map_or((0, 0), |s| (s.generation, s.revision));
+        let computed = match &self.engine {
+            Engine::Gpu(kernels) => Self::run_gpu(ctx, kernels, &packed, previous)?,
+            Engine::Cpu => Self::run_cpu(ctx, &packed, previous),
         };
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        self.kernels.encode(&mut encoder, &buffers);
-        let pending = start_read_back(ctx, encoder, &buffers)?;
         *stage = Some(AttentionStage {
             key,
             tokens,
@@ -164,13 +253,92 @@ impl Lesson {
                 .collect(),
             stream: residual_stream(&input),
             weights: input.heads.clone(),
-            buffers,
-            result: None,
-            pending: Some(pending),
-            generation,
+            weights_buffer: computed.weights_buffer,
+            params: *packed.params(),
+            buffers: computed.buffers,
+            result: computed.result,
+            pending: computed.pending,
+            generation: if computed.reused {
+                last_generation
+            } else {
+                last_generation + 1
+            },
+            revision: last_revision + 1,
         });
         Ok(true)
     }
+
+    /// The kernels, into the previous stage's buffers when the shape allows; a readback starts.
+    fn run_gpu(
+        ctx: &GpuContext,
+        kernels: &AttentionKernels,
+        packed: &PackedAttention,
+        previous: Option<AttentionStage>,
+    ) -> Result<Computed, StageError> {
+        let reused = previous
+            .and_then(|old| old.buffers)
+            .and_then(|mut buffers| buffers.write_inputs(&ctx.queue, packed).then_some(buffers));
+        let was_reused = reused.is_some();
+        let buffers = match reused {
+            Some(buffers) => buffers,
+            None => kernels.prepare(ctx, packed)?,
+        };
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        kernels.encode(&mut encoder, &buffers);
+        let pending = start_read_back(ctx, encoder, &buffers)?;
+        Ok(Computed {
+            weights_buffer: buffers.weights_buffer().clone(),
+            buffers: Some(buffers),
+            result: None,
+            pending: Some(pending),
+            reused: was_reused,
+        })
+    }
+
+    /// The CPU reference, its weights uploaded for the renderers (into the previous buffer when
+    /// the size is the same, so the arcs ease from the old weights).
+    fn run_cpu(
+        ctx: &GpuContext,
+        packed: &PackedAttention,
+        previous: Option<AttentionStage>,
+    ) -> Computed {
+        let result = crate::model::attention::run(packed);
+        let bytes: &[u8] = bytemuck::cast_slice(&result.weights);
+        let reused = previous
+            .map(|old| old.weights_buffer)
+            .filter(|buffer| buffer.size() == bytes.len().max(4) as u64);
+        let was_reused = reused.is_some();
+        let weights_buffer = match reused {
+            Some(buffer) => {
+                ctx.queue.write_buffer(&buffer, 0, bytes);
+                buffer
+            }
+            None => ctx
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("attention weights (CPU reference)"),
+                    // A vertex buffer cannot be empty; N = 0 never gets here, but stay safe.
+                    contents: if bytes.is_empty() { &[0; 4] } else { bytes },
+                    usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+                }),
+        };
+        Computed {
+            weights_buffer,
+            buffers: None,
+            result: Some(result),
+            pending: None,
+            reused: was_reused,
+        }
+    }
+}
+
+/// What one engine run produced.
+struct Computed {
+    weights_buffer: wgpu::Buffer,
+    buffers: Option<AttentionBuffers>,
+    result: Option<AttentionResult>,
+    pending: Option<PendingReadback>,
+    reused: bool,
 }
 
 /// The residual stream of `input`: X, plus the sinusoidal table when sinusoidal positions are on.

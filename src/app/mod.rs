@@ -1,7 +1,13 @@
-//! The application layer: what the `gaze` binary runs.
+//! The application layer: what the `gaze` binary runs. The command-line tools (`inspect`,
+//! `render`, `verify`) are native only; `window` runs on both; `web` is the browser's page.
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod lesson;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod render;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod verify;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 pub mod window;

@@ -5,9 +5,7 @@ use std::path::Path;
 
 use crate::app::lesson::{AttentionStage, Lesson, StageError};
 use crate::gpu::{GpuContext, GpuError};
-use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
-use crate::render::heatmap::HeatmapResources;
 use crate::scene::Scene;
 use crate::ui::behind_the_gaze::BehindView;
 use crate::ui::step3_attention::{AttentionLayout, AttentionView};
@@ -115,6 +113,7 @@ pub fn render_scene(
             colormap: request.colormap,
             dt: 0.0,
             snap: true,
+            particles: true,
         },
         behind: BehindView {
             tokens: &stage.tokens,
@@ -127,6 +126,8 @@ pub fn render_scene(
             w_o: lesson.model.w_o(),
         },
         message: None,
+        info: None,
+        notice: None,
     };
     for frame in 0..SETTLE_FRAMES {
         let mut input = egui::RawInput {
@@ -157,19 +158,12 @@ pub fn render_scene(
     let device = &ctx.device;
     let mut renderer =
         egui_wgpu::Renderer::new(device, FORMAT, egui_wgpu::RendererOptions::default());
-    renderer.callback_resources.insert(ArcsResources::new(
-        device,
-        FORMAT,
-        stage.buffers.weights_buffer(),
-        stage.buffers.params(),
-    ));
-    renderer.callback_resources.insert(HeatmapResources::new(
-        device,
-        FORMAT,
-        stage.buffers.weights_buffer(),
-        stage.buffers.params(),
-        request.colormap,
-    ));
+    renderer
+        .callback_resources
+        .insert(stage.arcs_resources(device, FORMAT));
+    renderer
+        .callback_resources
+        .insert(stage.heatmap_resources(device, FORMAT, request.colormap));
     for (id, deltas) in &texture_updates {
         for delta in deltas {
             renderer.update_texture(device, &ctx.queue, *id, delta);

@@ -5,23 +5,26 @@
 //! arcs and heatmap drawn straight from the compute buffers inside the egui panels → present.
 //! Resize, DPI changes, minimising (0×0) and a lost or outdated surface are handled without
 //! panicking; errors are shown in the window, not thrown.
+//!
+//! The same code runs natively and in the browser (`app::web` is the page around it): the GPU is
+//! connected asynchronously (a browser cannot block), picking WebGPU where the browser has it and
+//! WebGL2 — drawing only, attention on the CPU reference, said in a notice — where it does not.
 
 use std::sync::Arc;
-use std::time::Instant;
 
+use web_time::Instant;
 use winit::application::ApplicationHandler;
 use winit::event::WindowEvent;
-use winit::event_loop::{ActiveEventLoop, EventLoop};
+use winit::event_loop::{ActiveEventLoop, EventLoop, EventLoopProxy};
 use winit::window::{Window, WindowId};
 
 use crate::app::lesson::{AttentionStage, Lesson};
 use crate::gpu::GpuContext;
 use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
-use crate::render::heatmap::HeatmapResources;
 use crate::scene::Scene;
 use crate::ui::behind_the_gaze::BehindView;
-use crate::ui::step3_attention::AttentionView;
+use crate::ui::step3_attention::{AttentionLayout, AttentionView};
 use crate::ui::{show_lesson, LessonView};
 
 /// Why the window could not run.
@@ -39,17 +42,71 @@ pub struct WindowOptions {
     pub frames: Option<u64>,
     /// Save the last frame here before closing (tests; `--screenshot`).
     pub screenshot: Option<std::path::PathBuf>,
+    /// No animation: arcs jump to their weights and no particles flow (`--reduced-motion`; in
+    /// the browser, the `prefers-reduced-motion` setting).
+    pub reduced_motion: bool,
+    /// A message to show from the start (the web build: a link that could not be read).
+    pub message: Option<String>,
+}
+
+/// What the app tells itself from outside the event loop.
+pub enum AppEvent {
+    /// The GPU connected (or could not).
+    Connected(Result<Connection, String>),
+    /// The estimated embeddings arrived (the web build fetches them after the first frame).
+    Estimated(Result<String, String>),
+    /// A file was dropped on the window: its name and bytes.
+    Dropped {
+        /// The file name.
+        name: String,
+        /// Its contents.
+        bytes: Vec<u8>,
+    },
+}
+
+/// A window with a GPU that can draw to it.
+pub struct Connection {
+    window: Arc<Window>,
+    surface: wgpu::Surface<'static>,
+    ctx: GpuContext,
+}
+
+/// Connects `window` to a GPU. Natively the instance takes every backend the platform has; in
+/// the browser, WebGPU when the browser really offers an adapter, else WebGL2.
+async fn connect(
+    window: Arc<Window>,
+    display: Box<dyn wgpu::wgt::WgpuHasDisplayHandle>,
+) -> Result<Connection, String> {
+    #[cfg(not(target_arch = "wasm32"))]
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle_from_env(
+        display,
+    ));
+    #[cfg(target_arch = "wasm32")]
+    let instance = {
+        drop(display);
+        wgpu::util::new_instance_with_webgpu_detection(
+            wgpu::InstanceDescriptor::new_without_display_handle(),
+        )
+        .await
+    };
+    let surface = instance
+        .create_surface(window.clone())
+        .map_err(|e| format!("cannot draw into this window: {e}"))?;
+    let ctx = GpuContext::new(instance, Some(&surface))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Connection {
+        window,
+        surface,
+        ctx,
+    })
 }
 
 /// Opens the lesson window and runs until it is closed.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run(scene: Scene, options: WindowOptions) -> Result<(), WindowError> {
-    let event_loop = EventLoop::new()?;
-    let mut app = GazeApp {
-        scene,
-        options,
-        state: None,
-        fatal: None,
-    };
+    let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
+    let mut app = GazeApp::new(scene, options, event_loop.create_proxy());
     event_loop.run_app(&mut app)?;
     match app.fatal {
         Some(message) => {
@@ -60,14 +117,126 @@ pub fn run(scene: Scene, options: WindowOptions) -> Result<(), WindowError> {
     }
 }
 
-struct GazeApp {
+/// Starts the lesson in the page's canvas; returns at once (the browser drives the loop).
+#[cfg(target_arch = "wasm32")]
+pub fn spawn(
+    scene: Scene,
+    options: WindowOptions,
+) -> Result<EventLoopProxy<AppEvent>, WindowError> {
+    use winit::platform::web::EventLoopExtWebSys;
+    let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
+    let proxy = event_loop.create_proxy();
+    event_loop.spawn_app(GazeApp::new(scene, options, proxy.clone()));
+    Ok(proxy)
+}
+
+/// The application: the scene the user edits and, once connected, the window's state.
+pub struct GazeApp {
     scene: Scene,
     options: WindowOptions,
     state: Option<WindowState>,
+    connecting: bool,
+    /// For work that finishes outside the loop (the browser's async GPU set-up and fetches).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    proxy: EventLoopProxy<AppEvent>,
     fatal: Option<String>,
+    /// Estimated embeddings that arrived before the GPU connected.
+    estimated: Option<String>,
+    #[cfg(target_arch = "wasm32")]
+    page: crate::app::web::Page,
 }
 
-struct WindowState {
+impl GazeApp {
+    fn new(scene: Scene, options: WindowOptions, proxy: EventLoopProxy<AppEvent>) -> Self {
+        Self {
+            scene,
+            options,
+            state: None,
+            connecting: false,
+            proxy,
+            fatal: None,
+            estimated: None,
+            #[cfg(target_arch = "wasm32")]
+            page: crate::app::web::Page::default(),
+        }
+    }
+
+    /// Creates the window and starts connecting it to a GPU.
+    fn open(&mut self, event_loop: &ActiveEventLoop) -> Result<(), String> {
+        let attributes = Window::default_attributes()
+            .with_title("Gaze — how a transformer turns a sentence into a guess");
+        #[cfg(not(target_arch = "wasm32"))]
+        let attributes = attributes.with_inner_size(winit::dpi::LogicalSize::new(1280.0, 800.0));
+        // In the page, the canvas's CSS decides its size (it fills the window); winit follows it
+        // and the device pixel ratio.
+        #[cfg(target_arch = "wasm32")]
+        let attributes = {
+            use winit::platform::web::WindowAttributesExtWebSys;
+            attributes.with_canvas(crate::app::web::canvas())
+        };
+        let window = Arc::new(
+            event_loop
+                .create_window(attributes)
+                .map_err(|e| e.to_string())?,
+        );
+        let display = Box::new(event_loop.owned_display_handle());
+        self.connecting = true;
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let connection = pollster::block_on(connect(window, display));
+            self.connected(event_loop, connection);
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let proxy = self.proxy.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let connection = connect(window, display).await;
+                // The loop is gone only when the page is closing.
+                let _ = proxy.send_event(AppEvent::Connected(connection));
+            });
+        }
+        Ok(())
+    }
+
+    fn connected(&mut self, event_loop: &ActiveEventLoop, connection: Result<Connection, String>) {
+        self.connecting = false;
+        let state = connection.and_then(|c| WindowState::new(c, &self.options));
+        match state {
+            Ok(mut state) => {
+                if let Some(text) = self.estimated.take() {
+                    state.add_estimated(&text);
+                }
+                #[cfg(target_arch = "wasm32")]
+                self.page.connected(&state, &self.proxy);
+                state.window.request_redraw();
+                self.state = Some(state);
+            }
+            Err(message) => self.fail(event_loop, message),
+        }
+    }
+
+    fn fail(&mut self, event_loop: &ActiveEventLoop, message: String) {
+        #[cfg(target_arch = "wasm32")]
+        crate::app::web::show_failure(&message);
+        self.fatal = Some(message);
+        event_loop.exit();
+    }
+
+    /// A dropped `.md`/`.txt` file joins the knowledge base (`context.documents`).
+    fn dropped(&mut self, name: &str, bytes: Vec<u8>) {
+        let outcome = self.scene.add_document(name, bytes);
+        if let Some(state) = self.state.as_mut() {
+            match outcome {
+                Ok(added) => state.info = Some(added.to_string()),
+                Err(error) => state.message = Some(error.to_string()),
+            }
+            state.window.request_redraw();
+        }
+    }
+}
+
+/// The window and everything drawn into it, once a GPU is connected.
+pub struct WindowState {
     window: Arc<Window>,
     surface: wgpu::Surface<'static>,
     config: wgpu::SurfaceConfiguration,
@@ -80,30 +249,33 @@ struct WindowState {
     renderer: egui_wgpu::Renderer,
     last_frame: Instant,
     frames: u64,
+    /// A problem to show (a refused sentence, a GPU error, a file that could not be added).
     message: Option<String>,
+    /// Something to tell (a document added to the knowledge base).
+    info: Option<String>,
+    /// Said for as long as it holds: attention runs on the CPU reference (no compute here).
+    notice: Option<String>,
     /// The step-3 state the lesson last refused, with `message` saying why.
     refused: Option<crate::scene::AttentionScene>,
+    /// Where the panels put the maps last frame (the web page reports it for its tests).
+    pub(crate) layout: AttentionLayout,
+    reduced_motion: bool,
+    /// The CPU-eased arcs' targets were last set from this stage revision.
+    eased_revision: u64,
 }
 
+/// The notice shown when attention cannot run on this GPU.
+pub const CPU_NOTICE: &str = "This browser has no WebGPU: drawing with WebGL2, and attention is \
+computed on the CPU reference (the one every GPU kernel is tested against) - same numbers, \
+slower past a few hundred tokens.";
+
 impl WindowState {
-    fn new(event_loop: &ActiveEventLoop) -> Result<Self, String> {
-        let attributes = Window::default_attributes()
-            .with_title("Gaze — how a transformer turns a sentence into a guess")
-            .with_inner_size(winit::dpi::LogicalSize::new(1280.0, 800.0));
-        let window = Arc::new(
-            event_loop
-                .create_window(attributes)
-                .map_err(|e| e.to_string())?,
-        );
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle_from_env(
-                Box::new(event_loop.owned_display_handle()),
-            ));
-        let surface = instance
-            .create_surface(window.clone())
-            .map_err(|e| e.to_string())?;
-        let ctx = pollster::block_on(GpuContext::new(instance, Some(&surface)))
-            .map_err(|e| e.to_string())?;
+    fn new(connection: Connection, options: &WindowOptions) -> Result<Self, String> {
+        let Connection {
+            window,
+            surface,
+            ctx,
+        } = connection;
         let size = window.inner_size();
         let capabilities = surface.get_capabilities(&ctx.adapter);
         let format = egui_wgpu::preferred_framebuffer_format(&capabilities.formats)
@@ -118,12 +290,19 @@ impl WindowState {
             config.usage |= wgpu::TextureUsages::COPY_SRC;
         }
         surface.configure(&ctx.device, &config);
-        let lesson = Lesson::new(&ctx).map_err(|e| e.to_string())?;
+        // The web build starts on the curated words and fetches the estimated ones meanwhile.
+        #[cfg(not(target_arch = "wasm32"))]
+        let model = crate::model::lesson::LessonModel::builtin();
+        #[cfg(target_arch = "wasm32")]
+        let model = crate::model::lesson::LessonModel::curated_only();
+        let model = model.map_err(|e| e.to_string())?;
+        let lesson = Lesson::with_model(&ctx, model).map_err(|e| e.to_string())?;
+        let notice = (!lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
         let egui_ctx = egui::Context::default();
         let egui_state = egui_winit::State::new(
             egui_ctx.clone(),
             egui::ViewportId::ROOT,
-            event_loop,
+            window.as_ref(),
             Some(window.scale_factor() as f32),
             window.theme(),
             Some(ctx.limits().max_texture_dimension_2d as usize),
@@ -143,9 +322,82 @@ impl WindowState {
             renderer,
             last_frame: Instant::now(),
             frames: 0,
-            message: None,
+            message: options.message.clone(),
+            info: None,
+            notice,
             refused: None,
+            layout: AttentionLayout::default(),
+            reduced_motion: options.reduced_motion,
+            eased_revision: 0,
         })
+    }
+
+    /// The window.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn window(&self) -> &Window {
+        &self.window
+    }
+
+    /// The adapter's backend, as the page reports it: `webgpu`, `webgl2`, `vulkan`, …
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn backend(&self) -> &'static str {
+        match self.ctx.adapter.get_info().backend {
+            wgpu::Backend::BrowserWebGpu => "webgpu",
+            wgpu::Backend::Gl if cfg!(target_arch = "wasm32") => "webgl2",
+            wgpu::Backend::Gl => "gl",
+            wgpu::Backend::Vulkan => "vulkan",
+            wgpu::Backend::Metal => "metal",
+            wgpu::Backend::Dx12 => "dx12",
+            _ => "other",
+        }
+    }
+
+    /// Whether attention runs on the GPU kernels.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn computes_on_gpu(&self) -> bool {
+        self.lesson.computes_on_gpu()
+    }
+
+    /// The notice about where attention runs, if any.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// Whether animation is off.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn reduced_motion(&self) -> bool {
+        self.reduced_motion
+    }
+
+    /// The problem shown, if any.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The information shown, if any.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn info(&self) -> Option<&str> {
+        self.info.as_deref()
+    }
+
+    /// Frames drawn so far.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Step 3 as last computed.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn stage(&self) -> Option<&AttentionStage> {
+        self.stage.as_ref()
+    }
+
+    fn add_estimated(&mut self, text: &str) {
+        if let Err(error) = self.lesson.add_estimated(text) {
+            self.message = Some(format!("the estimated word features did not load: {error}"));
+        }
     }
 
     fn resize(&mut self, width: u32, height: u32) {
@@ -183,24 +435,21 @@ impl WindowState {
         if let Err(error) = stage.poll_readback(&self.ctx) {
             self.message = Some(error.to_string());
         }
+        let format = self.config.format;
+        let resources = &mut self.renderer.callback_resources;
         if stage.generation != self.bound_generation {
-            let format = self.config.format;
-            let resources = &mut self.renderer.callback_resources;
-            let (weights, params) = (stage.buffers.weights_buffer(), stage.buffers.params());
-            resources.insert(HeatmapResources::new(
-                &self.ctx.device,
-                format,
-                weights,
-                params,
-                Colormap::Viridis,
-            ));
-            resources.insert(ArcsResources::new(
-                &self.ctx.device,
-                format,
-                weights,
-                params,
-            ));
+            resources.insert(stage.heatmap_resources(&self.ctx.device, format, Colormap::Viridis));
+            let arcs = stage.arcs_resources(&self.ctx.device, format);
+            resources.insert(arcs);
             self.bound_generation = stage.generation;
+            self.eased_revision = stage.revision;
+        } else if stage.buffers.is_none() && stage.revision != self.eased_revision {
+            if let (Some(arcs), Some(result)) =
+                (resources.get_mut::<ArcsResources>(), stage.result.as_ref())
+            {
+                arcs.set_targets(&result.weights);
+            }
+            self.eased_revision = stage.revision;
         }
     }
 
@@ -212,12 +461,18 @@ impl WindowState {
         let input = self.egui_state.take_egui_input(&self.window);
         let stage = self.stage.as_ref();
         let message = self.message.as_deref();
+        let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
+        let reduced_motion = self.reduced_motion;
         let model = &self.lesson.model;
+        let mut layout = None;
         let output = self.egui_ctx.run_ui(input, |ui| {
             let Some(stage) = stage else {
                 // Nothing computed yet (the scene opened with a sentence the lesson refuses): keep
                 // the sentence box, so the user can fix it here.
                 egui::CentralPanel::default().show(ui, |ui| {
+                    if let Some(notice) = notice {
+                        ui.label(notice);
+                    }
                     ui.label(message.unwrap_or("starting…"));
                     ui.horizontal(|ui| {
                         let label = ui.label("sentence:");
@@ -234,7 +489,8 @@ impl WindowState {
                     result: stage.result.as_ref(),
                     colormap: Colormap::Viridis,
                     dt,
-                    snap: false,
+                    snap: reduced_motion,
+                    particles: !reduced_motion,
                 },
                 behind: BehindView {
                     tokens: &stage.tokens,
@@ -247,9 +503,14 @@ impl WindowState {
                     w_o: model.w_o(),
                 },
                 message,
+                info,
+                notice,
             };
-            show_lesson(ui, &mut scene.attention, &view);
+            layout = Some(show_lesson(ui, &mut scene.attention, &view));
         });
+        if let Some(layout) = layout {
+            self.layout = layout;
+        }
         // Apply this frame's edits before drawing: the kernels run now, so the arcs and the map
         // drawn below already show them (a drag updates attention in the same frame).
         self.derive(scene);
@@ -310,23 +571,7 @@ impl WindowState {
         }
         let image = if capture {
             // The last frame of a test run: wait for it (nothing comes after it to keep smooth).
-            let (width, height) = (self.config.width, self.config.height);
-            let format = self.config.format;
-            match crate::app::render::read_texture(
-                &self.ctx,
-                encoder,
-                &mut commands,
-                &frame.texture,
-                width,
-                height,
-                format,
-            ) {
-                Ok(image) => Some(image),
-                Err(error) => {
-                    self.message = Some(error.to_string());
-                    None
-                }
-            }
+            self.capture(encoder, &mut commands, &frame.texture)
         } else {
             commands.push(encoder.finish());
             self.ctx.queue.submit(commands);
@@ -341,34 +586,98 @@ impl WindowState {
     }
 }
 
-impl ApplicationHandler for GazeApp {
+impl WindowState {
+    /// Submits the frame and copies it out (`--screenshot`).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn capture(
+        &mut self,
+        encoder: wgpu::CommandEncoder,
+        commands: &mut Vec<wgpu::CommandBuffer>,
+        texture: &wgpu::Texture,
+    ) -> Option<image::RgbaImage> {
+        let (width, height) = (self.config.width, self.config.height);
+        let format = self.config.format;
+        let read = crate::app::render::read_texture(
+            &self.ctx, encoder, commands, texture, width, height, format,
+        );
+        read.map_err(|error| self.message = Some(error.to_string()))
+            .ok()
+    }
+
+    /// The browser cannot wait for a copy; screenshots are taken by the page's tests instead.
+    #[cfg(target_arch = "wasm32")]
+    fn capture(
+        &mut self,
+        encoder: wgpu::CommandEncoder,
+        commands: &mut Vec<wgpu::CommandBuffer>,
+        _texture: &wgpu::Texture,
+    ) -> Option<image::RgbaImage> {
+        commands.push(encoder.finish());
+        self.ctx.queue.submit(std::mem::take(commands));
+        None
+    }
+}
+
+impl ApplicationHandler<AppEvent> for GazeApp {
     fn resumed(&mut self, event_loop: &ActiveEventLoop) {
-        if self.state.is_some() {
+        if self.state.is_some() || self.connecting {
             return;
         }
-        match WindowState::new(event_loop) {
-            Ok(state) => {
-                state.window.request_redraw();
-                self.state = Some(state);
+        if let Err(message) = self.open(event_loop) {
+            self.fail(event_loop, message);
+        }
+    }
+
+    fn user_event(&mut self, event_loop: &ActiveEventLoop, event: AppEvent) {
+        match event {
+            AppEvent::Connected(connection) => self.connected(event_loop, connection),
+            AppEvent::Estimated(Ok(text)) => match self.state.as_mut() {
+                Some(state) => state.add_estimated(&text),
+                None => self.estimated = Some(text),
+            },
+            AppEvent::Estimated(Err(error)) => {
+                if let Some(state) = self.state.as_mut() {
+                    state.message = Some(format!(
+                        "the estimated word features did not load ({error}); words outside the \
+                         lesson's 96 curated ones count as unknown"
+                    ));
+                }
             }
-            Err(message) => {
-                self.fatal = Some(message);
-                event_loop.exit();
-            }
+            AppEvent::Dropped { name, bytes } => self.dropped(&name, bytes),
         }
     }
 
     fn window_event(&mut self, event_loop: &ActiveEventLoop, _: WindowId, event: WindowEvent) {
+        if let WindowEvent::DroppedFile(path) = &event {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into(),
+            );
+            match std::fs::read(path) {
+                Ok(bytes) => self.dropped(&name, bytes),
+                Err(error) => {
+                    if let Some(state) = self.state.as_mut() {
+                        state.message = Some(format!("cannot read {name}: {error}"));
+                    }
+                }
+            }
+            return;
+        }
         let Some(state) = self.state.as_mut() else {
             return;
         };
         let _ = state.egui_state.on_window_event(&state.window, &event);
         match event {
             WindowEvent::CloseRequested => event_loop.exit(),
-            WindowEvent::Resized(size) => state.resize(size.width, size.height),
+            WindowEvent::Resized(size) => {
+                state.resize(size.width, size.height);
+                state.window.request_redraw();
+            }
             WindowEvent::RedrawRequested => {
                 let last = self.options.frames.is_some_and(|n| state.frames + 1 >= n);
                 let image = state.frame(&mut self.scene, last && self.options.screenshot.is_some());
+                #[cfg(target_arch = "wasm32")]
+                self.page.after_frame(state, &self.scene);
                 if last {
                     if let (Some(path), Some(image)) = (&self.options.screenshot, image) {
                         if let Err(e) = image.save(path) {

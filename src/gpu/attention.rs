@@ -437,10 +437,19 @@ fn storage_init(device: &wgpu::Device, label: &str, data: &[u8], bytes: u64) -> 
 }
 
 fn storage_output(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
+    storage_output_with(device, label, bytes, wgpu::BufferUsages::empty())
+}
+
+fn storage_output_with(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: u64,
+    extra: wgpu::BufferUsages,
+) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: bytes,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | extra,
         mapped_at_creation: false,
     })
 }
@@ -529,7 +538,13 @@ impl AttentionKernels {
             let k = storage_output(device, "keys", bytes(6));
             let v = storage_output(device, "values", bytes(7));
             let scores = storage_output(device, "attention scores", bytes(8));
-            let weights = storage_output(device, "attention weights", bytes(9));
+            // The heatmap and arcs read the weights as a per-instance vertex attribute.
+            let weights = storage_output_with(
+                device,
+                "attention weights",
+                bytes(9),
+                wgpu::BufferUsages::VERTEX,
+            );
             let output = storage_output(device, "attention outputs", bytes(10));
             let project_group = self.project.bind(
                 device,
@@ -730,7 +745,7 @@ impl PendingReadback {
     /// running this readback's callbacks, and ours can return first. So wait until every
     /// callback has been seen, not merely until the GPU is idle.
     pub fn wait(self, ctx: &GpuContext) -> Result<AttentionResult, GpuError> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let deadline = web_time::Instant::now() + std::time::Duration::from_secs(120);
         while !self.is_ready() {
             ctx.device
                 .poll(wgpu::PollType::wait_indefinitely())
@@ -738,7 +753,7 @@ impl PendingReadback {
             if self.is_ready() {
                 break;
             }
-            if std::time::Instant::now() > deadline {
+            if web_time::Instant::now() > deadline {
                 return Err(GpuError::Readback(
                     "the GPU did not answer within 120 s".into(),
                 ));

@@ -101,7 +101,7 @@ impl GpuContext {
         // Errors that no error scope catches are reported, not turned into a panic: a lecture
         // must not stop because of one bad command.
         device.on_uncaptured_error(Arc::new(|error| {
-            eprintln!("gaze: uncaptured GPU error: {error}");
+            report(&format!("gaze: uncaptured GPU error: {error}"));
         }));
         Ok(Self {
             instance,
@@ -116,6 +116,19 @@ impl GpuContext {
         AdapterSummary::from_info(&self.adapter.get_info())
     }
 
+    /// Whether the attention kernels can run here: compute shaders with 256-lane workgroups and
+    /// the eight storage buffers `attention_project.wgsl` binds. WebGL2 has none of these; the
+    /// lesson then computes on the CPU reference.
+    pub fn has_compute(&self) -> bool {
+        let limits = self.limits();
+        self.adapter
+            .get_downlevel_capabilities()
+            .flags
+            .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+            && limits.max_compute_invocations_per_workgroup >= 256
+            && limits.max_storage_buffers_per_shader_stage >= 8
+    }
+
     /// The device's limits.
     pub fn limits(&self) -> wgpu::Limits {
         self.device.limits()
@@ -123,6 +136,18 @@ impl GpuContext {
 
     /// Runs `f` inside validation and out-of-memory error scopes and turns what they catch into
     /// a typed error, so a bad command becomes a message instead of a crash.
+    ///
+    /// In the browser nothing may block, and an error scope only answers through a promise: there
+    /// the work runs unscoped and a GPU error reaches the uncaptured-error handler instead (every
+    /// request was already checked against the device's limits before it got here).
+    #[cfg(target_arch = "wasm32")]
+    pub fn scoped<T>(&self, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+        Ok(f())
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes and turns what they catch into
+    /// a typed error, so a bad command becomes a message instead of a crash.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn scoped<T>(&self, f: impl FnOnce() -> T) -> Result<T, GpuError> {
         let out_of_memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -138,4 +163,12 @@ impl GpuContext {
         }
         Ok(value)
     }
+}
+
+/// Reports an error nobody asked for: stderr natively, the console in the browser.
+fn report(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::error_1(&message.into());
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{message}");
 }

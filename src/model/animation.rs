@@ -20,7 +20,9 @@ pub const PARTICLE_SPEED: f32 = 2.0;
 
 /// The animation state of every head's arcs: `displayed` and `phase` are `[head][N]`, `row_max`
 /// is `[head]` (the largest displayed weight other than the focus's own). On the GPU this is one
-/// buffer laid out `displayed ‖ phase ‖ row_max`.
+/// record per arc, `[head][N]` of `vec4(displayed, phase, row_max of its head, 0)`: the arcs are
+/// drawn with the record as a per-instance vertex attribute, which WebGL2 (no storage buffers in
+/// vertex shaders) can read as well as WebGPU and Vulkan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArcState {
     /// Displayed weights.
@@ -41,9 +43,26 @@ impl ArcState {
         }
     }
 
-    /// The GPU buffer's layout: `displayed ‖ phase ‖ row_max`.
+    /// The GPU buffer's layout: one `[displayed, phase, row_max, 0]` record per `[head][N]`.
     pub fn to_buffer(&self) -> Vec<f32> {
-        [&self.displayed[..], &self.phase[..], &self.row_max[..]].concat()
+        let mut records = Vec::new();
+        self.write_records(&mut records);
+        records.into_iter().flatten().collect()
+    }
+
+    /// Writes the GPU records into `records`, reusing its allocation (the CPU easing path
+    /// uploads these every frame).
+    pub fn write_records(&self, records: &mut Vec<[f32; 4]>) {
+        let heads = self.row_max.len();
+        let n = self.displayed.len().checked_div(heads).unwrap_or(0);
+        records.clear();
+        for head in 0..heads {
+            let row_max = self.row_max[head];
+            for j in 0..n {
+                let i = head * n + j;
+                records.push([self.displayed[i], self.phase[i], row_max, 0.0]);
+            }
+        }
     }
 }
 

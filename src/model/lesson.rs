@@ -24,7 +24,9 @@ use super::tokenizer::tokenize;
 
 /// The shipped lesson model.
 pub const LESSON_MODEL_JSON: &str = include_str!("../../assets/lesson_model.json");
-/// The shipped estimated embeddings.
+/// The shipped estimated embeddings (1.2 MB of text). Native builds carry them; the web build
+/// fetches `assets/estimated_embeddings.txt` after its first frame instead, so they never delay it.
+#[cfg(not(target_arch = "wasm32"))]
 pub const ESTIMATED_EMBEDDINGS: &str = include_str!("../../assets/estimated_embeddings.txt");
 
 /// The lesson-model file version this build reads.
@@ -292,8 +294,23 @@ fn parse_estimated(text: &str, width: usize) -> Result<HashMap<String, Vec<f32>>
 
 impl LessonModel {
     /// The shipped model (`assets/`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn builtin() -> Result<Self, LessonError> {
         Self::parse(LESSON_MODEL_JSON, ESTIMATED_EMBEDDINGS)
+    }
+
+    /// The shipped model with its curated words only; [`LessonModel::add_estimated`] adds the
+    /// rest when they arrive.
+    pub fn curated_only() -> Result<Self, LessonError> {
+        Self::parse(LESSON_MODEL_JSON, "")
+    }
+
+    /// Adds (or replaces) estimated embeddings from the text of an estimated-embeddings file.
+    /// A malformed file changes nothing. Returns how many words now have estimates.
+    pub fn add_estimated(&mut self, text: &str) -> Result<usize, LessonError> {
+        let table = parse_estimated(text, self.features.len())?;
+        self.estimated.extend(table);
+        Ok(self.estimated.len())
     }
 
     /// A model from the text of a lesson-model file and an estimated-embeddings file.
@@ -675,5 +692,31 @@ mod tests {
                 available: 4
             })
         ));
+    }
+
+    #[test]
+    fn estimated_words_added_later_embed_as_the_builtin_model_does() {
+        let full = model();
+        let mut late = LessonModel::curated_only().unwrap();
+        let sentence = "the best coffee is";
+        let (before, _) = late
+            .attention_input(sentence, 1, AttentionOptions::default())
+            .unwrap();
+        assert_eq!(
+            before[2].source,
+            EmbeddingSource::Unknown,
+            "no estimates yet"
+        );
+        assert!(late.add_estimated("broken line").is_err());
+        late.add_estimated(ESTIMATED_EMBEDDINGS).unwrap();
+        let (tokens, input) = late
+            .attention_input(sentence, 1, AttentionOptions::default())
+            .unwrap();
+        let (full_tokens, full_input) = full
+            .attention_input(sentence, 1, AttentionOptions::default())
+            .unwrap();
+        assert_eq!(tokens, full_tokens);
+        assert_eq!(tokens[2].source, EmbeddingSource::Estimated);
+        assert_eq!(input.x, full_input.x);
     }
 }

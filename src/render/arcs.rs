@@ -3,13 +3,18 @@
 //!
 //! Per frame: a compute pass (`shaders/arcs_ease.wgsl`) eases each arc's displayed weight toward
 //! the attention-weights buffer and advances its particles; then the strips and particles are
-//! drawn from that state (`shaders/arcs.wgsl`). The weights never leave the GPU.
+//! drawn from that state (`shaders/arcs.wgsl`), each instance reading its arc's record as a
+//! vertex attribute. The weights never leave the GPU.
+//!
+//! Where the adapter has no compute shaders (WebGL2 in a browser without WebGPU), the same
+//! easing runs on the CPU twin, `model::animation::ease_arcs`, and its records are uploaded each
+//! frame (16 bytes per arc); the drawing is the same.
 
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
 use super::{buffer_entry, instanced_pipeline};
-use crate::model::animation::{ArcState, EASE_TAU, PARTICLE_SPEED};
+use crate::model::animation::{ease_arcs, ArcState, EASE_TAU, PARTICLE_SPEED};
 use crate::model::attention::AttentionParams;
 
 /// `shaders/arcs.wgsl`.
@@ -61,7 +66,7 @@ struct ArcStyle {
     strongest: [f32; 4],
     notable: [f32; 4],
     background: [f32; 4],
-    head: u32,
+    pad0: u32,
     particles: u32,
     srgb_target: u32,
     pad: u32,
@@ -85,11 +90,35 @@ pub struct ArcFrame {
     pub dt: f32,
     /// Jump to the targets (exports; reduced motion).
     pub snap: bool,
+    /// Draw the particles (off for reduced motion).
+    pub particles: bool,
     /// The strip's size in pixels.
     pub viewport_px: [f32; 2],
     /// Thickness of an arc of weight 1, pixels.
     pub max_thickness: f32,
 }
+
+/// Who advances the arcs' animation.
+#[derive(Debug)]
+enum Easing {
+    /// `shaders/arcs_ease.wgsl`, reading the attention-weights buffer.
+    Gpu {
+        pipeline: wgpu::ComputePipeline,
+        group: wgpu::BindGroup,
+    },
+    /// The CPU twin, for adapters without compute shaders; `targets` is `[head][rows][N]`.
+    Cpu {
+        targets: Vec<f32>,
+        state: ArcState,
+        records: Vec<[f32; 4]>,
+    },
+}
+
+/// Bytes of one arc's record, `vec4(displayed, phase, row_max, 0)`.
+const RECORD_BYTES: u64 = 16;
+
+/// The arc record, per instance.
+const RECORD_ATTRIBUTE: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32x4];
 
 /// The arcs' GPU objects for one shape of attention buffers.
 #[derive(Debug)]
@@ -97,21 +126,51 @@ pub struct ArcsResources {
     params: AttentionParams,
     uniform: wgpu::Buffer,
     state: wgpu::Buffer,
-    ease_pipeline: wgpu::ComputePipeline,
-    ease_group: wgpu::BindGroup,
+    easing: Easing,
     arc_pipeline: wgpu::RenderPipeline,
     particle_pipeline: wgpu::RenderPipeline,
-    head_groups: Vec<wgpu::BindGroup>,
+    draw_group: wgpu::BindGroup,
 }
 
 impl ArcsResources {
-    /// Builds the pipelines and the animation state over `weights` (`[head][rows][N]`), for the
-    /// full matrix (`params.query_count == N`).
+    /// Builds the pipelines and the animation state over `weights` (`[head][rows][N]`, written by
+    /// the compute kernels), eased on the GPU.
     pub fn new(
         device: &wgpu::Device,
         target_format: wgpu::TextureFormat,
         weights: &wgpu::Buffer,
         params: &AttentionParams,
+    ) -> Self {
+        Self::build(device, target_format, params, Some(weights))
+    }
+
+    /// The same arcs for an adapter without compute shaders: the CPU twin eases toward
+    /// `weights` (`[head][rows][N]`, computed by the CPU reference).
+    pub fn new_cpu_eased(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        weights: &[f32],
+        params: &AttentionParams,
+    ) -> Self {
+        let mut arcs = Self::build(device, target_format, params, None);
+        arcs.set_targets(weights);
+        arcs
+    }
+
+    /// New targets for CPU easing (the CPU reference recomputed the same shape). The GPU path
+    /// reads its targets from the weights buffer and ignores this.
+    pub fn set_targets(&mut self, weights: &[f32]) {
+        if let Easing::Cpu { targets, .. } = &mut self.easing {
+            targets.clear();
+            targets.extend_from_slice(weights);
+        }
+    }
+
+    fn build(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        params: &AttentionParams,
+        gpu_weights: Option<&wgpu::Buffer>,
     ) -> Self {
         let uniform = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("arcs"),
@@ -119,67 +178,36 @@ impl ArcsResources {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let initial = ArcState::new(params.heads(), params.n());
+        let mut usage = wgpu::BufferUsages::VERTEX
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
+        if gpu_weights.is_some() {
+            usage |= wgpu::BufferUsages::STORAGE;
+        }
         let state = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("arc state"),
-            contents: bytemuck::cast_slice(&ArcState::new(params.heads(), params.n()).to_buffer()),
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
+            // At least one record: a zero-sized vertex buffer cannot be bound.
+            contents: bytemuck::cast_slice(&[initial.to_buffer(), vec![0.0; 4]].concat()),
+            usage,
         });
 
-        use wgpu::BufferBindingType::{Storage, Uniform};
-        let (compute, vertex) = (wgpu::ShaderStages::COMPUTE, wgpu::ShaderStages::VERTEX);
-        let ease_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("arcs ease"),
-            entries: &[
-                buffer_entry(0, compute, Uniform),
-                buffer_entry(1, compute, Storage { read_only: true }),
-                buffer_entry(2, compute, Storage { read_only: false }),
-            ],
-        });
-        let ease_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("arcs ease"),
-            source: wgpu::ShaderSource::Wgsl(ARCS_EASE_WGSL.into()),
-        });
-        let ease_pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("arcs ease"),
-            layout: Some(
-                &device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                    label: Some("arcs ease"),
-                    bind_group_layouts: &[Some(&ease_layout)],
-                    immediate_size: 0,
-                }),
-            ),
-            module: &ease_module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let ease_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("arcs ease"),
-            layout: &ease_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: uniform.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: weights.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: state.as_entire_binding(),
-                },
-            ],
-        });
+        use wgpu::BufferBindingType::Uniform;
+        let easing = match gpu_weights {
+            Some(weights) => ease_pipeline(device, &uniform, weights, &state),
+            None => Easing::Cpu {
+                targets: Vec::new(),
+                state: initial,
+                records: Vec::new(),
+            },
+        };
 
+        let vertex = wgpu::ShaderStages::VERTEX;
         let draw_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("arcs draw"),
             entries: &[
                 buffer_entry(0, vertex, Uniform),
                 buffer_entry(1, vertex, Uniform),
-                buffer_entry(2, vertex, Storage { read_only: true }),
             ],
         });
         let draw_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -191,73 +219,71 @@ impl ArcsResources {
             bind_group_layouts: &[Some(&draw_layout)],
             immediate_size: 0,
         });
+        let records = [Some(wgpu::VertexBufferLayout {
+            array_stride: RECORD_BYTES,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes: &RECORD_ATTRIBUTE,
+        })];
         let pipeline = |entries| {
             instanced_pipeline(
                 device,
                 &draw_pipeline_layout,
                 &draw_module,
                 entries,
+                &records,
                 target_format,
                 Some(wgpu::BlendState::ALPHA_BLENDING),
             )
         };
         let arc_pipeline = pipeline(("vs_arc", "fs_arc"));
         let particle_pipeline = pipeline(("vs_particle", "fs_particle"));
-        let head_groups = (0..params.n_heads)
-            .map(|head| {
-                let style = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("arc style"),
-                    contents: bytemuck::bytes_of(&ArcStyle {
-                        strongest: rgba(ARC_COLORS[0]),
-                        notable: rgba(ARC_COLORS[1]),
-                        background: rgba(ARC_COLORS[2]),
-                        head,
-                        particles: PARTICLES,
-                        srgb_target: u32::from(target_format.is_srgb()),
-                        pad: 0,
-                    }),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("arcs draw"),
-                    layout: &draw_layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: uniform.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: style.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: state.as_entire_binding(),
-                        },
-                    ],
-                })
-            })
-            .collect();
+        let style = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("arc style"),
+            contents: bytemuck::bytes_of(&ArcStyle {
+                strongest: rgba(ARC_COLORS[0]),
+                notable: rgba(ARC_COLORS[1]),
+                background: rgba(ARC_COLORS[2]),
+                pad0: 0,
+                particles: PARTICLES,
+                srgb_target: u32::from(target_format.is_srgb()),
+                pad: 0,
+            }),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let draw_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("arcs draw"),
+            layout: &draw_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniform.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: style.as_entire_binding(),
+                },
+            ],
+        });
         Self {
             params: *params,
             uniform,
             state,
-            ease_pipeline,
-            ease_group,
+            easing,
             arc_pipeline,
             particle_pipeline,
-            head_groups,
+            draw_group,
         }
     }
 
-    /// The animation state buffer (`displayed ‖ phase ‖ row_max`), for tests.
+    /// The animation state buffer (`[head][N]` records), for tests.
     pub fn state_buffer(&self) -> &wgpu::Buffer {
         &self.state
     }
 
-    /// Writes this frame's uniform and records the easing step into `encoder`.
+    /// Writes this frame's uniform and advances the easing: a compute pass recorded into
+    /// `encoder`, or (without compute) the CPU twin and a 16-byte-per-arc upload.
     pub fn advance(
-        &self,
+        &mut self,
         queue: &wgpu::Queue,
         encoder: &mut wgpu::CommandEncoder,
         frame: &ArcFrame,
@@ -281,27 +307,118 @@ impl ArcsResources {
             focus,
         };
         queue.write_buffer(&self.uniform, 0, bytemuck::bytes_of(&uniform));
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("arcs ease"),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&self.ease_pipeline);
-        pass.set_bind_group(0, &self.ease_group, &[]);
-        pass.dispatch_workgroups(p.n_heads, 1, 1);
+        match &mut self.easing {
+            Easing::Gpu { pipeline, group } => {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("arcs ease"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, &*group, &[]);
+                pass.dispatch_workgroups(p.n_heads, 1, 1);
+            }
+            Easing::Cpu {
+                targets,
+                state,
+                records,
+            } => {
+                let (rows, n) = (p.query_count as usize, p.n_tokens as usize);
+                if targets.len() != p.heads() * rows * n {
+                    return;
+                }
+                ease_arcs(
+                    targets,
+                    rows,
+                    uniform.focus_row as usize,
+                    focus as usize,
+                    n,
+                    uniform.dt,
+                    frame.snap,
+                    state,
+                );
+                state.write_records(records);
+                queue.write_buffer(&self.state, 0, bytemuck::cast_slice(records));
+            }
+        }
     }
 
-    /// Draws `head`'s arcs and particles into the current viewport.
-    pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, head: usize) {
-        let Some(group) = self.head_groups.get(head) else {
+    /// Draws `head`'s arcs, and its particles unless `particles` is off (reduced motion), into
+    /// the current viewport.
+    pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, head: usize, particles: bool) {
+        let n = self.params.n_tokens;
+        let Ok(head) = u32::try_from(head) else {
             return;
         };
-        let n = self.params.n_tokens;
-        pass.set_bind_group(0, group, &[]);
+        if head >= self.params.n_heads || n == 0 {
+            return;
+        }
+        let block = u64::from(n) * RECORD_BYTES;
+        let start = u64::from(head) * block;
+        pass.set_bind_group(0, &self.draw_group, &[]);
+        pass.set_vertex_buffer(0, self.state.slice(start..start + block));
         pass.set_pipeline(&self.arc_pipeline);
         pass.draw(0..SEGMENTS * 6, 0..n);
-        pass.set_pipeline(&self.particle_pipeline);
-        pass.draw(0..6, 0..n * PARTICLES);
+        if particles {
+            pass.set_pipeline(&self.particle_pipeline);
+            pass.draw(0..6 * PARTICLES, 0..n);
+        }
     }
+}
+
+/// The GPU easing pass over `weights` into `state`.
+fn ease_pipeline(
+    device: &wgpu::Device,
+    uniform: &wgpu::Buffer,
+    weights: &wgpu::Buffer,
+    state: &wgpu::Buffer,
+) -> Easing {
+    use wgpu::BufferBindingType::{Storage, Uniform};
+    let compute = wgpu::ShaderStages::COMPUTE;
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("arcs ease"),
+        entries: &[
+            buffer_entry(0, compute, Uniform),
+            buffer_entry(1, compute, Storage { read_only: true }),
+            buffer_entry(2, compute, Storage { read_only: false }),
+        ],
+    });
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("arcs ease"),
+        source: wgpu::ShaderSource::Wgsl(ARCS_EASE_WGSL.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("arcs ease"),
+        layout: Some(
+            &device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("arcs ease"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            }),
+        ),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("arcs ease"),
+        layout: &layout,
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: uniform.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: weights.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: state.as_entire_binding(),
+            },
+        ],
+    });
+    Easing::Gpu { pipeline, group }
 }
 
 /// An egui paint callback for one head's arc strip. The callback of head 0 also advances the
@@ -323,7 +440,7 @@ impl egui_wgpu::CallbackTrait for ArcsCallback {
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         if self.head == 0 {
-            if let Some(arcs) = resources.get::<ArcsResources>() {
+            if let Some(arcs) = resources.get_mut::<ArcsResources>() {
                 arcs.advance(queue, encoder, &self.frame);
             }
         }
@@ -337,7 +454,7 @@ impl egui_wgpu::CallbackTrait for ArcsCallback {
         resources: &egui_wgpu::CallbackResources,
     ) {
         if let Some(arcs) = resources.get::<ArcsResources>() {
-            arcs.paint(render_pass, self.head);
+            arcs.paint(render_pass, self.head, self.frame.particles);
         }
     }
 }

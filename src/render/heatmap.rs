@@ -1,7 +1,9 @@
 //! The heatmap renderer: `heads × N × N` instanced cells whose colours the vertex shader reads
-//! from the attention-weights buffer the compute kernels wrote (`shaders/heatmap.wgsl`).
+//! from the attention-weights buffer the compute kernels wrote (`shaders/heatmap.wgsl`). The
+//! weights are a per-instance vertex attribute — head h's slice of the buffer is bound — so the
+//! same pipeline draws on WebGL2, which has no storage buffers.
 //!
-//! Long-lived objects (pipeline, bind groups, one small uniform per head) are built when the
+//! Long-lived objects (pipeline, bind group, uniforms) are built when the
 //! attention buffers are (re)allocated, not per frame; a frame only records a draw. Inside egui
 //! it is drawn by a [`HeatmapCallback`], so it lands in the panel's rectangle and clip.
 
@@ -23,8 +25,8 @@ pub struct HeatmapUniform {
     pub n_tokens: u32,
     /// Query rows per head in the weights buffer.
     pub rows: u32,
-    /// Head drawn.
-    pub head: u32,
+    /// Padding (the head is chosen by the bound slice of the weights buffer).
+    pub pad3: u32,
     /// 1 when the target format is sRGB-encoded.
     pub srgb_target: u32,
     /// Fraction of a cell left as a gap.
@@ -52,13 +54,18 @@ fn gap_for(n_tokens: u32) -> f32 {
 pub struct HeatmapResources {
     pipeline: wgpu::RenderPipeline,
     colormap: wgpu::Buffer,
-    bind_groups: Vec<wgpu::BindGroup>,
+    bind_group: wgpu::BindGroup,
+    weights: wgpu::Buffer,
+    heads: u32,
     cells: u32,
 }
 
+/// One `f32` weight per instance.
+const WEIGHT_ATTRIBUTE: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32];
+
 impl HeatmapResources {
-    /// Builds the pipeline for `target_format` and one bind group per head over `weights`
-    /// (`[head][rows][N]`, shaped by `params`).
+    /// Builds the pipeline for `target_format` over `weights` (`[head][rows][N]`, shaped by
+    /// `params`; it must have `VERTEX` usage).
     pub fn new(
         device: &wgpu::Device,
         target_format: wgpu::TextureFormat,
@@ -79,11 +86,6 @@ impl HeatmapResources {
                     wgpu::ShaderStages::VERTEX,
                     wgpu::BufferBindingType::Uniform,
                 ),
-                buffer_entry(
-                    2,
-                    wgpu::ShaderStages::VERTEX,
-                    wgpu::BufferBindingType::Storage { read_only: true },
-                ),
             ],
         });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -101,6 +103,11 @@ impl HeatmapResources {
             &pipeline_layout,
             &module,
             ("vs_main", "fs_main"),
+            &[Some(wgpu::VertexBufferLayout {
+                array_stride: std::mem::size_of::<f32>() as u64,
+                step_mode: wgpu::VertexStepMode::Instance,
+                attributes: &WEIGHT_ATTRIBUTE,
+            })],
             target_format,
             None,
         );
@@ -109,46 +116,40 @@ impl HeatmapResources {
             contents: bytemuck::bytes_of(&colormap.uniform()),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
-        let bind_groups = (0..params.n_heads)
-            .map(|head| {
-                let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("heatmap head"),
-                    contents: bytemuck::bytes_of(&HeatmapUniform {
-                        n_tokens: params.n_tokens,
-                        rows: params.query_count,
-                        head,
-                        srgb_target: u32::from(target_format.is_srgb()),
-                        gap: gap_for(params.n_tokens),
-                        pad0: 0,
-                        pad1: 0,
-                        pad2: 0,
-                    }),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("heatmap"),
-                    layout: &layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: uniform.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: colormap_buffer.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: weights.as_entire_binding(),
-                        },
-                    ],
-                })
-            })
-            .collect();
+        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("heatmap"),
+            contents: bytemuck::bytes_of(&HeatmapUniform {
+                n_tokens: params.n_tokens,
+                rows: params.query_count,
+                pad3: 0,
+                srgb_target: u32::from(target_format.is_srgb()),
+                gap: gap_for(params.n_tokens),
+                pad0: 0,
+                pad1: 0,
+                pad2: 0,
+            }),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("heatmap"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniform.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: colormap_buffer.as_entire_binding(),
+                },
+            ],
+        });
         Self {
             pipeline,
             colormap: colormap_buffer,
-            bind_groups,
+            bind_group,
+            weights: weights.clone(),
+            heads: params.n_heads,
             cells: params.query_count.saturating_mul(params.n_tokens),
         }
     }
@@ -160,11 +161,18 @@ impl HeatmapResources {
 
     /// Draws `head`'s map into the current viewport. A head the buffers do not hold draws nothing.
     pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, head: usize) {
-        let Some(bind_group) = self.bind_groups.get(head) else {
+        let Ok(head) = u32::try_from(head) else {
             return;
         };
+        if head >= self.heads || self.cells == 0 {
+            return;
+        }
+        // Head h's matrix is the h-th `rows × N` block of the buffer.
+        let block = u64::from(self.cells) * std::mem::size_of::<f32>() as u64;
+        let start = u64::from(head) * block;
         pass.set_pipeline(&self.pipeline);
-        pass.set_bind_group(0, bind_group, &[]);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.set_vertex_buffer(0, self.weights.slice(start..start + block));
         pass.draw(0..6, 0..self.cells);
     }
 }

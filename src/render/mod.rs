@@ -23,13 +23,15 @@ pub(crate) fn buffer_entry(
     }
 }
 
-/// An instanced render pipeline with no vertex buffers (the vertex shader builds its geometry
-/// from `vertex_index` / `instance_index` and storage buffers), drawing into `format`.
+/// An instanced render pipeline: the vertex shader builds its geometry from `vertex_index` /
+/// `instance_index` and reads per-instance data from `buffers` (slices of the compute buffers),
+/// drawing into `format`. No storage buffers, so it runs on WebGL2 as well.
 pub(crate) fn instanced_pipeline(
     device: &wgpu::Device,
     layout: &wgpu::PipelineLayout,
     module: &wgpu::ShaderModule,
     (vertex_entry, fragment_entry): (&str, &str),
+    buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
     format: wgpu::TextureFormat,
     blend: Option<wgpu::BlendState>,
 ) -> wgpu::RenderPipeline {
@@ -40,7 +42,7 @@ pub(crate) fn instanced_pipeline(
             module,
             entry_point: Some(vertex_entry),
             compilation_options: Default::default(),
-            buffers: &[],
+            buffers,
         },
         primitive: wgpu::PrimitiveState::default(),
         depth_stencil: None,

@@ -16,6 +16,10 @@ pub struct LessonView<'a> {
     pub behind: BehindView<'a>,
     /// A problem to show (a refused sentence, a GPU error); the view keeps its last good state.
     pub message: Option<&'a str>,
+    /// Something to tell the user (a document added to the knowledge base).
+    pub info: Option<&'a str>,
+    /// A standing notice (attention computed on the CPU because this browser has no WebGPU).
+    pub notice: Option<&'a str>,
 }
 
 /// The lesson screen: "behind the gaze" on the right, step 3 in the middle. The window and
@@ -25,6 +29,11 @@ pub fn show_lesson(
     scene: &mut AttentionScene,
     view: &LessonView<'_>,
 ) -> AttentionLayout {
+    if let Some(notice) = view.notice {
+        egui::Panel::top("notice").show(ui, |ui| {
+            ui.colored_label(egui::Color32::from_rgb(255, 210, 120), notice);
+        });
+    }
     egui::Panel::right("behind the gaze")
         .resizable(true)
         .default_size(400.0)
@@ -37,6 +46,9 @@ pub fn show_lesson(
         .show(ui, |ui| {
             if let Some(message) = view.message {
                 ui.colored_label(egui::Color32::from_rgb(255, 170, 80), message);
+            }
+            if let Some(info) = view.info {
+                ui.colored_label(egui::Color32::from_rgb(150, 210, 255), info);
             }
             step3_attention::show(ui, scene, &view.attention)
         })

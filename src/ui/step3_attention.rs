@@ -30,6 +30,8 @@ pub struct AttentionView<'a> {
     pub dt: f32,
     /// Show final positions at once (exports; reduced motion).
     pub snap: bool,
+    /// Particles flow along the arcs (off when the user asked for reduced motion).
+    pub particles: bool,
 }
 
 /// Where the panel put each head's map, in points (tests and exports use it).
@@ -202,6 +204,7 @@ fn heatmap(
                 focus: scene.focus as u32,
                 dt: view.dt,
                 snap: view.snap,
+                particles: view.particles,
                 viewport_px: [strip.width() * ppp, strip.height() * ppp],
                 max_thickness: (side / n as f32 * 0.5).clamp(4.0, 28.0) * ppp,
             },

@@ -1,0 +1,300 @@
+//! The web page around the app (wasm32 only): the same window code in a `<canvas>`, plus the
+//! browser's conventions.
+//!
+//! - The scene lives in the URL fragment ([`crate::link`]): read at start, rewritten (with
+//!   `history.replaceState`, so Back is not flooded) whenever the scene changes — a copied link
+//!   reopens the same view.
+//! - A loading indicator (`#gaze-loading` in `web/index.html`) stays until the first frame is
+//!   presented; if nothing can draw, it turns into a message saying what the browser lacks.
+//! - `.md` / `.txt` files dropped on the page join the knowledge base (`context.documents`).
+//! - `prefers-reduced-motion: reduce` turns the arcs' easing and particles off.
+//! - The estimated word features (1.2 MB of text) are fetched after the first frame, never
+//!   before it; until they arrive, words outside the curated 96 count as unknown.
+//! - `<html data-gaze-status="…">` carries a JSON report of what is on screen (backend, where
+//!   attention ran, the heatmap's rectangle and the colour each cell must have): the browser
+//!   tests check the drawn pixels against it.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use winit::event_loop::EventLoopProxy;
+
+use crate::app::window::{spawn, AppEvent, WindowOptions, WindowState};
+use crate::render::colormap::Colormap;
+use crate::scene::Scene;
+
+/// What the browser needs for Gaze, said when it has neither.
+const NEEDS: &str = "Gaze draws with WebGPU (Chrome and Edge 113+, Safari 26+, Firefox 141+ on \
+Windows) or, where that is missing, WebGL2 with hardware acceleration on.";
+
+/// Where the page keeps the estimated embeddings (copied there by `web/build.sh`).
+const ESTIMATED_URL: &str = "assets/estimated_embeddings.txt";
+
+/// Starts Gaze in the page: called by `main` in the wasm build.
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("Gaze stopped: {info}");
+        web_sys::console::error_1(&message.clone().into());
+        show_failure(&message);
+    }));
+    let (scene, message) = scene_from_location();
+    let options = WindowOptions {
+        reduced_motion: prefers_reduced_motion(),
+        message,
+        ..WindowOptions::default()
+    };
+    match spawn(scene, options) {
+        Ok(proxy) => listen_for_drops(proxy),
+        Err(error) => show_failure(&error.to_string()),
+    }
+}
+
+/// The page's canvas, `<canvas id="gaze-canvas">`; winit makes one if the page has none.
+pub fn canvas() -> Option<web_sys::HtmlCanvasElement> {
+    document()?
+        .get_element_by_id("gaze-canvas")?
+        .dyn_into()
+        .ok()
+}
+
+/// Replaces the loading indicator with what went wrong and what the browser needs.
+pub fn show_failure(message: &str) {
+    let Some(document) = document() else {
+        return;
+    };
+    let text = format!("Gaze could not start: {message}. {NEEDS}");
+    if let Some(loading) = document.get_element_by_id("gaze-loading") {
+        loading.set_text_content(Some(&text));
+        let _ = loading.set_attribute("class", "failed");
+    }
+    set_data("gazeError", &text);
+}
+
+fn document() -> Option<web_sys::Document> {
+    web_sys::window()?.document()
+}
+
+fn set_data(key: &str, value: &str) {
+    if let Some(root) = document().and_then(|d| d.document_element()) {
+        if let Ok(root) = root.dyn_into::<web_sys::HtmlElement>() {
+            let _ = root.dataset().set(key, value);
+        }
+    }
+}
+
+/// The scene in the address bar's fragment, or the default one with a message saying why the
+/// link could not be read.
+fn scene_from_location() -> (Scene, Option<String>) {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    if hash.trim_start_matches('#').is_empty() {
+        return (Scene::default(), None);
+    }
+    match Scene::from_fragment(&hash) {
+        Ok((scene, unknown)) if unknown.is_empty() => (scene, None),
+        Ok((scene, unknown)) => {
+            let message = format!(
+                "this link has settings this version does not know; they were left out: {}",
+                unknown.join(", ")
+            );
+            (scene, Some(message))
+        }
+        Err(error) => (
+            Scene::default(),
+            Some(format!(
+                "the link's scene could not be read ({error}); showing the lesson's default"
+            )),
+        ),
+    }
+}
+
+fn prefers_reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| {
+            w.match_media("(prefers-reduced-motion: reduce)")
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|query| query.matches())
+}
+
+/// Dropped files are read by the browser and handed to the app as [`AppEvent::Dropped`].
+fn listen_for_drops(proxy: EventLoopProxy<AppEvent>) {
+    let Some(document) = document() else {
+        return;
+    };
+    // Without preventing `dragover`'s default, the browser opens the file instead.
+    let over = Closure::<dyn FnMut(web_sys::DragEvent)>::new(|event: web_sys::DragEvent| {
+        event.prevent_default();
+    });
+    let drop = Closure::<dyn FnMut(web_sys::DragEvent)>::new(move |event: web_sys::DragEvent| {
+        event.prevent_default();
+        let Some(files) = event.data_transfer().and_then(|d| d.files()) else {
+            return;
+        };
+        for index in 0..files.length() {
+            let Some(file) = files.item(index) else {
+                continue;
+            };
+            let proxy = proxy.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let name = file.name();
+                let bytes = match wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await {
+                    Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+                    Err(_) => Vec::new(),
+                };
+                let _ = proxy.send_event(AppEvent::Dropped { name, bytes });
+            });
+        }
+    });
+    let _ = document.add_event_listener_with_callback("dragover", over.as_ref().unchecked_ref());
+    let _ = document.add_event_listener_with_callback("drop", drop.as_ref().unchecked_ref());
+    // The listeners live as long as the page.
+    over.forget();
+    drop.forget();
+}
+
+/// Fetches the estimated embeddings and hands them to the app.
+async fn fetch_estimated() -> Result<String, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(ESTIMATED_URL))
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let response: web_sys::Response = response.dyn_into().map_err(|e| format!("{e:?}"))?;
+    if !response.ok() {
+        return Err(format!("{ESTIMATED_URL}: HTTP {}", response.status()));
+    }
+    let text = response.text().map_err(|e| format!("{e:?}"))?;
+    wasm_bindgen_futures::JsFuture::from(text)
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .as_string()
+        .ok_or_else(|| format!("{ESTIMATED_URL} is not text"))
+}
+
+/// What the page last reported, so it reports again only when something changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Reported {
+    ready: bool,
+    revision: u64,
+    has_numbers: bool,
+    heatmap: Option<[f32; 4]>,
+    message: Option<String>,
+    info: Option<String>,
+}
+
+/// The page's side of the app: the address bar, the loading indicator and the status report.
+#[derive(Default)]
+pub struct Page {
+    /// The scene the fragment was last written from.
+    linked: Option<Scene>,
+    reported: Reported,
+    /// The scene changed since the last report.
+    scene_changed: bool,
+}
+
+impl Page {
+    /// The GPU is connected: say which backend, and start fetching the estimated features (so
+    /// they arrive after the first frame, not before it).
+    pub(crate) fn connected(&mut self, state: &WindowState, proxy: &EventLoopProxy<AppEvent>) {
+        set_data("gazeBackend", state.backend());
+        let proxy = proxy.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = proxy.send_event(AppEvent::Estimated(fetch_estimated().await));
+        });
+    }
+
+    /// After each frame: keep the fragment in step with the scene, drop the loading indicator
+    /// once a frame is on screen, and report what changed.
+    pub(crate) fn after_frame(&mut self, state: &WindowState, scene: &Scene) {
+        if self.linked.as_ref() != Some(scene) {
+            let fragment = format!("#{}", scene.to_fragment());
+            if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&fragment));
+            }
+            self.linked = Some(scene.clone());
+            self.scene_changed = true;
+        }
+        let stage = state.stage();
+        // Compared before anything is built, so a frame where nothing changed allocates nothing.
+        let same_notes = self.reported.message.as_deref() == state.message()
+            && self.reported.info.as_deref() == state.info();
+        let now = Reported {
+            ready: state.frames() > 0,
+            revision: stage.map_or(0, |s| s.revision),
+            has_numbers: stage.is_some_and(|s| s.result.is_some()),
+            heatmap: state
+                .layout
+                .heatmaps
+                .first()
+                .map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
+            message: None,
+            info: None,
+        };
+        let unchanged = now.ready == self.reported.ready
+            && now.revision == self.reported.revision
+            && now.has_numbers == self.reported.has_numbers
+            && now.heatmap == self.reported.heatmap;
+        if unchanged && same_notes && !self.scene_changed {
+            return;
+        }
+        let now = Reported {
+            message: state.message().map(str::to_owned),
+            info: state.info().map(str::to_owned),
+            ..now
+        };
+        if now.ready && !self.reported.ready {
+            if let Some(loading) = document().and_then(|d| d.get_element_by_id("gaze-loading")) {
+                loading.remove();
+            }
+        }
+        self.scene_changed = false;
+        self.reported = now;
+        set_data("gazeStatus", &status(state, scene).to_string());
+    }
+}
+
+/// The report behind `data-gaze-status`.
+fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
+    let stage = state.stage();
+    let heatmap = state.layout.heatmaps.first();
+    // The colour each cell of head 0 must show: the CPU colour map of the computed weight.
+    let cells: Vec<[u8; 3]> = stage
+        .and_then(|s| s.result.as_ref())
+        .map(|result| {
+            let cells = (result.params.query_count * result.params.n_tokens) as usize;
+            result.weights[..cells.min(result.weights.len())]
+                .iter()
+                .map(|&w| Colormap::Viridis.sample(w))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "ready": state.frames() > 0,
+        "frames": state.frames(),
+        "backend": state.backend(),
+        "compute": if state.computes_on_gpu() { "gpu" } else { "cpu" },
+        "notice": state.notice(),
+        "device_pixel_ratio": state.window().scale_factor(),
+        "reduced_motion": state.reduced_motion(),
+        "documents": scene
+            .ignored
+            .get("context")
+            .and_then(|c| c.get("documents"))
+            .and_then(|d| d.as_array())
+            .map_or(0, Vec::len),
+        "message": state.message(),
+        "info": state.info(),
+        "step": scene.step,
+        "attention": scene.attention,
+        "rlhf": scene.rlhf,
+        "corpus": scene.corpus,
+        "tokens": stage.map(|s| s.tokens.iter().map(|t| t.text.clone()).collect::<Vec<_>>()),
+        "heatmap": heatmap.map(|r| serde_json::json!({
+            "x": r.min.x, "y": r.min.y, "width": r.width(), "height": r.height(),
+            "n": stage.map_or(0, |s| s.params.n_tokens),
+            "rows": stage.map_or(0, |s| s.params.query_count),
+        })),
+        "cells": cells,
+    })
+}

@@ -1,0 +1,271 @@
+// The web build in headless Chromium, driven by playwright-core with Debian's chromium (never a
+// downloaded browser). The site must already be built and served: GAZE_URL names it.
+//
+//   bash web/build.sh && python3 -m http.server -d web/dist 8080 --bind 127.0.0.1 &
+//   (cd web/tests && npm ci && GAZE_URL=http://127.0.0.1:8080/ npm test)
+//
+// The app reports what it drew in <html data-gaze-status="{json}">: the backend, where attention
+// ran, the heatmap's rectangle and the colour every cell of head 0 must have (the CPU colour map
+// of the computed weight). These tests check the *pixels* against that report: a blank canvas can
+// still say "ready" (TESTING.md: SwiftShader without its flags crashes the GPU process silently).
+//
+// GAZE_WEB_REPORT, when set, names a JSON file to write the measured start-up figures to.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { PNG } from "pngjs";
+
+const URL_BASE = process.env.GAZE_URL ?? "http://127.0.0.1:8080/";
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+// Without the background-networking flags Chromium keeps dialling Google from a closed network.
+const BASE_FLAGS = [
+  "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync",
+];
+// WebGPU on SwiftShader: exactly this set (TESTING.md); with fewer of the last five, compute works
+// but drawing to a canvas crashes the GPU process and the canvas stays blank.
+const WEBGPU_FLAGS = [
+  "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
+  "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+];
+// Without --enable-unsafe-webgpu the browser has WebGL2 only: the fallback path.
+const WEBGL_FLAGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"];
+
+const report = {};
+let servers = [];
+
+async function launch(flags) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...BASE_FLAGS, ...flags],
+  });
+  servers.push(browser);
+  return browser;
+}
+
+after(async () => {
+  for (const browser of servers) await browser.close();
+  if (process.env.GAZE_WEB_REPORT) {
+    writeFileSync(process.env.GAZE_WEB_REPORT, JSON.stringify(report, null, 2));
+  }
+  console.log("web report:", JSON.stringify(report));
+});
+
+// Records, from the page's own clock, when the first frame was reported on screen.
+function recordFirstFrame() {
+  new MutationObserver((_, observer) => {
+    const status = document.documentElement.dataset.gazeStatus;
+    if (status && JSON.parse(status).ready) {
+      window.__gazeFirstFrameMs = performance.now();
+      observer.disconnect();
+    }
+  }).observe(document.documentElement, { attributes: true, attributeFilter: ["data-gaze-status"] });
+}
+
+async function status(page) {
+  const text = await page.evaluate(() => document.documentElement.dataset.gazeStatus ?? null);
+  return text ? JSON.parse(text) : null;
+}
+
+// Waits until the app has drawn and has the numbers (so the report carries the cell colours).
+async function waitForNumbers(page, predicate = () => true, timeout = 90_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const error = await page.evaluate(() => document.documentElement.dataset.gazeError ?? null);
+    assert.equal(error, null, `the app failed to start: ${error}`);
+    const s = await status(page);
+    if (s && s.ready && s.cells.length > 0 && s.heatmap && predicate(s)) return s;
+    if (Date.now() > deadline) {
+      throw new Error(`no frame with numbers after ${timeout} ms; last status: ${JSON.stringify(s)}`);
+    }
+    await page.waitForTimeout(200);
+  }
+}
+
+function pixel(png, x, y) {
+  const i = (png.width * Math.round(y) + Math.round(x)) * 4;
+  return [png.data[i], png.data[i + 1], png.data[i + 2]];
+}
+
+// Every cell of head 0's map, sampled inside the cell away from its printed value and its gap,
+// must have the colour the report says its weight maps to.
+async function checkHeatmapPixels(page, s, label) {
+  // Let a few more frames land, so the screenshot is of a settled frame.
+  await page.waitForTimeout(500);
+  const shot = PNG.sync.read(await page.screenshot());
+  const dpr = shot.width / page.viewportSize().width;
+  const { x, y, width, height, n, rows } = s.heatmap;
+  assert.equal(s.cells.length, n * rows, `${label}: one colour per cell`);
+  let worst = 0;
+  let worstAt = null;
+  const seen = new Set();
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < n; j++) {
+      const px = (x + (j + 0.2) * (width / n)) * dpr;
+      const py = (y + (i + 0.2) * (height / rows)) * dpr;
+      const got = pixel(shot, px, py);
+      const want = s.cells[i * n + j];
+      const diff = Math.max(...got.map((c, k) => Math.abs(c - want[k])));
+      seen.add(got.join(","));
+      if (diff > worst) {
+        worst = diff;
+        worstAt = { i, j, got, want };
+      }
+    }
+  }
+  assert.ok(worst <= 12, `${label}: a cell's colour is off by ${worst}: ${JSON.stringify(worstAt)}`);
+  assert.ok(seen.size >= Math.min(3, n * rows), `${label}: the map is not blank (${seen.size} colours)`);
+  return { worst, colours: seen.size };
+}
+
+before(() => {
+  assert.ok(URL_BASE.startsWith("http://127.0.0.1"), "serve the site on 127.0.0.1");
+});
+
+test("webgpu: the lesson draws through WebGPU and the heatmap's pixels are the computed weights", async () => {
+  const browser = await launch(WEBGPU_FLAGS);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.addInitScript(recordFirstFrame);
+  const bytes = { total: 0, files: {} };
+  page.on("response", async (response) => {
+    try {
+      const body = await response.body();
+      bytes.total += body.length;
+      bytes.files[new URL(response.url()).pathname] = body.length;
+    } catch {
+      // Redirects and aborted requests carry no body.
+    }
+  });
+  const started = Date.now();
+  await page.goto(URL_BASE);
+  const loading = await page.evaluate(() => document.getElementById("gaze-loading")?.textContent);
+  assert.match(loading ?? "", /Loading Gaze/, "a loading indicator shows until the first frame");
+  const s = await waitForNumbers(page);
+  const firstFrameMs = await page.evaluate(() => window.__gazeFirstFrameMs);
+  assert.equal(s.backend, "webgpu", "WebGPU is chosen where the browser has it");
+  assert.equal(s.compute, "gpu", "attention runs on the WGSL kernels");
+  assert.equal(s.notice, null);
+  assert.equal(
+    await page.evaluate(() => document.getElementById("gaze-loading")),
+    null,
+    "the loading indicator is gone once a frame is drawn",
+  );
+  assert.deepEqual(s.tokens, ["the", "best", "database", "is"]);
+  const pixels = await checkHeatmapPixels(page, s, "webgpu");
+
+  // The canvas follows the window: backing store = CSS size × device pixel ratio.
+  await page.setViewportSize({ width: 1000, height: 700 });
+  await page.waitForFunction(() => {
+    const c = document.getElementById("gaze-canvas");
+    return c.width === Math.round(1000 * devicePixelRatio) && c.height === Math.round(700 * devicePixelRatio);
+  }, null, { timeout: 20_000 });
+  const resized = await waitForNumbers(page, (t) => t.heatmap.x + t.heatmap.width <= 1000);
+  await checkHeatmapPixels(page, resized, "webgpu after a resize");
+
+  // The estimated word features arrive after the first frame, without a reload.
+  await page.waitForFunction(() => performance.getEntriesByType("resource")
+    .some((r) => r.name.endsWith("estimated_embeddings.txt") && r.responseEnd > 0), null, { timeout: 30_000 });
+  await page.waitForTimeout(500);
+
+  report.webgpu = {
+    first_frame_ms: Math.round(firstFrameMs),
+    ready_with_numbers_ms: Date.now() - started,
+    first_load_bytes: bytes.total,
+    files: bytes.files,
+    worst_cell_error: pixels.worst,
+  };
+  await page.close();
+});
+
+test("webgpu: device pixel ratio 2 gets a sharp canvas", async () => {
+  const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
+  const page = await browser.newPage({ viewport: { width: 900, height: 650 }, deviceScaleFactor: 2 });
+  await page.goto(URL_BASE);
+  const s = await waitForNumbers(page);
+  assert.equal(s.device_pixel_ratio, 2);
+  const size = await page.evaluate(() => {
+    const c = document.getElementById("gaze-canvas");
+    return [c.width, c.height];
+  });
+  assert.deepEqual(size, [1800, 1300]);
+  await checkHeatmapPixels(page, s, "webgpu at 2×");
+  await page.close();
+});
+
+test("webgpu: a link's fragment opens that scene, and the address bar follows the scene", async () => {
+  const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const fragment = "step=2&sentence=the%20best%20language%20is&focus=1&heads=2&positions=rope"
+    + "&causal=1&residual=0&prefer=sqlite&strength=0.75"
+    + "&corpus=the%20best%20database%20is:mongodb*5,duckdb*10";
+  await page.goto(`${URL_BASE}#${fragment}`);
+  const s = await waitForNumbers(page);
+  assert.equal(s.step, 2);
+  assert.equal(s.attention.sentence, "the best language is");
+  assert.equal(s.attention.focus, 1);
+  assert.equal(s.attention.heads, 2);
+  assert.equal(s.attention.positions, "rope");
+  assert.equal(s.attention.causal, true);
+  assert.equal(s.rlhf.preferred, "sqlite");
+  assert.equal(s.rlhf.strength, 0.75);
+  assert.deepEqual(s.corpus.rows.map((r) => [r.ending, r.count]), [["mongodb", 5], ["duckdb", 10]]);
+  assert.deepEqual(s.tokens, ["the", "best", "language", "is"]);
+  // The causal mask, in pixels: every cell above the diagonal is weight 0's colour.
+  const { n } = s.heatmap;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      assert.deepEqual(s.cells[i * n + j], s.cells[1], "masked cells have weight 0");
+    }
+  }
+  await checkHeatmapPixels(page, s, "scene from the link");
+  const hash = await page.evaluate(() => location.hash);
+  assert.match(hash, /causal=1/);
+  assert.match(hash, /heads=2/);
+  assert.match(hash, /sentence=the%20best%20language%20is/);
+  await page.close();
+});
+
+test("webgpu: prefers-reduced-motion turns the animation off; dropped .md files join the knowledge base", async () => {
+  const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
+  const context = await browser.newContext({ reducedMotion: "reduce", viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(URL_BASE);
+  const s = await waitForNumbers(page);
+  assert.equal(s.reduced_motion, true);
+  assert.equal(s.documents, 0);
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(["Refunds within 30 days for damaged items."], "policy.md", { type: "text/markdown" }));
+    data.items.add(new File([new Uint8Array([1, 2, 3])], "photo.png", { type: "image/png" }));
+    const target = document.getElementById("gaze-canvas");
+    target.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  const after = await waitForNumbers(page, (t) => t.documents === 1 && t.message !== null);
+  assert.match(after.message, /photo\.png was not added/);
+  await context.close();
+});
+
+test("webgl2: without WebGPU the lesson still draws, computes on the CPU and says so", async () => {
+  const browser = await launch(WEBGL_FLAGS);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.addInitScript(recordFirstFrame);
+  const started = Date.now();
+  await page.goto(URL_BASE);
+  const s = await waitForNumbers(page);
+  assert.equal(s.backend, "webgl2", "the WebGL2 fallback is chosen");
+  assert.equal(s.compute, "cpu", "attention falls back to the CPU reference");
+  assert.match(s.notice ?? "", /no WebGPU/, "a visible notice says so");
+  const pixels = await checkHeatmapPixels(page, s, "webgl2");
+  // The notice is drawn at the top of the canvas: its band is not the plain background.
+  report.webgl2 = {
+    first_frame_ms: Math.round(await page.evaluate(() => window.__gazeFirstFrameMs)),
+    ready_with_numbers_ms: Date.now() - started,
+    worst_cell_error: pixels.worst,
+  };
+  await page.close();
+});
