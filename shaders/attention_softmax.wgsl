@@ -31,7 +31,9 @@ struct AttentionParams {
 // Keep in sync with `model::attention::LANES`.
 const LANES: u32 = 256u;
 // The most negative finite f32: the start of a running maximum (no infinities in shaders).
-const LOWEST_FINITE: f32 = -3.40282347e38;
+// Exactly f32::MIN. Written with every digit: Chrome's WGSL compiler (Tint) rejects the usual
+// rounded `-3.40282347e38`, which as an abstract float lies just past the f32 range.
+const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: AttentionParams;
 @group(0) @binding(1) var<storage, read> scores: array<f32>;          // [head][rows][N]

@@ -4,7 +4,9 @@
 mod common;
 
 use common::gpu;
-use gaze::app::render::{render_scene, RenderError, RenderRequest};
+use gaze::app::lesson::Lesson;
+use gaze::app::render::{render_scene, render_scene_with, RenderError, RenderRequest};
+use gaze::model::lesson::LessonModel;
 use gaze::render::colormap::Colormap;
 use gaze::scene::Scene;
 
@@ -144,4 +146,31 @@ fn default_scene_matches_the_golden_image() {
             out.display()
         );
     }
+}
+
+/// The WebGL2 fallback's path, natively: attention on the CPU reference, its weights uploaded into
+/// a vertex buffer, the arcs eased by the CPU twin — the frame must be the kernels' frame.
+#[test]
+fn cpu_reference_fallback_draws_the_frame_the_kernels_draw() {
+    let (ctx, _) = gpu();
+    let mut scene = Scene::default();
+    scene.attention.heads = 2;
+    scene.attention.causal = true;
+    let request = request(1280, 800, Colormap::Viridis);
+    let kernels = render_scene(ctx, &scene, &request).unwrap();
+    let lesson = Lesson::on_cpu_reference(LessonModel::builtin().unwrap());
+    assert!(!lesson.computes_on_gpu());
+    let reference = render_scene_with(ctx, &scene, &request, &lesson).unwrap();
+    assert!(reference.stage.buffers.is_none(), "no kernel ran");
+    assert_eq!(kernels.layout, reference.layout);
+    let differing = kernels
+        .image
+        .pixels()
+        .zip(reference.image.pixels())
+        .filter(|(a, b)| (0..3).any(|k| (i32::from(a.0[k]) - i32::from(b.0[k])).abs() > 8))
+        .count();
+    assert!(
+        differing * 1000 < kernels.image.pixels().len(),
+        "{differing} pixels differ between the kernels' frame and the CPU reference's"
+    );
 }

@@ -178,3 +178,69 @@ fn render_uniforms_match_their_shader_structs() {
         "arcs.wgsl and arcs_ease.wgsl"
     );
 }
+
+/// Decimal float literals in `source` outside comments, as written (a `-` sign is not part of a
+/// literal).
+fn float_literals(source: &str) -> Vec<String> {
+    let code: String = source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let source = code.as_str();
+    let bytes = source.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_number = bytes[i].is_ascii_digit()
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        if !starts_number {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len()
+            && (bytes[i].is_ascii_alphanumeric()
+                || bytes[i] == b'.'
+                || ((bytes[i] == b'-' || bytes[i] == b'+') && matches!(bytes[i - 1], b'e' | b'E')))
+        {
+            i += 1;
+        }
+        let literal = &source[start..i];
+        if literal.contains(['.', 'e', 'E']) && !literal.starts_with("0x") {
+            found.push(literal.trim_end_matches('f').to_owned());
+        }
+    }
+    found
+}
+
+/// Chrome's WGSL compiler (Tint) reads a literal as an abstract float and refuses one that does
+/// not fit in f32 — `-3.40282347e38` parses in naga but kills the softmax kernel in the browser.
+#[test]
+fn every_float_literal_fits_in_f32_as_browsers_require() {
+    let mut checked = 0;
+    for (name, source) in shader_files() {
+        for literal in float_literals(&source) {
+            let value: f64 = literal
+                .parse()
+                .unwrap_or_else(|e| panic!("{name}: `{literal}` is not a number: {e}"));
+            assert!(
+                value.abs() <= f64::from(f32::MAX),
+                "{name}: `{literal}` is outside the f32 range; Tint (Chrome) refuses it"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 10,
+        "the literal scanner found only {checked} literals"
+    );
+    assert_eq!(
+        float_literals("const X: f32 = -3.40282347e38; let y = 1.5f * a2.0;"),
+        ["3.40282347e38", "1.5"]
+    );
+    assert!(
+        3.402_823_47e38_f64 > f64::from(f32::MAX),
+        "the trap this test guards"
+    );
+}

@@ -19,19 +19,21 @@ if [ "$have" != "$want" ]; then
 fi
 
 cargo build --locked --profile web --target wasm32-unknown-unknown --bin gaze
+wasm=target/wasm32-unknown-unknown/web/gaze.wasm
 rm -rf "$out"
 mkdir -p "$out/assets"
-wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name gaze \
-  target/wasm32-unknown-unknown/web/gaze.wasm
 if command -v wasm-opt >/dev/null; then
-  # Rust's wasm32 target emits these post-MVP features by default; binaryen must accept them.
+  # wasm-opt runs *before* wasm-bindgen: Debian 12's binaryen (108) rewrites the externref table
+  # wasm-bindgen adds so that the page fails at start ("Table.set(): ... function-typed object");
+  # on rustc's output it is safe. Rust's wasm32 target emits these post-MVP features by default.
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$out/gaze_bg.wasm" -o "$out/gaze_bg.opt.wasm"
-  mv "$out/gaze_bg.opt.wasm" "$out/gaze_bg.wasm"
+    "$wasm" -o target/wasm32-unknown-unknown/web/gaze.opt.wasm
+  wasm=target/wasm32-unknown-unknown/web/gaze.opt.wasm
 else
   echo "web/build.sh: wasm-opt not found (Debian: binaryen); the wasm is left unoptimised" >&2
 fi
+wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name gaze "$wasm"
 cp web/index.html "$out/"
 cp assets/estimated_embeddings.txt "$out/assets/"
 raw=$(stat -c %s "$out/gaze_bg.wasm")

@@ -186,6 +186,16 @@ impl Lesson {
         })
     }
 
+    /// The lesson on the CPU reference even where the adapter has compute: what a WebGL2
+    /// browser runs, so native tests can draw and check that path too.
+    pub fn on_cpu_reference(model: LessonModel) -> Self {
+        Self {
+            model,
+            engine: Engine::Cpu,
+            model_revision: 0,
+        }
+    }
+
     /// Whether attention runs on the GPU kernels (false: the CPU reference).
     pub fn computes_on_gpu(&self) -> bool {
         matches!(self.engine, Engine::Gpu(_))

@@ -88,7 +88,18 @@ pub fn render_scene(
     if scene.step != 3 {
         return Err(RenderError::Step(scene.step));
     }
-    let lesson = Lesson::new(ctx)?;
+    render_scene_with(ctx, scene, request, &Lesson::new(ctx)?)
+}
+
+/// Renders `scene` with a given lesson (its engine decides where attention runs: a lesson
+/// [`Lesson::on_cpu_reference`] draws what a WebGL2 browser draws).
+pub fn render_scene_with(
+    ctx: &GpuContext,
+    scene: &Scene,
+    request: &RenderRequest,
+    lesson: &Lesson,
+) -> Result<RenderedFrame, RenderError> {
+    let max = ctx.limits().max_texture_dimension_2d;
     let mut stage = None;
     lesson.update(ctx, &scene.attention, &mut stage)?;
     let Some(mut stage) = stage else {

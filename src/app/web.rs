@@ -186,6 +186,10 @@ struct Reported {
 /// The page's side of the app: the address bar, the loading indicator and the status report.
 #[derive(Default)]
 pub struct Page {
+    /// `performance.now()` when the first frame was presented: time to first frame.
+    first_frame_ms: Option<f64>,
+    /// `performance.now()` when the first computed numbers were on screen.
+    numbers_ms: Option<f64>,
     /// The scene the fragment was last written from.
     linked: Option<Scene>,
     reported: Reported,
@@ -243,14 +247,26 @@ impl Page {
             info: state.info().map(str::to_owned),
             ..now
         };
+        let clock = || {
+            web_sys::window()
+                .and_then(|w| w.performance())
+                .map(|p| p.now())
+        };
+        if now.has_numbers && self.numbers_ms.is_none() {
+            self.numbers_ms = clock();
+        }
         if now.ready && !self.reported.ready {
+            self.first_frame_ms = clock();
             if let Some(loading) = document().and_then(|d| d.get_element_by_id("gaze-loading")) {
                 loading.remove();
             }
         }
         self.scene_changed = false;
         self.reported = now;
-        set_data("gazeStatus", &status(state, scene).to_string());
+        let mut report = status(state, scene);
+        report["first_frame_ms"] = self.first_frame_ms.into();
+        report["numbers_ms"] = self.numbers_ms.into();
+        set_data("gazeStatus", &report.to_string());
     }
 }
 
@@ -258,9 +274,11 @@ impl Page {
 fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
     let stage = state.stage();
     let heatmap = state.layout.heatmaps.first();
-    // The colour each cell of head 0 must show: the CPU colour map of the computed weight.
+    // The colour each cell of head 0 must show: the CPU colour map of the computed weight (for
+    // maps small enough to check cell by cell; a 1000-token map would be a 3 MB attribute).
     let cells: Vec<[u8; 3]> = stage
         .and_then(|s| s.result.as_ref())
+        .filter(|r| r.params.n_tokens <= 64)
         .map(|result| {
             let cells = (result.params.query_count * result.params.n_tokens) as usize;
             result.weights[..cells.min(result.weights.len())]
@@ -276,6 +294,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
         "compute": if state.computes_on_gpu() { "gpu" } else { "cpu" },
         "notice": state.notice(),
         "device_pixel_ratio": state.window().scale_factor(),
+        "surface": state.surface_size(),
         "reduced_motion": state.reduced_motion(),
         "documents": scene
             .ignored

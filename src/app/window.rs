@@ -249,7 +249,11 @@ pub struct WindowState {
     renderer: egui_wgpu::Renderer,
     last_frame: Instant,
     frames: u64,
-    /// A problem to show (a refused sentence, a GPU error, a file that could not be added).
+    /// Why the lesson refused the current step-3 state (an empty sentence): shown until the
+    /// user changes it into one it takes.
+    refusal: Option<String>,
+    /// Another problem to show (a GPU error, a link or file that could not be read); it stays
+    /// until something else replaces it.
     message: Option<String>,
     /// Something to tell (a document added to the knowledge base).
     info: Option<String>,
@@ -322,6 +326,7 @@ impl WindowState {
             renderer,
             last_frame: Instant::now(),
             frames: 0,
+            refusal: None,
             message: options.message.clone(),
             info: None,
             notice,
@@ -373,7 +378,13 @@ impl WindowState {
     /// The problem shown, if any.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.refusal.as_deref().or(self.message.as_deref())
+    }
+
+    /// The surface's size in pixels.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn surface_size(&self) -> [u32; 2] {
+        [self.config.width, self.config.height]
     }
 
     /// The information shown, if any.
@@ -405,8 +416,20 @@ impl WindowState {
         if width == 0 || height == 0 {
             return;
         }
+        if (width, height) == (self.config.width, self.config.height) {
+            return;
+        }
         self.config.width = width;
         self.config.height = height;
+        // In the page the canvas's drawing buffer must match: CSS size × device pixel ratio.
+        #[cfg(target_arch = "wasm32")]
+        {
+            use winit::platform::web::WindowExtWebSys;
+            if let Some(canvas) = self.window.canvas() {
+                canvas.set_width(width);
+                canvas.set_height(height);
+            }
+        }
         self.surface.configure(&self.ctx.device, &self.config);
     }
 
@@ -420,11 +443,11 @@ impl WindowState {
                 .update(&self.ctx, &scene.attention, &mut self.stage)
             {
                 Ok(_) => {
-                    self.message = None;
+                    self.refusal = None;
                     self.refused = None;
                 }
                 Err(error) => {
-                    self.message = Some(error.to_string());
+                    self.refusal = Some(error.to_string());
                     self.refused = Some(scene.attention.clone());
                 }
             }
@@ -454,13 +477,17 @@ impl WindowState {
     }
 
     fn frame(&mut self, scene: &mut Scene, capture: bool) -> Option<image::RgbaImage> {
+        // A resize or a new device pixel ratio (a browser zoom, a window dragged to another
+        // screen) may arrive without its own event on some platforms: follow the window.
+        let size = self.window.inner_size();
+        self.resize(size.width, size.height);
         self.derive(scene);
         let now = Instant::now();
         let dt = now.duration_since(self.last_frame).as_secs_f32();
         self.last_frame = now;
         let input = self.egui_state.take_egui_input(&self.window);
         let stage = self.stage.as_ref();
-        let message = self.message.as_deref();
+        let message = self.refusal.as_deref().or(self.message.as_deref());
         let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
         let reduced_motion = self.reduced_motion;
         let model = &self.lesson.model;
@@ -670,6 +697,11 @@ impl ApplicationHandler<AppEvent> for GazeApp {
         match event {
             WindowEvent::CloseRequested => event_loop.exit(),
             WindowEvent::Resized(size) => {
+                state.resize(size.width, size.height);
+                state.window.request_redraw();
+            }
+            WindowEvent::ScaleFactorChanged { .. } => {
+                let size = state.window.inner_size();
                 state.resize(size.width, size.height);
                 state.window.request_redraw();
             }
