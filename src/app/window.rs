@@ -89,9 +89,15 @@ async fn connect(
         )
         .await
     };
+    // In a browser, no surface means no WebGPU adapter was found and WebGL2 is off too.
+    let what = if cfg!(target_arch = "wasm32") {
+        "this browser offers neither WebGPU nor WebGL2 to draw with"
+    } else {
+        "cannot draw into this window"
+    };
     let surface = instance
         .create_surface(window.clone())
-        .map_err(|e| format!("cannot draw into this window: {e}"))?;
+        .map_err(|e| format!("{what} ({e})"))?;
     let ctx = GpuContext::new(instance, Some(&surface))
         .await
         .map_err(|e| e.to_string())?;

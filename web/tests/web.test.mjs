@@ -226,6 +226,12 @@ test("webgpu: a link's fragment opens that scene, and the address bar follows th
   assert.match(hash, /causal=1/);
   assert.match(hash, /heads=2/);
   assert.match(hash, /sentence=the%20best%20language%20is/);
+  // An edit moves the address bar: click the map's first row (the token "the") to focus it.
+  const { x, y, width, height, rows } = s.heatmap;
+  await page.mouse.click(x + width / (2 * n), y + height / (2 * rows));
+  await page.waitForFunction(() => /(^#|&)focus=0(&|$)/.test(location.hash), null, { timeout: 20_000 });
+  const focused = await waitForNumbers(page, (t) => t.attention.focus === 0);
+  assert.equal(focused.attention.focus, 0);
   await page.close();
 });
 
@@ -275,5 +281,17 @@ test("webgl2: without WebGPU the lesson still draws, computes on the CPU and say
     numbers_ms: Math.round(s.numbers_ms),
     worst_cell_error: pixels.worst,
   };
+  await page.close();
+});
+
+test("neither WebGPU nor WebGL2: the page says what the browser lacks instead of staying blank", async () => {
+  const browser = await launch(["--disable-3d-apis"]);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(URL_BASE);
+  await page.waitForFunction(() => document.documentElement.dataset.gazeError, null, { timeout: 60_000 });
+  const text = await page.evaluate(() => document.getElementById("gaze-loading")?.textContent ?? "");
+  assert.match(text, /Gaze could not start: this browser offers neither WebGPU nor WebGL2/);
+  assert.match(text, /Chrome and Edge 113\+/, "and says which browsers have what it needs");
+  assert.ok(await page.locator("#gaze-loading").isVisible(), "the message is on screen");
   await page.close();
 });
