@@ -67,7 +67,7 @@ mod native {
             /// Scene file (JSON); without it, the lesson's default scene.
             #[arg(long, value_name = "FILE")]
             scene: Option<PathBuf>,
-            /// Lesson step to draw (this build draws step 3).
+            /// Lesson step to draw: 1 (pretraining), 2 (RLHF) or 3 (attention).
             #[arg(long)]
             step: Option<u8>,
             /// Width in pixels.

@@ -5,7 +5,9 @@ mod common;
 
 use common::gpu;
 use gaze::app::lesson::Lesson;
-use gaze::app::render::{render_scene, render_scene_with, RenderError, RenderRequest};
+use gaze::app::render::{
+    render_panels, render_scene, render_scene_with, RenderError, RenderRequest,
+};
 use gaze::model::lesson::LessonModel;
 use gaze::render::colormap::Colormap;
 use gaze::scene::Scene;
@@ -173,4 +175,39 @@ fn cpu_reference_fallback_draws_the_frame_the_kernels_draw() {
         differing * 1000 < kernels.image.pixels().len(),
         "{differing} pixels differ between the kernels' frame and the CPU reference's"
     );
+}
+
+/// `gaze render --step 1|2`: the corpus and RLHF panels, headless. The predicted word is drawn
+/// in the winner's yellow, large; changing the data changes the picture.
+#[test]
+fn steps_one_and_two_render_their_panels() {
+    let (ctx, _) = gpu();
+    let yellow = |image: &image::RgbaImage| {
+        image
+            .pixels()
+            .filter(|p| p.0[0] > 240 && p.0[1] > 215 && p.0[2] < 70)
+            .count()
+    };
+    for step in [1, 2] {
+        let scene = Scene {
+            step,
+            ..Scene::default()
+        };
+        let image = render_panels(ctx, &scene, &request(1280, 800, Colormap::Viridis)).unwrap();
+        assert_eq!(image.dimensions(), (1280, 800));
+        assert!(yellow(&image) > 500, "step {step}: the prediction is drawn");
+    }
+    let mut scene = Scene {
+        step: 4,
+        ..Scene::default()
+    };
+    assert!(matches!(
+        render_panels(ctx, &scene, &request(100, 100, Colormap::Viridis)),
+        Err(RenderError::Step(4))
+    ));
+    scene.step = 1;
+    let before = render_panels(ctx, &scene, &request(800, 500, Colormap::Viridis)).unwrap();
+    scene.corpus.rows[1].count = 30;
+    let after = render_panels(ctx, &scene, &request(800, 500, Colormap::Viridis)).unwrap();
+    assert_ne!(before, after, "the picture follows the corpus");
 }

@@ -29,8 +29,9 @@ pub enum RenderError {
         /// The device's `max_texture_dimension_2d`.
         max: u32,
     },
-    /// A step this build cannot draw yet.
-    #[error("step {0} cannot be rendered by this build yet (step 3 can)")]
+    /// A step this call cannot draw (`render_scene` draws step 3, `render_panels` 1 and 2; step
+    /// 4 is not built yet).
+    #[error("step {0} cannot be rendered by this build yet (steps 1, 2 and 3 can)")]
     Step(u8),
     /// Computing the scene failed.
     #[error(transparent)]
@@ -77,14 +78,7 @@ pub fn render_scene(
     scene: &Scene,
     request: &RenderRequest,
 ) -> Result<RenderedFrame, RenderError> {
-    let max = ctx.limits().max_texture_dimension_2d;
-    if request.width == 0 || request.height == 0 || request.width > max || request.height > max {
-        return Err(RenderError::Size {
-            width: request.width,
-            height: request.height,
-            max,
-        });
-    }
+    check_size(ctx, request)?;
     if scene.step != 3 {
         return Err(RenderError::Step(scene.step));
     }
@@ -99,7 +93,7 @@ pub fn render_scene_with(
     request: &RenderRequest,
     lesson: &Lesson,
 ) -> Result<RenderedFrame, RenderError> {
-    let max = ctx.limits().max_texture_dimension_2d;
+    check_size(ctx, request)?;
     let mut stage = None;
     lesson.update(ctx, &scene.attention, &mut stage)?;
     let Some(mut stage) = stage else {
@@ -110,12 +104,8 @@ pub fn render_scene_with(
     // Headless: no frame to keep smooth, so wait for the numbers the panels print.
     stage.wait_readback(ctx)?;
 
-    let ppp = request.pixels_per_point.clamp(0.25, 8.0);
-    let egui_ctx = egui::Context::default();
     let mut attention = scene.attention.clone();
     let mut layout = AttentionLayout::default();
-    let mut shapes = Vec::new();
-    let mut textures = egui::TexturesDelta::default();
     let view = LessonView {
         attention: AttentionView {
             tokens: &stage.tokens,
@@ -140,6 +130,89 @@ pub fn render_scene_with(
         info: None,
         notice: None,
     };
+    let image = paint_ui(
+        ctx,
+        request,
+        |ui| layout = show_lesson(ui, &mut attention, &view),
+        |renderer| {
+            let device = &ctx.device;
+            renderer
+                .callback_resources
+                .insert(stage.arcs_resources(device, FORMAT));
+            renderer.callback_resources.insert(stage.heatmap_resources(
+                device,
+                FORMAT,
+                request.colormap,
+            ));
+        },
+    )?;
+    Ok(RenderedFrame {
+        image,
+        layout,
+        pixels_per_point: request.pixels_per_point.clamp(0.25, 8.0),
+        stage,
+    })
+}
+
+/// Renders step 1 (the corpus and its odds) or step 2 (RLHF) of `scene`: egui panels only,
+/// every number computed by `model::corpus` / `model::rlhf` as in the window.
+pub fn render_panels(
+    ctx: &GpuContext,
+    scene: &Scene,
+    request: &RenderRequest,
+) -> Result<image::RgbaImage, RenderError> {
+    check_size(ctx, request)?;
+    if !matches!(scene.step, 1 | 2) {
+        return Err(RenderError::Step(scene.step));
+    }
+    let mut scene = scene.clone();
+    let mut panels = crate::ui::PanelState::default();
+    let step = scene.step;
+    paint_ui(
+        ctx,
+        request,
+        |ui| {
+            crate::ui::show_step_bar(ui, &mut scene.step);
+            egui::CentralPanel::default().show(ui, |ui| match step {
+                1 => crate::ui::step1_pretraining::show(ui, &mut scene.corpus, &mut panels.new_row),
+                _ => crate::ui::step2_rlhf::show(
+                    ui,
+                    &scene.corpus,
+                    &mut scene.rlhf,
+                    &mut panels.typed_preference,
+                ),
+            });
+        },
+        |_| {},
+    )
+}
+
+fn check_size(ctx: &GpuContext, request: &RenderRequest) -> Result<(), RenderError> {
+    let max = ctx.limits().max_texture_dimension_2d;
+    if request.width == 0 || request.height == 0 || request.width > max || request.height > max {
+        return Err(RenderError::Size {
+            width: request.width,
+            height: request.height,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Runs `show` for a few egui frames (windows and tooltips fade in), then paints the last one
+/// offscreen through egui-wgpu — with whatever paint-callback resources `setup` installs — and
+/// reads it back.
+fn paint_ui(
+    ctx: &GpuContext,
+    request: &RenderRequest,
+    mut show: impl FnMut(&mut egui::Ui),
+    setup: impl FnOnce(&mut egui_wgpu::Renderer),
+) -> Result<image::RgbaImage, RenderError> {
+    let max = ctx.limits().max_texture_dimension_2d;
+    let ppp = request.pixels_per_point.clamp(0.25, 8.0);
+    let egui_ctx = egui::Context::default();
+    let mut shapes = Vec::new();
+    let mut textures = egui::TexturesDelta::default();
     for frame in 0..SETTLE_FRAMES {
         let mut input = egui::RawInput {
             screen_rect: Some(egui::Rect::from_min_size(
@@ -155,9 +228,7 @@ pub fn render_scene_with(
             .entry(egui::ViewportId::ROOT)
             .or_default()
             .native_pixels_per_point = Some(ppp);
-        let output = egui_ctx.run_ui(input, |ui| {
-            layout = show_lesson(ui, &mut attention, &view);
-        });
+        let output = egui_ctx.run_ui(input, &mut show);
         textures.append(output.textures_delta);
         shapes = egui_ctx.tessellate(output.shapes, output.pixels_per_point);
     }
@@ -169,12 +240,7 @@ pub fn render_scene_with(
     let device = &ctx.device;
     let mut renderer =
         egui_wgpu::Renderer::new(device, FORMAT, egui_wgpu::RendererOptions::default());
-    renderer
-        .callback_resources
-        .insert(stage.arcs_resources(device, FORMAT));
-    renderer
-        .callback_resources
-        .insert(stage.heatmap_resources(device, FORMAT, request.colormap));
+    setup(&mut renderer);
     for (id, deltas) in &texture_updates {
         for delta in deltas {
             renderer.update_texture(device, &ctx.queue, *id, delta);
@@ -241,12 +307,7 @@ pub fn render_scene_with(
     for id in &texture_frees {
         renderer.free_texture(id);
     }
-    Ok(RenderedFrame {
-        image,
-        layout,
-        pixels_per_point: ppp,
-        stage,
-    })
+    Ok(image)
 }
 
 /// Copies `texture` into a mappable buffer (rows padded to 256 bytes, as wgpu requires), submits
@@ -327,7 +388,10 @@ pub fn render_to_png(
     request: &RenderRequest,
     out: &Path,
 ) -> Result<(), RenderError> {
-    let frame = render_scene(ctx, scene, request)?;
-    frame.image.save_with_format(out, image::ImageFormat::Png)?;
+    let image = match scene.step {
+        1 | 2 => render_panels(ctx, scene, request)?,
+        _ => render_scene(ctx, scene, request)?.image,
+    };
+    image.save_with_format(out, image::ImageFormat::Png)?;
     Ok(())
 }

@@ -267,6 +267,8 @@ pub struct WindowState {
     notice: Option<String>,
     /// The step-3 state the lesson last refused, with `message` saying why.
     refused: Option<crate::scene::AttentionScene>,
+    /// Text the panels keep between frames (a corpus row being typed).
+    panels: crate::ui::PanelState,
     /// Where the panels put the maps last frame (the web page reports it for its tests).
     pub(crate) layout: AttentionLayout,
     reduced_motion: bool,
@@ -338,6 +340,7 @@ impl WindowState {
             notice,
             refused: None,
             layout: AttentionLayout::default(),
+            panels: crate::ui::PanelState::default(),
             reduced_motion: options.reduced_motion,
             eased_revision: 0,
         })
@@ -498,7 +501,42 @@ impl WindowState {
         let reduced_motion = self.reduced_motion;
         let model = &self.lesson.model;
         let mut layout = None;
+        let panels = &mut self.panels;
         let output = self.egui_ctx.run_ui(input, |ui| {
+            crate::ui::show_step_bar(ui, &mut scene.step);
+            if scene.step != 3 {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    for (text, colour) in [
+                        (notice, egui::Color32::from_rgb(255, 210, 120)),
+                        (message, egui::Color32::from_rgb(255, 170, 80)),
+                        (info, egui::Color32::from_rgb(150, 210, 255)),
+                    ] {
+                        if let Some(text) = text {
+                            ui.colored_label(colour, text);
+                        }
+                    }
+                    egui::ScrollArea::vertical().show(ui, |ui| match scene.step {
+                        1 => crate::ui::step1_pretraining::show(
+                            ui,
+                            &mut scene.corpus,
+                            &mut panels.new_row,
+                        ),
+                        2 => crate::ui::step2_rlhf::show(
+                            ui,
+                            &scene.corpus,
+                            &mut scene.rlhf,
+                            &mut panels.typed_preference,
+                        ),
+                        _ => {
+                            ui.label(
+                                "Step 4 (in-context learning and RAG) is not in this build \
+                                 yet. Press 3 for attention.",
+                            );
+                        }
+                    });
+                });
+                return;
+            }
             let Some(stage) = stage else {
                 // Nothing computed yet (the scene opened with a sentence the lesson refuses): keep
                 // the sentence box, so the user can fix it here.

@@ -2,6 +2,8 @@
 //! and reads what it shows from the derived state the app hands it.
 
 pub mod behind_the_gaze;
+pub mod step1_pretraining;
+pub mod step2_rlhf;
 pub mod step3_attention;
 
 use crate::scene::AttentionScene;
@@ -53,4 +55,100 @@ pub fn show_lesson(
             step3_attention::show(ui, scene, &view.attention)
         })
         .inner
+}
+
+/// The colour of the winning answer (viridis's top, as the strongest arc).
+pub(crate) const WINNER: egui::Color32 = egui::Color32::from_rgb(253, 231, 37);
+
+/// A probability bar, 0–1, its value printed at its right end; the winner in [`WINNER`].
+pub(crate) fn probability_bar(ui: &mut egui::Ui, p: f64, winner: bool, width: f32) {
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 20.0), egui::Sense::hover());
+    let text = format!("{:.1}%", p * 100.0);
+    // Screen readers (and the UI tests) read the bar as its value.
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &text));
+    let painter = ui.painter();
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let mut fill = rect;
+    fill.set_width(rect.width() * p.clamp(0.0, 1.0) as f32);
+    let colour = if winner {
+        WINNER
+    } else {
+        egui::Color32::from_rgb(90, 160, 230)
+    };
+    painter.rect_filled(fill, 2.0, colour);
+    painter.text(
+        rect.right_center() - egui::vec2(4.0, 0.0),
+        egui::Align2::RIGHT_CENTER,
+        text,
+        egui::FontId::proportional(15.0),
+        ui.visuals().strong_text_color(),
+    );
+}
+
+/// The steps, as the step bar names them.
+pub const STEPS: [&str; 4] = [
+    "1 pretraining",
+    "2 RLHF",
+    "3 attention",
+    "4 in-context & RAG",
+];
+
+/// The highest step this build has.
+pub const BUILT_STEPS: u8 = 3;
+
+/// Text the panels keep between frames that is not part of the scene (a row being typed).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PanelState {
+    /// Step 1's "add a row" line.
+    pub new_row: step1_pretraining::NewRow,
+    /// Step 2's "or type one" box.
+    pub typed_preference: String,
+}
+
+/// The step bar across the top, and the keys that move between steps: 1–4 jump, <- and ->
+/// step (not while a text box has the keyboard).
+pub fn show_step_bar(ui: &mut egui::Ui, step: &mut u8) {
+    if !ui.ctx().egui_wants_keyboard_input() {
+        let (pressed, left, right) = ui.input(|i| {
+            let keys = [
+                egui::Key::Num1,
+                egui::Key::Num2,
+                egui::Key::Num3,
+                egui::Key::Num4,
+            ];
+            (
+                keys.iter().position(|&k| i.key_pressed(k)),
+                i.key_pressed(egui::Key::ArrowLeft),
+                i.key_pressed(egui::Key::ArrowRight),
+            )
+        });
+        if let Some(index) = pressed {
+            *step = (index as u8 + 1).min(BUILT_STEPS);
+        }
+        if left {
+            *step = step.saturating_sub(1).max(1);
+        }
+        if right {
+            *step = (*step + 1).min(BUILT_STEPS);
+        }
+    }
+    egui::Panel::top("steps").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            for (index, name) in STEPS.iter().enumerate() {
+                let number = index as u8 + 1;
+                let built = number <= BUILT_STEPS;
+                let label = egui::RichText::new(*name).size(18.0);
+                let response =
+                    ui.add_enabled(built, egui::Button::selectable(*step == number, label));
+                let response = if built {
+                    response.on_hover_text(format!("key {number}; <- and -> step"))
+                } else {
+                    response.on_disabled_hover_text("step 4 is not in this build yet")
+                };
+                if response.clicked() {
+                    *step = number;
+                }
+            }
+        });
+    });
 }

@@ -1,0 +1,205 @@
+//! Steps 1 and 2 and the step bar, driven like a user (egui_kittest): click by label, type, press
+//! keys, and read what the panels say.
+
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use gaze::scene::Scene;
+use gaze::ui::{show_step_bar, step1_pretraining, step2_rlhf, PanelState};
+
+/// The app's screen for steps 1 and 2: the step bar, then the step's panel.
+fn harness(scene: Scene) -> Harness<'static, (Scene, PanelState)> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 900.0))
+        .build_ui_state(
+            |ui, (scene, panels): &mut (Scene, PanelState)| {
+                show_step_bar(ui, &mut scene.step);
+                egui::CentralPanel::default().show(ui, |ui| match scene.step {
+                    1 => step1_pretraining::show(ui, &mut scene.corpus, &mut panels.new_row),
+                    2 => step2_rlhf::show(
+                        ui,
+                        &scene.corpus,
+                        &mut scene.rlhf,
+                        &mut panels.typed_preference,
+                    ),
+                    _ => {
+                        ui.label(format!("step {}", scene.step));
+                    }
+                });
+            },
+            (scene, PanelState::default()),
+        )
+}
+
+fn on_step(step: u8) -> Scene {
+    Scene {
+        step,
+        ..Scene::default()
+    }
+}
+
+/// The big predicted word is the only label in the prediction's size; find it by its text and
+/// check the model agrees.
+fn prediction(scene: &Scene) -> String {
+    scene
+        .corpus
+        .distribution(gaze::model::corpus::DEFAULT_PREFIX)
+        .prediction
+        .unwrap_or_default()
+}
+
+#[test]
+fn adding_duckdb_x10_makes_duckdb_the_prediction() {
+    let mut harness = harness(on_step(1));
+    assert_eq!(prediction(&harness.state().0), "mongodb");
+    harness.get_by_label("new ending").click();
+    harness.run();
+    harness.get_by_label("new ending").type_text("duckdb");
+    harness.run();
+    harness.get_by_label("new count").click();
+    harness.run();
+    harness.get_by_label("new count").type_text("10");
+    harness.key_press(egui::Key::Enter);
+    harness.run();
+    harness.get_by_label("add row").click();
+    harness.run();
+    assert_eq!(prediction(&harness.state().0), "duckdb");
+    // The table shows it with its share: 10 of 21.
+    harness.get_by_label("count of duckdb");
+    harness.get_by_label("47.6%");
+}
+
+#[test]
+fn plus_buttons_move_the_odds_and_the_prediction_at_once() {
+    let mut harness = harness(on_step(1));
+    harness.get_by_label("27.3%"); // postgresql: 3 of 11
+    for _ in 0..3 {
+        // The "+" of the second row: postgresql.
+        harness.get_all_by_label("+").nth(1).unwrap().click();
+        harness.run();
+    }
+    let scene = &harness.state().0;
+    assert_eq!(scene.corpus.rows[1].count, 6);
+    assert_eq!(prediction(scene), "postgresql");
+    harness.get_by_label("42.9%"); // 6 of 14
+}
+
+#[test]
+fn a_row_with_another_prefix_gets_its_own_prediction() {
+    let mut harness = harness(on_step(1));
+    // The prefix box starts with the first prefix; replace it as a user selecting all would.
+    harness.state_mut().1.new_row.prefix = "the best language is".into();
+    harness.run();
+    harness.get_by_label("new ending").click();
+    harness.run();
+    harness.get_by_label("new ending").type_text("python");
+    harness.run();
+    harness.state_mut().1.new_row.count = 4;
+    harness.run();
+    harness.get_by_label("add row").click();
+    harness.run();
+    let scene = &harness.state().0;
+    assert_eq!(
+        scene
+            .corpus
+            .distribution("the best language is")
+            .prediction
+            .as_deref(),
+        Some("python")
+    );
+    harness.get_by_label("the best language is ___");
+    // The same ending twice for one prefix is refused, with the reason, and nothing changes.
+    harness.state_mut().1.new_row.prefix = "the best language is".into();
+    harness.state_mut().1.new_row.ending = "python".into();
+    harness.run();
+    harness.get_by_label("add row").click();
+    harness.run();
+    assert_eq!(harness.state().0.corpus.rows.len(), 5);
+    assert!(harness.state().1.new_row.error.is_some());
+}
+
+#[test]
+fn the_strength_slider_flips_the_answer_where_the_closed_form_says() {
+    // Seed corpus (mongodb 5, postgresql 3), rewards +3 / −1: the flip is at s = 0.113.
+    let mut scene = on_step(2);
+    scene.rlhf.strength = 0.10;
+    let mut harness = harness(scene);
+    harness.get_by_label("how much should the model listen to humans?");
+    harness.get_by_label("at this strength the model now predicts");
+    assert!(harness.query_by_label("10%   β = 9.000").is_some());
+    harness.get_all_by_label("mongodb").next().unwrap();
+    let shows_prediction = |harness: &Harness<'_, (Scene, PanelState)>, word: &str| {
+        // The predicted word appears in the picker, the table and once more, large.
+        harness.get_all_by_label(word).count() >= 3
+    };
+    assert!(shows_prediction(&harness, "mongodb"));
+    harness.state_mut().0.rlhf.strength = 0.12;
+    harness.run();
+    assert!(shows_prediction(&harness, "postgresql"));
+    assert!(!shows_prediction(&harness, "mongodb"));
+}
+
+#[test]
+fn picking_another_answer_and_the_math_uses_the_model_numbers() {
+    let mut harness = harness(on_step(2));
+    // The picker's "sqlite" (the table lists it too, below).
+    harness.get_all_by_label("sqlite").next().unwrap().click();
+    harness.run();
+    assert_eq!(harness.state().0.rlhf.preferred, "sqlite");
+    harness.get_by_label("show the math").click();
+    harness.run();
+    // s = 0.5: β = 1, so sqlite's new logit is ln 1 + 3/1 = +3.000 and mongodb's ln 5 − 1.
+    assert!(harness.get_all_by_label("+3.000").count() >= 1);
+    harness.get_by_label(&format!("{:+.3}", 5f64.ln() - 1.0));
+    let outcome = gaze::model::rlhf::apply(
+        &harness
+            .state()
+            .0
+            .corpus
+            .distribution(gaze::model::corpus::DEFAULT_PREFIX),
+        "sqlite",
+        0.5,
+        gaze::model::rlhf::Rewards::default(),
+    )
+    .unwrap();
+    for row in &outcome.rows {
+        let p = format!("{:.4}", row.probability);
+        assert!(
+            harness.get_all_by_label(&p).count() >= 1,
+            "{} {p}",
+            row.ending
+        );
+    }
+}
+
+#[test]
+fn an_unseen_word_is_refused_with_the_reason() {
+    let mut harness = harness(on_step(2));
+    harness.get_by_label("or type one:").click();
+    harness.run();
+    harness.get_by_label("or type one:").type_text("oracle");
+    harness.run();
+    harness.key_press(egui::Key::Enter);
+    harness.run();
+    harness.run();
+    harness.get_by_label("pretraining never saw 'oracle' — no finite reward can reach it");
+}
+
+#[test]
+fn keys_and_the_step_bar_move_between_steps() {
+    let mut harness = harness(on_step(1));
+    harness.get_by_label("2 RLHF").click();
+    harness.run();
+    assert_eq!(harness.state().0.step, 2);
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run();
+    assert_eq!(harness.state().0.step, 3);
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run();
+    assert_eq!(harness.state().0.step, 3, "step 4 is not in this build");
+    harness.key_press(egui::Key::Num1);
+    harness.run();
+    assert_eq!(harness.state().0.step, 1);
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.run();
+    assert_eq!(harness.state().0.step, 1);
+}
