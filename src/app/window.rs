@@ -503,11 +503,18 @@ impl WindowState {
         let mut layout = None;
         let panels = &mut self.panels;
         let output = self.egui_ctx.run_ui(input, |ui| {
+            // The standing notice (attention on the CPU here) goes above everything, every step.
+            if let Some(notice) = notice {
+                egui::Panel::top("notice").show(ui, |ui| {
+                    ui.colored_label(egui::Color32::from_rgb(255, 210, 120), notice);
+                });
+            }
             crate::ui::show_step_bar(ui, &mut scene.step);
             if scene.step != 3 {
+                // No maps on this step: nothing for the page to report where they are.
+                layout = Some(AttentionLayout::default());
                 egui::CentralPanel::default().show(ui, |ui| {
                     for (text, colour) in [
-                        (notice, egui::Color32::from_rgb(255, 210, 120)),
                         (message, egui::Color32::from_rgb(255, 170, 80)),
                         (info, egui::Color32::from_rgb(150, 210, 255)),
                     ] {
@@ -541,9 +548,6 @@ impl WindowState {
                 // Nothing computed yet (the scene opened with a sentence the lesson refuses): keep
                 // the sentence box, so the user can fix it here.
                 egui::CentralPanel::default().show(ui, |ui| {
-                    if let Some(notice) = notice {
-                        ui.label(notice);
-                    }
                     ui.label(message.unwrap_or("starting…"));
                     ui.horizontal(|ui| {
                         let label = ui.label("sentence:");
@@ -575,7 +579,8 @@ impl WindowState {
                 },
                 message,
                 info,
-                notice,
+                // Drawn above the step bar already.
+                notice: None,
             };
             layout = Some(show_lesson(ui, &mut scene.attention, &view));
         });

@@ -203,8 +203,16 @@ test("webgpu: a link's fragment opens that scene, and the address bar follows th
     + "&causal=1&residual=0&prefer=sqlite&strength=0.75"
     + "&corpus=the%20best%20database%20is:mongodb*5,duckdb*10";
   await page.goto(`${URL_BASE}#${fragment}`);
-  const s = await waitForNumbers(page);
-  assert.equal(s.step, 2);
+  // The link opens step 2 (no maps there); key 3 moves to attention, as in a lecture.
+  await page.waitForFunction(() => {
+    const t = document.documentElement.dataset.gazeStatus;
+    return t && JSON.parse(t).ready && JSON.parse(t).step === 2;
+  }, null, { timeout: 60_000 });
+  assert.equal((await status(page)).heatmap, null, "step 2 draws no map");
+  await page.locator("#gaze-canvas").focus();
+  await page.keyboard.press("3");
+  const s = await waitForNumbers(page, (t) => t.step === 3);
+  assert.match(await page.evaluate(() => location.hash), /step=3/);
   assert.equal(s.attention.sentence, "the best language is");
   assert.equal(s.attention.focus, 1);
   assert.equal(s.attention.heads, 2);
