@@ -103,9 +103,15 @@ fn workgroup_lanes_match_the_cpu_twins() {
             if constant.name.as_deref() != Some("LANES") {
                 continue;
             }
+            // The training kernels reduce over one small workgroup; the attention kernels over 256.
+            let twin = if name.starts_with("train_") || name.starts_with("rlhf_") {
+                gaze::model::train::LANES
+            } else {
+                LANES
+            };
             match module.global_expressions[constant.init] {
                 naga::Expression::Literal(naga::Literal::U32(lanes)) => {
-                    assert_eq!(lanes as usize, LANES, "{name}: LANES")
+                    assert_eq!(lanes as usize, twin, "{name}: LANES")
                 }
                 ref other => panic!("{name}: LANES is {other:?}"),
             }
@@ -113,8 +119,38 @@ fn workgroup_lanes_match_the_cpu_twins() {
         }
     }
     assert_eq!(
-        checked, 3,
-        "softmax, output and arc-easing kernels declare LANES"
+        checked, 5,
+        "softmax, output, arc-easing, training and fine-tune kernels declare LANES"
+    );
+}
+
+#[test]
+fn training_params_layouts_match_their_shaders() {
+    use gaze::model::finetune::FineTuneParams;
+    use gaze::model::train::TrainParams;
+    let train = [
+        ("prefixes", offset_of!(TrainParams, prefixes)),
+        ("vocabulary", offset_of!(TrainParams, vocabulary)),
+        ("features", offset_of!(TrainParams, features)),
+        ("max_steps", offset_of!(TrainParams, max_steps)),
+        ("learning_rate", offset_of!(TrainParams, learning_rate)),
+        ("pad0", offset_of!(TrainParams, pad)),
+        ("pad1", offset_of!(TrainParams, pad) + 4),
+        ("pad2", offset_of!(TrainParams, pad) + 8),
+    ];
+    assert_eq!(
+        check_struct("TrainParams", &train, size_of::<TrainParams>()),
+        1
+    );
+    let fine_tune = [
+        ("vocabulary", offset_of!(FineTuneParams, vocabulary)),
+        ("max_steps", offset_of!(FineTuneParams, max_steps)),
+        ("strength", offset_of!(FineTuneParams, strength)),
+        ("learning_rate", offset_of!(FineTuneParams, learning_rate)),
+    ];
+    assert_eq!(
+        check_struct("FineTuneParams", &fine_tune, size_of::<FineTuneParams>()),
+        1
     );
 }
 

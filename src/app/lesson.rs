@@ -261,7 +261,7 @@ impl Lesson {
                 .take(scene.heads)
                 .map(|h| h.name.clone())
                 .collect(),
-            stream: residual_stream(&input),
+            stream: crate::model::residual::residual_stream(&input),
             weights: input.heads.clone(),
             weights_buffer: computed.weights_buffer,
             params: *packed.params(),
@@ -349,18 +349,4 @@ struct Computed {
     result: Option<AttentionResult>,
     pending: Option<PendingReadback>,
     reused: bool,
-}
-
-/// The residual stream of `input`: X, plus the sinusoidal table when sinusoidal positions are on.
-fn residual_stream(
-    input: &crate::model::attention::AttentionInput,
-) -> crate::model::attention::Matrix {
-    let mut stream = input.x.clone();
-    if input.options.positions == crate::model::positions::Positions::Sinusoidal {
-        let table = crate::model::positions::sinusoidal_table(stream.rows(), stream.cols());
-        for (x, p) in stream.data_mut().iter_mut().zip(table) {
-            *x += p;
-        }
-    }
-    stream
 }

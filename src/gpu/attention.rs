@@ -20,6 +20,8 @@ use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
 use super::error::GpuError;
+use super::kernel::{Access, Kernel};
+use super::readback::PendingFloats;
 use crate::model::attention::{
     output_tile_width, AttentionParams, AttentionResult, PackedAttention, LANES,
 };
@@ -255,82 +257,6 @@ pub fn plan(params: &AttentionParams, limits: &wgpu::Limits) -> Result<Attention
         buffers,
         dispatches,
     })
-}
-
-/// How a kernel sees one binding.
-#[derive(Clone, Copy)]
-enum Access {
-    Uniform,
-    Read,
-    ReadWrite,
-}
-
-/// One compute pipeline and the layout of its bind group.
-#[derive(Debug)]
-struct Kernel {
-    layout: wgpu::BindGroupLayout,
-    pipeline: wgpu::ComputePipeline,
-}
-
-impl Kernel {
-    fn new(device: &wgpu::Device, name: &str, source: &str, bindings: &[Access]) -> Self {
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
-            .iter()
-            .enumerate()
-            .map(|(binding, access)| wgpu::BindGroupLayoutEntry {
-                binding: binding as u32,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match access {
-                        Access::Uniform => wgpu::BufferBindingType::Uniform,
-                        Access::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        Access::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            })
-            .collect();
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some(name),
-            entries: &entries,
-        });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(name),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(name),
-            layout: Some(&pipeline_layout),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        Self { layout, pipeline }
-    }
-
-    fn bind(&self, device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-        let entries: Vec<wgpu::BindGroupEntry> = buffers
-            .iter()
-            .enumerate()
-            .map(|(binding, buffer)| wgpu::BindGroupEntry {
-                binding: binding as u32,
-                resource: buffer.as_entire_binding(),
-            })
-            .collect();
-        device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &self.layout,
-            entries: &entries,
-        })
-    }
 }
 
 /// The four attention pipelines. Long-lived: build once per device.
@@ -631,22 +557,19 @@ impl AttentionKernels {
     }
 }
 
-/// A readback in flight: the copies are submitted and the buffers are being mapped; the values
-/// arrive when the GPU is done. The window polls it each frame instead of waiting, so a frame
-/// never blocks on a readback.
+/// A readback of every attention intermediate in flight; the window polls it each frame instead
+/// of waiting, so a frame never blocks on a readback.
 #[derive(Debug)]
 pub struct PendingReadback {
     params: AttentionParams,
-    staging: Vec<(wgpu::Buffer, usize)>,
-    mapped: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    floats: PendingFloats,
 }
 
 /// Copies every result buffer to a mappable one, submits `encoder` with the copies and asks for
 /// the mappings, without waiting.
 pub fn start_read_back(
     ctx: &GpuContext,
-    mut encoder: wgpu::CommandEncoder,
+    encoder: wgpu::CommandEncoder,
     buffers: &AttentionBuffers,
 ) -> Result<PendingReadback, GpuError> {
     let p = &buffers.params;
@@ -658,75 +581,21 @@ pub fn start_read_back(
         (&buffers.weights, p.matrix_len()),
         (&buffers.output, p.output_len()),
     ];
-    let staging: Vec<(wgpu::Buffer, usize)> = ctx.scoped(|| {
-        sources
-            .iter()
-            .map(|(source, len)| {
-                let bytes = (*len as u64) * 4;
-                let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("attention readback"),
-                    size: bytes,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                encoder.copy_buffer_to_buffer(source, 0, &buffer, 0, bytes);
-                (buffer, *len)
-            })
-            .collect()
-    })?;
-    ctx.queue.submit([encoder.finish()]);
-    let mapped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let failure = std::sync::Arc::new(std::sync::Mutex::new(None));
-    for (index, (buffer, _)) in staging.iter().enumerate() {
-        let (mapped, failure) = (mapped.clone(), failure.clone());
-        buffer.map_async(wgpu::MapMode::Read, .., move |result| {
-            if let Err(e) = result {
-                if let Ok(mut slot) = failure.lock() {
-                    *slot = Some(format!("buffer {index}: {e}"));
-                }
-            }
-            mapped.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        });
-    }
     Ok(PendingReadback {
         params: *p,
-        staging,
-        mapped,
-        failure,
+        floats: PendingFloats::start(ctx, encoder, &sources)?,
     })
 }
 
 impl PendingReadback {
     /// Whether every buffer has answered (call `device.poll` to let native callbacks run).
     pub fn is_ready(&self) -> bool {
-        self.mapped.load(std::sync::atomic::Ordering::Acquire) == self.staging.len()
+        self.floats.is_ready()
     }
 
     /// The values, once [`Self::is_ready`]; an error if a mapping failed or it is not ready.
     pub fn take(self) -> Result<AttentionResult, GpuError> {
-        if !self.is_ready() {
-            return Err(GpuError::Readback("the readback is not finished".into()));
-        }
-        if let Some(failure) = self.failure.lock().ok().and_then(|mut f| f.take()) {
-            return Err(GpuError::Readback(failure));
-        }
-        let mut values = self
-            .staging
-            .iter()
-            .map(|(buffer, len)| {
-                let view = buffer
-                    .get_mapped_range(..)
-                    .map_err(|e| GpuError::Readback(e.to_string()))?;
-                let data: Vec<f32> = bytemuck::cast_slice::<u8, f32>(&view)
-                    .get(..*len)
-                    .ok_or_else(|| GpuError::Readback("a readback buffer came back short".into()))?
-                    .to_vec();
-                drop(view);
-                buffer.unmap();
-                Ok(data)
-            })
-            .collect::<Result<Vec<_>, GpuError>>()?
-            .into_iter();
+        let mut values = self.floats.take()?.into_iter();
         let mut next = || values.next().unwrap_or_default();
         Ok(AttentionResult {
             params: self.params,
@@ -740,27 +609,10 @@ impl PendingReadback {
     }
 
     /// Blocks until the values arrive (command line and tests; never in a frame).
-    ///
-    /// The device is shared: when several threads poll it, another thread's poll may be the one
-    /// running this readback's callbacks, and ours can return first. So wait until every
-    /// callback has been seen, not merely until the GPU is idle.
     pub fn wait(self, ctx: &GpuContext) -> Result<AttentionResult, GpuError> {
-        let deadline = web_time::Instant::now() + std::time::Duration::from_secs(120);
-        while !self.is_ready() {
-            ctx.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-            if self.is_ready() {
-                break;
-            }
-            if web_time::Instant::now() > deadline {
-                return Err(GpuError::Readback(
-                    "the GPU did not answer within 120 s".into(),
-                ));
-            }
-            std::thread::yield_now();
-        }
-        self.take()
+        let params = self.params;
+        let floats = self.floats.wait_ready(ctx)?;
+        PendingReadback { params, floats }.take()
     }
 }
 

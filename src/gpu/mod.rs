@@ -6,6 +6,9 @@
 pub mod attention;
 pub mod context;
 pub mod error;
+pub(crate) mod kernel;
+pub mod readback;
+pub mod training;
 pub mod verify;
 
 pub use attention::{AttentionBuffers, AttentionKernels};

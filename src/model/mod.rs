@@ -6,9 +6,11 @@
 pub mod animation;
 pub mod attention;
 pub mod corpus;
+pub mod finetune;
 pub mod lesson;
 pub mod positions;
 pub mod residual;
 pub mod rlhf;
 pub mod sample;
 pub mod tokenizer;
+pub mod train;

@@ -77,6 +77,18 @@ pub fn carried_forward(
     })
 }
 
+/// The residual stream of `input`: X, plus the sinusoidal table when sinusoidal positions are on.
+pub fn residual_stream(input: &crate::model::attention::AttentionInput) -> Matrix {
+    let mut stream = input.x.clone();
+    if input.options.positions == crate::model::positions::Positions::Sinusoidal {
+        let table = crate::model::positions::sinusoidal_table(stream.rows(), stream.cols());
+        for (x, p) in stream.data_mut().iter_mut().zip(table) {
+            *x += p;
+        }
+    }
+    stream
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
