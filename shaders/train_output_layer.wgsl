@@ -32,7 +32,7 @@ const LANES: u32 = 64u;
 const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: TrainParams;
-@group(0) @binding(1) var<storage, read> hidden: array<f32>;              // [P][d]: h_p
+@group(0) @binding(1) var<storage, read> hidden: array<f32>;              // [P][d]: ĥ_p, standardised h_p
 @group(0) @binding(2) var<storage, read> corpus_share: array<f32>;        // [P][V]: count / C
 @group(0) @binding(3) var<storage, read> prefix_share: array<f32>;        // [P]: n_p / C
 @group(0) @binding(4) var<storage, read_write> weights: array<f32>;       // [V][d] W_out, then [V] b

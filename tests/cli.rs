@@ -104,7 +104,8 @@ fn inspect_default_scene_agrees_with_the_model() {
             "weights row {i}"
         );
         let q: Vec<f32> = serde_json::from_value(heads[0]["q"][i].clone()).unwrap();
-        assert_eq!(q.as_slice(), &expected.q[i * 4..(i + 1) * 4], "q row {i}");
+        let dk = expected.params.dk();
+        assert_eq!(q.as_slice(), &expected.q[i * dk..(i + 1) * dk], "q row {i}");
     }
     // The lesson's story, as a script would read it.
     let is_row: Vec<f32> = serde_json::from_value(heads[0]["weights"][3].clone()).unwrap();

@@ -1,33 +1,69 @@
 //! Steps 1 and 2 and the step bar, driven like a user (egui_kittest): click by label, type, press
 //! keys, and read what the panels say.
 
+mod common;
+
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use gaze::app::training::Trainers;
+use gaze::model::lesson::LessonModel;
 use gaze::scene::Scene;
 use gaze::ui::{show_step_bar, step1_pretraining, step2_rlhf, PanelState};
 
-/// The app's screen for steps 1 and 2: the step bar, then the step's panel.
-fn harness(scene: Scene) -> Harness<'static, (Scene, PanelState)> {
+type Screen = (Scene, PanelState, Trainers);
+
+/// The app's screen for steps 1 and 2, frame by frame as the window runs it: the optimisers
+/// advance (on the GPU), then the step bar and the step's panel, then what was clicked starts.
+fn harness(scene: Scene) -> Harness<'static, Screen> {
+    let ctx = &common::gpu().0;
+    let model = LessonModel::builtin().unwrap();
     Harness::builder()
-        .with_size(egui::vec2(1280.0, 900.0))
+        .with_size(egui::vec2(1280.0, 1100.0))
         .build_ui_state(
-            |ui, (scene, panels): &mut (Scene, PanelState)| {
+            move |ui, (scene, panels, trainers): &mut Screen| {
+                trainers.update(ctx, scene).unwrap();
+                let fit = trainers.fit.as_ref().map(|f| f.view());
+                let fine_tune = trainers.fine_tune.as_ref().map(|f| f.view());
                 show_step_bar(ui, &mut scene.step);
-                egui::CentralPanel::default().show(ui, |ui| match scene.step {
-                    1 => step1_pretraining::show(ui, &mut scene.corpus, &mut panels.new_row),
-                    2 => step2_rlhf::show(
-                        ui,
-                        &scene.corpus,
-                        &mut scene.rlhf,
-                        &mut panels.typed_preference,
-                    ),
-                    _ => {
-                        ui.label(format!("step {}", scene.step));
-                    }
+                egui::CentralPanel::default().show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| match scene.step {
+                        1 => step1_pretraining::show(
+                            ui,
+                            &mut scene.corpus,
+                            &mut panels.new_row,
+                            fit.as_ref(),
+                            &mut panels.train_requested,
+                        ),
+                        2 => step2_rlhf::show(
+                            ui,
+                            &scene.corpus,
+                            &mut scene.rlhf,
+                            &mut panels.typed_preference,
+                            fine_tune.as_ref(),
+                            &mut panels.fine_tune_requested,
+                        ),
+                        _ => {
+                            ui.label(format!("step {}", scene.step));
+                        }
+                    })
                 });
+                drop((fit, fine_tune));
+                trainers
+                    .start_requested(ctx, scene, &model, panels, true)
+                    .unwrap();
             },
-            (scene, PanelState::default()),
+            (scene, PanelState::default(), Trainers::default()),
         )
+}
+
+/// Runs frames until `done` holds (the readbacks land between frames), at most ~60 s.
+fn frames_until(harness: &mut Harness<'static, Screen>, done: impl Fn(&Screen) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done(harness.state()) {
+        assert!(std::time::Instant::now() < deadline, "gave up waiting");
+        harness.step();
+    }
+    harness.run();
 }
 
 fn on_step(step: u8) -> Scene {
@@ -127,7 +163,7 @@ fn the_strength_slider_flips_the_answer_where_the_closed_form_says() {
     harness.get_by_label("at this strength the model now predicts");
     assert!(harness.query_by_label("10%   β = 9.000").is_some());
     harness.get_all_by_label("mongodb").next().unwrap();
-    let shows_prediction = |harness: &Harness<'_, (Scene, PanelState)>, word: &str| {
+    let shows_prediction = |harness: &Harness<'_, Screen>, word: &str| {
         // The predicted word appears in the picker, the table and once more, large.
         harness.get_all_by_label(word).count() >= 3
     };
@@ -202,4 +238,100 @@ fn keys_and_the_step_bar_move_between_steps() {
     harness.key_press(egui::Key::ArrowLeft);
     harness.run();
     assert_eq!(harness.state().0.step, 1);
+}
+
+#[test]
+fn train_runs_the_fit_on_the_gpu_and_the_loss_falls_to_the_counts() {
+    let mut harness = harness(on_step(1));
+    harness.get_by_label("Train").click();
+    harness.run();
+    // Partway: the curve is there and the button says it is busy.
+    harness.get_by_label("training…");
+    frames_until(&mut harness, |(_, _, t)| {
+        t.fit.as_ref().is_some_and(|f| f.finished())
+    });
+    harness.get_by_label_contains("step 300 / 300 on the GPU");
+    harness.get_by_label("trained model");
+    let fit = harness.state().2.fit.as_ref().unwrap().view();
+    assert!(fit.losses[0] > fit.losses[299], "the loss fell");
+    assert!(
+        (fit.losses[0] - 4f32.ln()).abs() < 1e-5,
+        "it started from uniform odds"
+    );
+    harness.get_by_label_contains("loss curve: 300 steps");
+    // The fitted bars read the counts' shares: mongodb 5 of 11 = 45.5%, now twice.
+    assert_eq!(harness.get_all_by_label("45.5%").count(), 2);
+    harness.get_by_label_contains("the best database is ___: KL(counts || trained) =");
+    harness.get_by_label_contains("matches the counts");
+}
+
+#[test]
+fn editing_a_count_drops_the_fit_it_no_longer_describes() {
+    let mut harness = harness(on_step(1));
+    harness.get_by_label("Train").click();
+    harness.run();
+    frames_until(&mut harness, |(_, _, t)| {
+        t.fit.as_ref().is_some_and(|f| f.finished())
+    });
+    harness.get_by_label("trained model");
+    harness.get_all_by_label("+").next().unwrap().click();
+    harness.run();
+    assert!(harness.state().2.fit.is_none());
+    assert!(harness.query_by_label("trained model").is_none());
+    harness.get_by_label("Train");
+}
+
+#[test]
+fn fine_tune_for_real_lands_on_the_closed_form() {
+    let mut harness = harness(on_step(2));
+    harness.get_by_label("fine-tune for real").click();
+    harness.run();
+    frames_until(&mut harness, |(_, _, t)| {
+        t.fine_tune
+            .as_ref()
+            .is_some_and(|f| f.view().kl_to_closed_form.is_some())
+    });
+    harness.get_by_label_contains("200 steps on the GPU: KL(closed form || fine-tuned) =");
+    harness.get_by_label_contains("lands on the closed form");
+    harness.get_by_label_contains("the optimiser's path: 200 of 200 steps drawn");
+    // Moving the slider moves the closed form: the old climb is dropped.
+    harness.state_mut().0.rlhf.strength = 0.9;
+    harness.run();
+    assert!(harness.state().2.fine_tune.is_none());
+}
+
+#[test]
+fn a_typed_count_that_is_not_a_whole_number_is_refused_and_the_count_kept() {
+    let mut harness = harness(on_step(1));
+    for (typed, reason) in [
+        (
+            "-2",
+            "count of mysql: `-2` is negative; a count cannot be below 0",
+        ),
+        ("2.5", "count of mysql: `2.5` is not a whole number"),
+        ("lots", "count of mysql: `lots` is not a whole number"),
+        (
+            "1000000001",
+            "count of mysql: `1000000001` is above the largest count",
+        ),
+    ] {
+        harness.get_by_label("count of mysql").click();
+        harness.run();
+        harness.get_by_label("count of mysql").type_text(typed);
+        harness.key_press(egui::Key::Enter);
+        harness.run();
+        harness.get_by_label_contains(reason);
+        assert_eq!(harness.state().0.corpus.rows[2].count, 2, "after `{typed}`");
+    }
+    // A whole number goes in, and the message goes away.
+    harness.get_by_label("count of mysql").click();
+    harness.run();
+    harness.get_by_label("count of mysql").type_text("7");
+    harness.key_press(egui::Key::Enter);
+    harness.run();
+    assert_eq!(harness.state().0.corpus.rows[2].count, 7);
+    assert!(harness
+        .query_by_label_contains("is not a whole number")
+        .is_none());
+    assert!(harness.query_by_label_contains("negative").is_none());
 }

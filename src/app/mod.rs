@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod lesson;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod render;
+pub mod training;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod verify;
 #[cfg(target_arch = "wasm32")]

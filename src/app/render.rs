@@ -39,6 +39,9 @@ pub enum RenderError {
     /// The GPU failed.
     #[error(transparent)]
     Gpu(#[from] GpuError),
+    /// The fit or the fine-tune was refused (say, a corpus with every count at 0).
+    #[error("{0}")]
+    Training(String),
     /// Writing the PNG failed.
     #[error("writing the PNG failed: {0}")]
     Png(#[from] image::ImageError),
@@ -155,7 +158,9 @@ pub fn render_scene_with(
 }
 
 /// Renders step 1 (the corpus and its odds) or step 2 (RLHF) of `scene`: egui panels only,
-/// every number computed by `model::corpus` / `model::rlhf` as in the window.
+/// every number computed by `model::corpus` / `model::rlhf` as in the window. The step's
+/// optimiser — step 1's Train, step 2's "fine-tune for real" — is run to its end on the GPU first,
+/// so the picture shows the loss curve or the path landing on the closed form.
 pub fn render_panels(
     ctx: &GpuContext,
     scene: &Scene,
@@ -166,20 +171,40 @@ pub fn render_panels(
         return Err(RenderError::Step(scene.step));
     }
     let mut scene = scene.clone();
-    let mut panels = crate::ui::PanelState::default();
+    let mut panels = crate::ui::PanelState {
+        train_requested: scene.step == 1,
+        fine_tune_requested: scene.step == 2,
+        ..Default::default()
+    };
     let step = scene.step;
+    let model = crate::model::lesson::LessonModel::builtin().map_err(StageError::from)?;
+    let mut trainers = crate::app::training::Trainers::default();
+    trainers
+        .start_requested(ctx, &scene, &model, &mut panels, true)
+        .map_err(RenderError::Training)?;
+    trainers.finish_blocking(ctx)?;
+    let fit = trainers.fit.as_ref().map(|f| f.view());
+    let fine_tune = trainers.fine_tune.as_ref().map(|f| f.view());
     paint_ui(
         ctx,
         request,
         |ui| {
             crate::ui::show_step_bar(ui, &mut scene.step);
             egui::CentralPanel::default().show(ui, |ui| match step {
-                1 => crate::ui::step1_pretraining::show(ui, &mut scene.corpus, &mut panels.new_row),
+                1 => crate::ui::step1_pretraining::show(
+                    ui,
+                    &mut scene.corpus,
+                    &mut panels.new_row,
+                    fit.as_ref(),
+                    &mut panels.train_requested,
+                ),
                 _ => crate::ui::step2_rlhf::show(
                     ui,
                     &scene.corpus,
                     &mut scene.rlhf,
                     &mut panels.typed_preference,
+                    fine_tune.as_ref(),
+                    &mut panels.fine_tune_requested,
                 ),
             });
         },

@@ -269,6 +269,8 @@ pub struct WindowState {
     refused: Option<crate::scene::AttentionScene>,
     /// Text the panels keep between frames (a corpus row being typed).
     panels: crate::ui::PanelState,
+    /// Step 1's fit and step 2's fine-tune, running or run.
+    trainers: crate::app::training::Trainers,
     /// Where the panels put the maps last frame (the web page reports it for its tests).
     pub(crate) layout: AttentionLayout,
     reduced_motion: bool,
@@ -341,6 +343,7 @@ impl WindowState {
             refused: None,
             layout: AttentionLayout::default(),
             panels: crate::ui::PanelState::default(),
+            trainers: crate::app::training::Trainers::default(),
             reduced_motion: options.reduced_motion,
             eased_revision: 0,
         })
@@ -496,11 +499,16 @@ impl WindowState {
         self.last_frame = now;
         let input = self.egui_state.take_egui_input(&self.window);
         let stage = self.stage.as_ref();
-        let message = self.refusal.as_deref().or(self.message.as_deref());
         let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
         let reduced_motion = self.reduced_motion;
         let model = &self.lesson.model;
         let mut layout = None;
+        if let Err(error) = self.trainers.update(&self.ctx, scene) {
+            self.message = Some(error.to_string());
+        }
+        let message = self.refusal.as_deref().or(self.message.as_deref());
+        let fit = self.trainers.fit.as_ref().map(|f| f.view());
+        let fine_tune = self.trainers.fine_tune.as_ref().map(|f| f.view());
         let panels = &mut self.panels;
         let output = self.egui_ctx.run_ui(input, |ui| {
             // The standing notice (attention on the CPU here) goes above everything, every step.
@@ -527,12 +535,16 @@ impl WindowState {
                             ui,
                             &mut scene.corpus,
                             &mut panels.new_row,
+                            fit.as_ref(),
+                            &mut panels.train_requested,
                         ),
                         2 => crate::ui::step2_rlhf::show(
                             ui,
                             &scene.corpus,
                             &mut scene.rlhf,
                             &mut panels.typed_preference,
+                            fine_tune.as_ref(),
+                            &mut panels.fine_tune_requested,
                         ),
                         _ => {
                             ui.label(
@@ -586,6 +598,16 @@ impl WindowState {
         });
         if let Some(layout) = layout {
             self.layout = layout;
+        }
+        drop((fit, fine_tune));
+        if let Err(error) = self.trainers.start_requested(
+            &self.ctx,
+            scene,
+            &self.lesson.model,
+            &mut self.panels,
+            self.reduced_motion,
+        ) {
+            self.message = Some(error);
         }
         // Apply this frame's edits before drawing: the kernels run now, so the arcs and the map
         // drawn below already show them (a drag updates attention in the same frame).

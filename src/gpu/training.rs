@@ -129,7 +129,7 @@ impl TrainingKernels {
                 contents: bytemuck::bytes_of(&params),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-            let hidden = storage(device, "hidden states", set.hidden());
+            let hidden = storage(device, "standardised hidden states", set.inputs());
             let corpus_share = storage(device, "corpus shares", set.corpus_share());
             let prefix_share = storage(device, "prefix shares", set.prefix_share());
             let weights = storage(device, "output layer", &OutputLayer::zeros(&params).weights);

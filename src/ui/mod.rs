@@ -103,6 +103,10 @@ pub struct PanelState {
     pub new_row: step1_pretraining::NewRow,
     /// Step 2's "or type one" box.
     pub typed_preference: String,
+    /// Train was clicked on step 1 (the app starts the fit and clears it).
+    pub train_requested: bool,
+    /// "Fine-tune for real" was clicked on step 2.
+    pub fine_tune_requested: bool,
 }
 
 /// The step bar across the top, and the keys that move between steps: 1–4 jump, <- and ->

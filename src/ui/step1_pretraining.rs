@@ -7,7 +7,7 @@
 
 use egui::{Color32, RichText};
 
-use crate::model::corpus::{Corpus, DEFAULT_PREFIX, MAX_COUNT};
+use crate::model::corpus::{parse_count, Corpus, DEFAULT_PREFIX, MAX_COUNT};
 
 /// The panel's own editing state (the row being typed in), kept between frames by the caller.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -20,17 +20,64 @@ pub struct NewRow {
     pub count: u64,
     /// Why the last add was refused.
     pub error: Option<String>,
+    /// Why the last typed count was refused (the count kept its value).
+    pub count_error: Option<String>,
 }
 
 use super::{probability_bar, WINNER};
 
-/// Draws step 1 and applies the user's edits to `corpus`.
-pub fn show(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow) {
+/// A fit of the output layer, running or run (`model::train`, on the GPU or its CPU twin).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitView<'a> {
+    /// The sentence starts, in corpus order.
+    pub prefixes: &'a [String],
+    /// The endings the output layer can say.
+    pub vocabulary: &'a [String],
+    /// The fitted π, prefixes × vocabulary.
+    pub probabilities: &'a [f32],
+    /// The loss before each step so far.
+    pub losses: &'a [f32],
+    /// The lowest loss possible: the corpus's own entropy.
+    pub loss_floor: f64,
+    /// Steps run and read back.
+    pub steps: u32,
+    /// Steps the fit will run.
+    pub total_steps: u32,
+    /// Whether the steps run on the GPU.
+    pub on_gpu: bool,
+    /// Per prefix: `KL(counts' shares ‖ fitted π)`.
+    pub kl_to_counts: Vec<f64>,
+    /// Per prefix: how many of the vocabulary's endings never followed it (count 0 there).
+    pub unseen_endings: Vec<usize>,
+}
+
+impl FitView<'_> {
+    /// The fitted probability of `ending` after `prefix`; `None` outside the vocabulary.
+    fn probability(&self, prefix: &str, ending: &str) -> Option<f32> {
+        let p = self.prefixes.iter().position(|x| x == prefix)?;
+        let v = self.vocabulary.iter().position(|x| x == ending)?;
+        self.probabilities
+            .get(p * self.vocabulary.len() + v)
+            .copied()
+    }
+}
+
+/// Draws step 1 and applies the user's edits to `corpus`. `fit` is the latest training run, if
+/// any; a click on Train sets `train`.
+pub fn show(
+    ui: &mut egui::Ui,
+    corpus: &mut Corpus,
+    new_row: &mut NewRow,
+    fit: Option<&FitView<'_>>,
+    train: &mut bool,
+) {
     ui.heading("Step 1 — Pretraining: the training data sets the odds");
     ui.label(
         "Each row is how often an ending followed its sentence start in the training text. \
          The model's odds are the counts' shares: p = count / total, logit = ln count.",
     );
+    ui.add_space(8.0);
+    training(ui, fit, train);
     ui.add_space(8.0);
     let prefixes: Vec<String> = corpus.prefixes().into_iter().map(str::to_owned).collect();
     let mut remove = None;
@@ -48,13 +95,16 @@ pub fn show(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow) {
                 .on_hover_text("the prediction: the ending with the highest count");
         });
         egui::Grid::new(("corpus", prefix))
-            .num_columns(5)
+            .num_columns(if fit.is_some() { 6 } else { 5 })
             .spacing([12.0, 6.0])
             .show(ui, |ui| {
                 ui.strong("ending");
                 ui.strong("count");
                 ui.strong("");
                 ui.strong("probability");
+                if fit.is_some() {
+                    ui.strong("trained model");
+                }
                 ui.strong("");
                 ui.end_row();
                 for (index, row) in corpus.rows.iter_mut().enumerate() {
@@ -68,11 +118,29 @@ pub fn show(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow) {
                         .map_or(0.0, |o| o.probability);
                     ui.label(RichText::new(&row.ending).size(18.0));
                     let label = format!("count of {}", row.ending);
+                    // A typed count goes through `parse_count`: text that is not a whole number
+                    // from 0 to MAX_COUNT is refused with its reason, and the count is kept.
+                    let refused = std::cell::RefCell::new(None);
+                    let ending = row.ending.clone();
                     let drag = ui.add(
                         egui::DragValue::new(&mut row.count)
                             .range(0..=MAX_COUNT)
-                            .speed(0.1),
+                            .speed(0.1)
+                            .update_while_editing(false)
+                            .custom_parser(|text| match parse_count(text) {
+                                Ok(count) => Some(count as f64),
+                                Err(error) => {
+                                    *refused.borrow_mut() =
+                                        Some(format!("count of {ending}: {error}"));
+                                    None
+                                }
+                            }),
                     );
+                    if let Some(message) = refused.into_inner() {
+                        new_row.count_error = Some(message);
+                    } else if drag.changed() {
+                        new_row.count_error = None;
+                    }
                     let count = row.count as f64;
                     drag.widget_info(|| egui::WidgetInfo {
                         label: Some(label.clone()),
@@ -88,6 +156,17 @@ pub fn show(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow) {
                     });
                     let winner = distribution.prediction.as_deref() == Some(row.ending.as_str());
                     probability_bar(ui, p, winner, 260.0);
+                    if let Some(fit) = fit {
+                        match fit.probability(prefix, &row.ending) {
+                            Some(trained) => {
+                                let best = fit_winner(fit, prefix).as_deref() == Some(&row.ending);
+                                probability_bar(ui, trained as f64, best, 200.0);
+                            }
+                            None => {
+                                ui.label("never said (count 0)");
+                            }
+                        }
+                    }
                     if ui
                         .button("remove")
                         .on_hover_text(format!("remove {}", row.ending))
@@ -102,6 +181,9 @@ pub fn show(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow) {
     if let Some(index) = remove {
         corpus.rows.remove(index);
     }
+    if let Some(error) = &new_row.count_error {
+        ui.colored_label(Color32::from_rgb(255, 170, 80), error);
+    }
     ui.separator();
     add_row(
         ui,
@@ -109,6 +191,111 @@ pub fn show(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow) {
         new_row,
         prefixes.first().map_or(DEFAULT_PREFIX, String::as_str),
     );
+}
+
+/// The fitted model's guess after `prefix`: its most likely ending (ties to the first).
+fn fit_winner(fit: &FitView<'_>, prefix: &str) -> Option<String> {
+    let p = fit.prefixes.iter().position(|x| x == prefix)?;
+    let v = fit.vocabulary.len();
+    let row = fit.probabilities.get(p * v..(p + 1) * v)?;
+    let best = (0..v).fold(0, |b, i| if row[i] > row[b] { i } else { b });
+    fit.vocabulary.get(best).cloned()
+}
+
+/// The Train control: a button, and while or after a fit the loss curve falling toward its
+/// floor, with how close the fitted odds are to the counts.
+fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
+    ui.horizontal(|ui| {
+        let running = fit.is_some_and(|f| f.steps < f.total_steps);
+        let label = RichText::new(if running { "training…" } else { "Train" }).size(20.0);
+        if ui
+            .add_enabled(!running, egui::Button::new(label))
+            .on_hover_text(
+                "fit the model's output layer, logits = W_out · h + b, to the corpus by gradient \
+                 descent on the cross-entropy (h: what the sentence's last word carries \
+                 forward after attention, step 3)",
+            )
+            .clicked()
+        {
+            *train = true;
+        }
+        match fit {
+            None => {
+                ui.label("the real thing: fit the output layer to these counts, live");
+            }
+            Some(fit) => {
+                let loss = fit.losses.last().copied().unwrap_or(f32::NAN);
+                ui.label(
+                    RichText::new(format!(
+                        "step {} / {} on the {}   loss {loss:.4}   floor {:.4}",
+                        fit.steps,
+                        fit.total_steps,
+                        if fit.on_gpu { "GPU" } else { "CPU" },
+                        fit.loss_floor
+                    ))
+                    .size(16.0),
+                );
+            }
+        }
+    });
+    let Some(fit) = fit else {
+        return;
+    };
+    let points: egui_plot::PlotPoints<'_> = fit
+        .losses
+        .iter()
+        .enumerate()
+        .map(|(i, &loss)| [i as f64, loss as f64])
+        .collect();
+    let response = egui_plot::Plot::new("loss curve")
+        .height(170.0)
+        .width(560.0)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(0.0)
+        .include_x(fit.total_steps as f64)
+        .include_y(0.0)
+        .x_axis_label("step")
+        .y_axis_label("loss")
+        .legend(egui_plot::Legend::default())
+        .show(ui, |plot| {
+            plot.line(
+                egui_plot::Line::new("loss (cross-entropy)", points)
+                    .width(3.0)
+                    .color(Color32::from_rgb(90, 160, 230)),
+            );
+            plot.hline(
+                egui_plot::HLine::new("floor: the corpus's own entropy", fit.loss_floor)
+                    .color(WINNER)
+                    .style(egui_plot::LineStyle::dashed_loose()),
+            );
+        })
+        .response;
+    let summary = format!(
+        "loss curve: {} steps, last loss {:.4}",
+        fit.losses.len(),
+        fit.losses.last().copied().unwrap_or(f32::NAN)
+    );
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &summary));
+    for ((prefix, kl), unseen) in fit
+        .prefixes
+        .iter()
+        .zip(&fit.kl_to_counts)
+        .zip(&fit.unseen_endings)
+    {
+        let verdict = if *kl < 1e-3 {
+            "  — matches the counts"
+        } else if *unseen > 0 {
+            "  — still closing in: endings never seen after this start reach 0 only at logit -inf"
+        } else {
+            ""
+        };
+        ui.label(format!(
+            "{prefix} ___: KL(counts || trained) = {kl:.2e}{verdict}"
+        ));
+    }
 }
 
 /// The "add a row" line: another ending, or a row with another sentence start.

@@ -16,8 +16,39 @@ use super::{probability_bar, WINNER};
 const PLUS: Color32 = Color32::from_rgb(53, 183, 121);
 const MINUS: Color32 = Color32::from_rgb(230, 110, 90);
 
+/// The fine-tune's climb, running or landed (`model::finetune`, on the GPU or its CPU twin).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FineTuneView<'a> {
+    /// The candidates, in corpus order.
+    pub endings: Vec<&'a str>,
+    /// The closed form's probabilities: where the climb must land.
+    pub closed_form: Vec<f64>,
+    /// π before each step, steps × candidates (empty until the numbers are in).
+    pub path: &'a [f32],
+    /// How much of the path to draw, 0–1 (it draws itself once the numbers are in).
+    pub revealed: f32,
+    /// Steps the climb runs.
+    pub steps: u32,
+    /// Whether it ran on the GPU.
+    pub on_gpu: bool,
+    /// `KL(closed form ‖ fine-tuned)` once landed.
+    pub kl_to_closed_form: Option<f64>,
+    /// The strength it ran at.
+    pub strength: f64,
+}
+
+/// One colour per candidate in the path plot, told apart by more than hue (viridis stops).
+const PATH_COLOURS: [Color32; 6] = [
+    Color32::from_rgb(253, 231, 37),
+    Color32::from_rgb(53, 183, 121),
+    Color32::from_rgb(49, 104, 142),
+    Color32::from_rgb(180, 120, 230),
+    Color32::from_rgb(230, 110, 90),
+    Color32::from_rgb(150, 210, 255),
+];
+
 /// The prefix step 2 fine-tunes: the default one when the corpus has it, else its first.
-fn prefix_of(corpus: &Corpus) -> String {
+pub fn prefix_of(corpus: &Corpus) -> String {
     let prefixes = corpus.prefixes();
     if prefixes.contains(&DEFAULT_PREFIX) || prefixes.is_empty() {
         DEFAULT_PREFIX.to_owned()
@@ -36,8 +67,16 @@ fn signed(x: f64) -> String {
 }
 
 /// Draws step 2 and applies the user's edits to `rlhf`; `typed` is the panel's text box for a
-/// preferred word outside the list (kept by the caller between frames).
-pub fn show(ui: &mut egui::Ui, corpus: &Corpus, rlhf: &mut RlhfScene, typed: &mut String) {
+/// preferred word outside the list (kept by the caller between frames). `fine_tune` is the latest
+/// climb, if any; a click on "fine-tune for real" sets `request`.
+pub fn show(
+    ui: &mut egui::Ui,
+    corpus: &Corpus,
+    rlhf: &mut RlhfScene,
+    typed: &mut String,
+    fine_tune: Option<&FineTuneView<'_>>,
+    request: &mut bool,
+) {
     ui.heading("Step 2 — RLHF: humans push back");
     let prefix = prefix_of(corpus);
     let distribution = corpus.distribution(&prefix);
@@ -170,4 +209,120 @@ pub fn show(ui: &mut egui::Ui, corpus: &Corpus, rlhf: &mut RlhfScene, typed: &mu
                 }
             });
     });
+
+    ui.add_space(8.0);
+    fine_tune_section(ui, fine_tune, request);
+}
+
+/// "Fine-tune for real": the button, then the optimiser's path drawn onto the closed form.
+fn fine_tune_section(ui: &mut egui::Ui, view: Option<&FineTuneView<'_>>, request: &mut bool) {
+    ui.horizontal(|ui| {
+        let running = view.is_some_and(|v| v.kl_to_closed_form.is_none());
+        let label = RichText::new(if running {
+            "fine-tuning…"
+        } else {
+            "fine-tune for real"
+        })
+        .size(20.0);
+        if ui
+            .add_enabled(!running, egui::Button::new(label))
+            .on_hover_text(
+                "climb Σ π(y) R(y) - β · KL(π || π_ref) by gradient ascent over the logits, \
+                 starting from pretraining, and watch where it lands",
+            )
+            .clicked()
+        {
+            *request = true;
+        }
+        match view.and_then(|v| v.kl_to_closed_form.map(|kl| (v, kl))) {
+            None => {
+                ui.label("the real optimiser, not the formula: does it land on the closed form?");
+            }
+            Some((view, kl)) => {
+                let verdict = if view.strength >= 1.0 {
+                    "β = 0: the closed form is the limit it climbs toward".to_owned()
+                } else if kl < 1e-4 {
+                    "lands on the closed form".to_owned()
+                } else {
+                    "not there yet".to_owned()
+                };
+                ui.label(
+                    RichText::new(format!(
+                        "{} steps on the {}: KL(closed form || fine-tuned) = {kl:.1e} — {verdict}",
+                        view.steps,
+                        if view.on_gpu { "GPU" } else { "CPU" },
+                    ))
+                    .size(16.0),
+                );
+            }
+        }
+    });
+    let Some(view) = view else {
+        return;
+    };
+    let candidates = view.endings.len().max(1);
+    let rows = view.path.len() / candidates;
+    let shown = ((rows as f32 * view.revealed).ceil() as usize).min(rows);
+    // Where the path stops moving (every probability within 1e-4 of the last row's): the plot
+    // spans that and a little more, so a fast climb is not squeezed against the axis.
+    let last = view
+        .path
+        .get(rows.saturating_sub(1) * candidates..)
+        .unwrap_or(&[]);
+    let settled = (0..rows)
+        .rev()
+        .find(|&step| {
+            let row = view.path.get(step * candidates..(step + 1) * candidates);
+            row.is_some_and(|row| row.iter().zip(last).any(|(a, b)| (a - b).abs() > 1e-4))
+        })
+        .map_or(0, |step| step + 1);
+    let span = ((settled as f64) * 1.5).clamp(20.0, view.steps as f64);
+    let response = egui_plot::Plot::new("fine-tune path")
+        .height(220.0)
+        .width(640.0)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(0.0)
+        .include_x(span)
+        .include_y(0.0)
+        .include_y(1.0)
+        .default_x_bounds(0.0, span)
+        .x_axis_label("step")
+        .y_axis_label("probability")
+        .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
+        .show(ui, |plot| {
+            for (c, ending) in view.endings.iter().enumerate() {
+                let colour = PATH_COLOURS[c % PATH_COLOURS.len()];
+                let points: egui_plot::PlotPoints<'_> = (0..shown)
+                    .filter_map(|step| {
+                        let p = view.path.get(step * candidates + c)?;
+                        Some([step as f64, *p as f64])
+                    })
+                    .collect();
+                plot.line(
+                    egui_plot::Line::new(*ending, points)
+                        .width(3.0)
+                        .color(colour),
+                );
+                if let Some(&target) = view.closed_form.get(c) {
+                    plot.hline(
+                        // Same name as the path: one legend entry per candidate.
+                        egui_plot::HLine::new(*ending, target)
+                            .color(colour)
+                            .style(egui_plot::LineStyle::dashed_loose()),
+                    );
+                }
+            }
+        })
+        .response;
+    let summary = format!("the optimiser's path: {shown} of {rows} steps drawn");
+    if shown == rows && rows > 0 {
+        ui.label(format!(
+            "solid: the optimiser's probabilities, step by step; dashed: the closed form. \
+             It settles after {settled} of {rows} steps."
+        ));
+    }
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &summary));
 }

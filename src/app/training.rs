@@ -1,0 +1,420 @@
+//! Steps 1 and 2's optimisers as the window runs them: a few steps per frame on the GPU (or the
+//! CPU twin where the browser has no compute), results read back without blocking a frame.
+//!
+//! A session remembers what it was started from (the corpus and the engine's switches, or the
+//! preference); when the scene moves away from that, the app drops it — a fit of data the user
+//! has since edited would be a wrong number on screen.
+
+use web_time::Instant;
+
+use crate::gpu::training::{FineTuneRun, FitRun, PendingFineTune, PendingFit, TrainingKernels};
+use crate::gpu::{GpuContext, GpuError};
+use crate::model::corpus::Corpus;
+use crate::model::finetune::{fine_tune, policy, FineTuneProblem, FINE_TUNE_STEPS};
+use crate::model::train::{kl_divergence, train_step, OutputLayer, TrainingSet, TRAIN_STEPS};
+use crate::scene::{AttentionScene, RlhfScene};
+use crate::ui::step1_pretraining::FitView;
+use crate::ui::step2_rlhf::FineTuneView;
+
+/// Steps per batch: each batch is one submission and one readback, so the curve falls over a
+/// couple of seconds at 60 frames a second — slow enough to watch, quick enough for a lecture.
+pub const STEPS_PER_BATCH: u32 = 3;
+
+/// How long the fine-tune's path takes to draw itself once its numbers are in.
+pub const PATH_REVEAL_SECONDS: f32 = 1.5;
+
+/// The GPU, when this device can compute.
+pub type Compute<'a> = Option<(&'a GpuContext, &'a TrainingKernels)>;
+
+enum FitEngine {
+    Gpu {
+        run: FitRun,
+        pending: Option<PendingFit>,
+    },
+    Cpu {
+        layer: OutputLayer,
+        logits: Vec<f32>,
+    },
+}
+
+/// Step 1's Train: a fit running (or run) live.
+pub struct FitSession {
+    /// What it was started from: the corpus and step 3's switches.
+    pub key: (Corpus, AttentionScene),
+    set: TrainingSet,
+    engine: FitEngine,
+    losses: Vec<f32>,
+    probabilities: Vec<f32>,
+    steps: u32,
+}
+
+impl FitSession {
+    /// Starts a fit of `set` from zero.
+    pub fn start(
+        set: TrainingSet,
+        key: (Corpus, AttentionScene),
+        compute: Compute<'_>,
+    ) -> Result<Self, GpuError> {
+        let params = *set.params();
+        let engine = match compute {
+            Some((ctx, kernels)) => FitEngine::Gpu {
+                run: kernels.prepare_fit(ctx, &set)?,
+                pending: None,
+            },
+            None => FitEngine::Cpu {
+                layer: OutputLayer::zeros(&params),
+                logits: vec![0.0; params.table_len()],
+            },
+        };
+        let probabilities = OutputLayer::zeros(&params).probabilities(&set);
+        Ok(Self {
+            key,
+            set,
+            engine,
+            losses: Vec::with_capacity(TRAIN_STEPS as usize),
+            probabilities,
+            steps: 0,
+        })
+    }
+
+    /// Whether every step has run and been read back.
+    pub fn finished(&self) -> bool {
+        self.steps >= TRAIN_STEPS
+    }
+
+    /// Whether the steps run on the GPU.
+    pub fn on_gpu(&self) -> bool {
+        matches!(self.engine, FitEngine::Gpu { .. })
+    }
+
+    /// One frame's worth: takes a readback that has landed, and starts the next batch when none
+    /// is in flight. Never waits. Returns whether anything shown changed.
+    pub fn advance(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
+        match (&mut self.engine, compute) {
+            (FitEngine::Gpu { run, pending }, Some((ctx, kernels))) => {
+                let mut changed = false;
+                if let Some(in_flight) = pending.take() {
+                    if in_flight.0.poll(ctx)? {
+                        let snapshot = in_flight.take()?;
+                        self.losses = snapshot.losses;
+                        self.probabilities = snapshot.probabilities;
+                        self.steps = run.steps();
+                        changed = true;
+                    } else {
+                        *pending = Some(in_flight);
+                        return Ok(false);
+                    }
+                }
+                if run.steps() < TRAIN_STEPS {
+                    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                    let batch = STEPS_PER_BATCH.min(TRAIN_STEPS - run.steps());
+                    kernels.encode_fit(&mut encoder, run, batch);
+                    *pending = Some(run.start_read_back(ctx, encoder)?);
+                }
+                Ok(changed)
+            }
+            (FitEngine::Cpu { layer, logits }, _) => {
+                let batch = STEPS_PER_BATCH.min(TRAIN_STEPS.saturating_sub(self.steps));
+                for _ in 0..batch {
+                    let loss = train_step(&self.set, layer, logits, &mut self.probabilities);
+                    self.losses.push(loss);
+                }
+                self.steps += batch;
+                Ok(batch > 0)
+            }
+            // The GPU went away under a running fit: stop where it is.
+            (FitEngine::Gpu { .. }, None) => Ok(false),
+        }
+    }
+
+    /// Runs to the end, blocking (`gaze render` and tests; never in a frame).
+    pub fn finish_blocking(&mut self, compute: Compute<'_>) -> Result<(), GpuError> {
+        while !self.finished() {
+            if let (FitEngine::Gpu { pending, .. }, Some((ctx, _))) = (&mut self.engine, compute) {
+                if let Some(in_flight) = pending.take() {
+                    *pending = Some(PendingFit(in_flight.0.wait_ready(ctx)?));
+                }
+            }
+            self.advance(compute)?;
+        }
+        Ok(())
+    }
+
+    /// What step 1's panel draws.
+    pub fn view(&self) -> FitView<'_> {
+        let prefixes = self.set.prefixes().len();
+        let v = self.set.vocabulary().len();
+        // How far each prefix's fitted odds are from its counts' shares.
+        let kl_to_counts = (0..prefixes)
+            .map(|p| {
+                let row = self.probabilities.get(p * v..(p + 1) * v).unwrap_or(&[]);
+                kl_divergence(&self.set.closed_form(p), row)
+            })
+            .collect();
+        FitView {
+            prefixes: self.set.prefixes(),
+            vocabulary: self.set.vocabulary(),
+            probabilities: &self.probabilities,
+            losses: &self.losses,
+            loss_floor: self.set.loss_floor(),
+            steps: self.steps,
+            total_steps: TRAIN_STEPS,
+            on_gpu: self.on_gpu(),
+            kl_to_counts,
+            unseen_endings: (0..prefixes)
+                .map(|p| {
+                    self.set
+                        .closed_form(p)
+                        .iter()
+                        .filter(|&&q| q == 0.0)
+                        .count()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Step 2's "fine-tune for real": the whole climb in one submission, then its path drawn.
+pub struct FineTuneSession {
+    /// What it was started from: the corpus and the preference.
+    pub key: (Corpus, RlhfScene),
+    problem: FineTuneProblem,
+    run: Option<(FineTuneRun, Option<PendingFineTune>)>,
+    path: Vec<f32>,
+    final_policy: Vec<f32>,
+    landed: Option<Instant>,
+    reduced_motion: bool,
+}
+
+impl FineTuneSession {
+    /// Starts the climb: all of it submitted at once on the GPU, or run at once on the CPU.
+    pub fn start(
+        problem: FineTuneProblem,
+        key: (Corpus, RlhfScene),
+        compute: Compute<'_>,
+        reduced_motion: bool,
+    ) -> Result<Self, GpuError> {
+        let mut session = Self {
+            key,
+            problem,
+            run: None,
+            path: Vec::new(),
+            final_policy: Vec::new(),
+            landed: None,
+            reduced_motion,
+        };
+        match compute {
+            Some((ctx, kernels)) => {
+                let mut run = kernels.prepare_fine_tune(ctx, &session.problem)?;
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                kernels.encode_fine_tune(&mut encoder, &mut run, FINE_TUNE_STEPS);
+                let pending = run.start_read_back(ctx, encoder)?;
+                session.run = Some((run, Some(pending)));
+            }
+            None => {
+                let path = fine_tune(&session.problem, FINE_TUNE_STEPS);
+                session.final_policy = path.final_policy();
+                session.path = path.path;
+                session.landed = Some(Instant::now());
+            }
+        }
+        Ok(session)
+    }
+
+    /// Takes the readback once it lands; never waits. Returns whether anything shown changed
+    /// (including the path drawing itself).
+    pub fn advance(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
+        if let (Some((_, pending)), Some((ctx, _))) = (&mut self.run, compute) {
+            if let Some(in_flight) = pending.take() {
+                if in_flight.0.poll(ctx)? {
+                    let snapshot = in_flight.take()?;
+                    self.final_policy = policy(&snapshot.logits).0;
+                    self.path = snapshot.path;
+                    self.landed = Some(Instant::now());
+                } else {
+                    *pending = Some(in_flight);
+                }
+                return Ok(true);
+            }
+        }
+        Ok(self.landed.is_some() && self.revealed() < 1.0)
+    }
+
+    /// Waits for the readback (`gaze render` and tests).
+    pub fn finish_blocking(&mut self, compute: Compute<'_>) -> Result<(), GpuError> {
+        if let (Some((_, pending)), Some((ctx, _))) = (&mut self.run, compute) {
+            if let Some(in_flight) = pending.take() {
+                *pending = Some(PendingFineTune(in_flight.0.wait_ready(ctx)?));
+            }
+        }
+        self.advance(compute)?;
+        self.reduced_motion = true;
+        Ok(())
+    }
+
+    /// How much of the path is drawn, 0–1.
+    fn revealed(&self) -> f32 {
+        match self.landed {
+            None => 0.0,
+            Some(_) if self.reduced_motion => 1.0,
+            Some(at) => (at.elapsed().as_secs_f32() / PATH_REVEAL_SECONDS).min(1.0),
+        }
+    }
+
+    /// What step 2's panel draws.
+    pub fn view(&self) -> FineTuneView<'_> {
+        let closed_form = self.problem.closed_form_probabilities();
+        let landed = self.landed.is_some();
+        FineTuneView {
+            endings: self
+                .problem
+                .closed_form()
+                .rows
+                .iter()
+                .map(|r| r.ending.as_str())
+                .collect(),
+            kl_to_closed_form: landed.then(|| kl_divergence(&closed_form, &self.final_policy)),
+            closed_form,
+            path: &self.path,
+            revealed: self.revealed(),
+            steps: FINE_TUNE_STEPS,
+            on_gpu: self.run.is_some(),
+            strength: self.problem.params().strength as f64,
+        }
+    }
+}
+
+/// Which parts of step 3's scene shape `h` (the sentence on screen and its focus do not).
+fn engine_key(attention: &AttentionScene) -> AttentionScene {
+    AttentionScene {
+        sentence: String::new(),
+        focus: 0,
+        ..attention.clone()
+    }
+}
+
+/// The training set of `scene`'s corpus, each prefix read by the step 3 engine as `scene` sets it.
+pub fn training_set(
+    scene: &crate::scene::Scene,
+    model: &crate::model::lesson::LessonModel,
+) -> Result<TrainingSet, crate::model::train::TrainError> {
+    let view = &scene.attention;
+    TrainingSet::from_lesson(
+        &scene.corpus,
+        model,
+        crate::model::train::EngineSettings {
+            heads: view.heads,
+            positions: view.positions,
+            causal: view.causal,
+            residual_norm: view.residual_norm,
+            edits: &view.weight_edits,
+        },
+    )
+}
+
+/// The fine-tune problem of `scene`'s preference, on the prefix step 2 shows.
+pub fn fine_tune_problem(
+    scene: &crate::scene::Scene,
+) -> Result<FineTuneProblem, crate::model::rlhf::RlhfError> {
+    let prefix = crate::ui::step2_rlhf::prefix_of(&scene.corpus);
+    FineTuneProblem::new(
+        &scene.corpus.distribution(&prefix),
+        &scene.rlhf.preferred,
+        scene.rlhf.strength,
+        crate::model::rlhf::Rewards {
+            chosen: scene.rlhf.reward_chosen,
+            winner: scene.rlhf.reward_winner,
+        },
+    )
+}
+
+/// Both optimisers as one frame loop sees them: the kernels (built on first use) and the
+/// sessions in progress.
+#[derive(Default)]
+pub struct Trainers {
+    kernels: Option<TrainingKernels>,
+    /// Step 1's fit.
+    pub fit: Option<FitSession>,
+    /// Step 2's fine-tune.
+    pub fine_tune: Option<FineTuneSession>,
+}
+
+impl Trainers {
+    fn compute<'a>(&'a self, ctx: &'a GpuContext) -> Compute<'a> {
+        self.kernels.as_ref().map(|kernels| (ctx, kernels))
+    }
+
+    /// Before the panels: drops sessions the scene has moved away from and advances the rest.
+    pub fn update(
+        &mut self,
+        ctx: &GpuContext,
+        scene: &crate::scene::Scene,
+    ) -> Result<(), GpuError> {
+        if self
+            .fit
+            .as_ref()
+            .is_some_and(|f| f.key != (scene.corpus.clone(), engine_key(&scene.attention)))
+        {
+            self.fit = None;
+        }
+        if self
+            .fine_tune
+            .as_ref()
+            .is_some_and(|f| f.key != (scene.corpus.clone(), scene.rlhf.clone()))
+        {
+            self.fine_tune = None;
+        }
+        let compute = self.kernels.as_ref().map(|kernels| (ctx, kernels));
+        if let Some(fit) = self.fit.as_mut() {
+            fit.advance(compute)?;
+        }
+        if let Some(fine_tune) = self.fine_tune.as_mut() {
+            fine_tune.advance(compute)?;
+        }
+        Ok(())
+    }
+
+    /// After the panels: starts what the user asked for. Where the device has no compute the CPU
+    /// twins run instead (same steps, same numbers).
+    pub fn start_requested(
+        &mut self,
+        ctx: &GpuContext,
+        scene: &crate::scene::Scene,
+        model: &crate::model::lesson::LessonModel,
+        panels: &mut crate::ui::PanelState,
+        reduced_motion: bool,
+    ) -> Result<(), String> {
+        let train = std::mem::take(&mut panels.train_requested);
+        let fine_tune = std::mem::take(&mut panels.fine_tune_requested);
+        if (train || fine_tune) && self.kernels.is_none() && ctx.has_compute() {
+            self.kernels = Some(TrainingKernels::new(ctx).map_err(|e| e.to_string())?);
+        }
+        if train {
+            let set = training_set(scene, model).map_err(|e| e.to_string())?;
+            let key = (scene.corpus.clone(), engine_key(&scene.attention));
+            self.fit =
+                Some(FitSession::start(set, key, self.compute(ctx)).map_err(|e| e.to_string())?);
+        }
+        if fine_tune {
+            let problem = fine_tune_problem(scene).map_err(|e| e.to_string())?;
+            let key = (scene.corpus.clone(), scene.rlhf.clone());
+            self.fine_tune = Some(
+                FineTuneSession::start(problem, key, self.compute(ctx), reduced_motion)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs whatever is in progress to its end (`gaze render`: no frame to keep smooth).
+    pub fn finish_blocking(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
+        let compute = self.kernels.as_ref().map(|kernels| (ctx, kernels));
+        if let Some(fit) = self.fit.as_mut() {
+            fit.finish_blocking(compute)?;
+        }
+        if let Some(fine_tune) = self.fine_tune.as_mut() {
+            fine_tune.finish_blocking(compute)?;
+        }
+        Ok(())
+    }
+}
