@@ -282,3 +282,26 @@ fn inspect_reports_the_corpus_odds_and_the_rlhf_flip() {
         "{stderr}"
     );
 }
+
+#[test]
+fn inspect_reports_the_fit_and_the_fine_tune() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/two_topics.json");
+    let (code, report, stderr) = inspect(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    let training = &report["training"];
+    assert_eq!(training["steps"], 300);
+    let vocabulary: Vec<String> = serde_json::from_value(training["vocabulary"].clone()).unwrap();
+    let prefixes = training["prefixes"].as_array().unwrap();
+    assert_eq!(prefixes.len(), 2);
+    // Each sentence start's fitted guess is its own topic's most frequent ending.
+    for (fit, expected) in prefixes.iter().zip(["mongodb", "python"]) {
+        let p: Vec<f32> = serde_json::from_value(fit["probabilities"].clone()).unwrap();
+        let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+        assert_eq!(vocabulary[best], expected, "{}", fit["prefix"]);
+    }
+    assert!(training["last_loss"].as_f64() < training["first_loss"].as_f64());
+    let fine_tune = &report["fine_tune"];
+    assert_eq!(fine_tune["steps"], 200);
+    assert!(fine_tune["kl_to_closed_form"].as_f64().unwrap() < 1e-4);
+}

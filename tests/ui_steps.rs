@@ -335,3 +335,19 @@ fn a_typed_count_that_is_not_a_whole_number_is_refused_and_the_count_kept() {
         .is_none());
     assert!(harness.query_by_label_contains("negative").is_none());
 }
+
+#[test]
+fn key_t_trains_on_step_1_and_fine_tunes_on_step_2() {
+    let mut harness = harness(on_step(1));
+    harness.key_press(egui::Key::T);
+    harness.run();
+    assert!(harness.state().2.fit.is_some(), "T started the fit");
+    harness.key_press(egui::Key::Num2);
+    harness.run();
+    harness.key_press(egui::Key::T);
+    harness.run();
+    assert!(
+        harness.state().2.fine_tune.is_some(),
+        "T started the fine-tune"
+    );
+}

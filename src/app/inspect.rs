@@ -47,6 +47,54 @@ pub struct InspectReport {
     pub corpus: CorpusReport,
     /// Step 2: the first prefix's candidates after the human preference.
     pub rlhf: RlhfOutcome,
+    /// Step 1's Train, run to the end on the CPU twin (the window's GPU fit takes the same steps
+    /// within 1e-4); `null` when the corpus has nothing to learn.
+    pub training: Option<TrainingReport>,
+    /// Step 2's "fine-tune for real", run to the end on the CPU twin.
+    pub fine_tune: FineTuneReport,
+}
+
+/// Step 1's fit in the report.
+#[derive(Debug, Serialize)]
+pub struct TrainingReport {
+    /// Gradient-descent steps run.
+    pub steps: u32,
+    /// The step size η.
+    pub learning_rate: f32,
+    /// The endings the output layer can say, in order.
+    pub vocabulary: Vec<String>,
+    /// The loss before the first step (`ln V`: uniform odds).
+    pub first_loss: f32,
+    /// The loss before the last step.
+    pub last_loss: f32,
+    /// The lowest loss possible: the corpus's own entropy.
+    pub loss_floor: f64,
+    /// Per sentence start: the fitted odds over `vocabulary` and how far they are from the counts.
+    pub prefixes: Vec<PrefixFit>,
+}
+
+/// One sentence start's fitted odds.
+#[derive(Debug, Serialize)]
+pub struct PrefixFit {
+    /// The sentence start.
+    pub prefix: String,
+    /// The fitted π over the vocabulary.
+    pub probabilities: Vec<f32>,
+    /// `KL(counts' shares ‖ fitted π)`.
+    pub kl_to_counts: f64,
+}
+
+/// Step 2's fine-tune in the report.
+#[derive(Debug, Serialize)]
+pub struct FineTuneReport {
+    /// Natural-gradient steps run.
+    pub steps: u32,
+    /// The step size η.
+    pub learning_rate: f32,
+    /// The candidates' probabilities after the climb (in `rlhf.rows` order).
+    pub probabilities: Vec<f32>,
+    /// `KL(closed form ‖ fine-tuned)`.
+    pub kl_to_closed_form: f64,
 }
 
 /// Step 1 in the report.
@@ -165,7 +213,53 @@ pub fn inspect(scene: &Scene, model: &LessonModel) -> Result<InspectReport, Insp
             .collect(),
         prediction: distribution.prediction,
     };
+    let training = crate::app::training::training_set(scene, model)
+        .ok()
+        .map(|set| {
+            let steps = crate::model::train::TRAIN_STEPS;
+            let fit = crate::model::train::train(&set, steps);
+            let after = fit.layer.probabilities(&set);
+            let v = set.vocabulary().len();
+            TrainingReport {
+                steps,
+                learning_rate: set.params().learning_rate,
+                vocabulary: set.vocabulary().to_vec(),
+                first_loss: fit.losses.first().copied().unwrap_or_default(),
+                last_loss: fit.losses.last().copied().unwrap_or_default(),
+                loss_floor: set.loss_floor(),
+                prefixes: set
+                    .prefixes()
+                    .iter()
+                    .enumerate()
+                    .map(|(p, prefix)| {
+                        let probabilities = after[p * v..(p + 1) * v].to_vec();
+                        PrefixFit {
+                            prefix: prefix.clone(),
+                            kl_to_counts: crate::model::train::kl_divergence(
+                                &set.closed_form(p),
+                                &probabilities,
+                            ),
+                            probabilities,
+                        }
+                    })
+                    .collect(),
+            }
+        });
+    let problem = crate::app::training::fine_tune_problem(scene)?;
+    let steps = crate::model::finetune::FINE_TUNE_STEPS;
+    let probabilities = crate::model::finetune::fine_tune(&problem, steps).final_policy();
+    let fine_tune = FineTuneReport {
+        steps,
+        learning_rate: problem.params().learning_rate,
+        kl_to_closed_form: crate::model::train::kl_divergence(
+            &problem.closed_form_probabilities(),
+            &probabilities,
+        ),
+        probabilities,
+    };
     Ok(InspectReport {
+        training,
+        fine_tune,
         corpus,
         rlhf,
         estimated: tokens.iter().map(|t| t.source.is_estimated()).collect(),

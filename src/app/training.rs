@@ -16,9 +16,34 @@ use crate::scene::{AttentionScene, RlhfScene};
 use crate::ui::step1_pretraining::FitView;
 use crate::ui::step2_rlhf::FineTuneView;
 
-/// Steps per batch: each batch is one submission and one readback, so the curve falls over a
-/// couple of seconds at 60 frames a second — slow enough to watch, quick enough for a lecture.
-pub const STEPS_PER_BATCH: u32 = 3;
+/// How long a whole Train takes to play out: slow enough to watch the curve fall, quick enough
+/// for a lecture. Each batch of steps is one submission and one readback; the next batch is sized
+/// by how long the last one took, so a slow frame rate (a software GPU, an old laptop) or a slow
+/// readback does not stretch the fit.
+pub const TRAIN_SECONDS: f32 = 2.5;
+
+/// The first batch, and the fewest steps any batch runs.
+pub const MIN_STEPS_PER_BATCH: u32 = 3;
+
+/// The most steps one batch runs (one submission).
+pub const MAX_STEPS_PER_BATCH: u32 = 60;
+
+/// Seconds since `started` (0 the first time), and restarts it.
+fn restart(started: &mut Option<Instant>) -> f32 {
+    let now = Instant::now();
+    let elapsed = started.map_or(0.0, |at| now.duration_since(at).as_secs_f32());
+    *started = Some(now);
+    elapsed
+}
+
+/// Steps to run next, given how long the last batch took.
+fn batch_size(elapsed: f32, remaining: u32) -> u32 {
+    let per_step = TRAIN_SECONDS / TRAIN_STEPS as f32;
+    let steps = (elapsed / per_step).round() as u32;
+    steps
+        .clamp(MIN_STEPS_PER_BATCH, MAX_STEPS_PER_BATCH)
+        .min(remaining)
+}
 
 /// How long the fine-tune's path takes to draw itself once its numbers are in.
 pub const PATH_REVEAL_SECONDS: f32 = 1.5;
@@ -46,6 +71,8 @@ pub struct FitSession {
     losses: Vec<f32>,
     probabilities: Vec<f32>,
     steps: u32,
+    /// When the batch in flight (GPU) or the last frame's steps (CPU) started.
+    batch_started: Option<Instant>,
 }
 
 impl FitSession {
@@ -74,6 +101,7 @@ impl FitSession {
             losses: Vec::with_capacity(TRAIN_STEPS as usize),
             probabilities,
             steps: 0,
+            batch_started: None,
         })
     }
 
@@ -107,14 +135,16 @@ impl FitSession {
                 }
                 if run.steps() < TRAIN_STEPS {
                     let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                    let batch = STEPS_PER_BATCH.min(TRAIN_STEPS - run.steps());
+                    let done = run.steps();
+                    let batch = batch_size(restart(&mut self.batch_started), TRAIN_STEPS - done);
                     kernels.encode_fit(&mut encoder, run, batch);
                     *pending = Some(run.start_read_back(ctx, encoder)?);
                 }
                 Ok(changed)
             }
             (FitEngine::Cpu { layer, logits }, _) => {
-                let batch = STEPS_PER_BATCH.min(TRAIN_STEPS.saturating_sub(self.steps));
+                let elapsed = restart(&mut self.batch_started);
+                let batch = batch_size(elapsed, TRAIN_STEPS.saturating_sub(self.steps));
                 for _ in 0..batch {
                     let loss = train_step(&self.set, layer, logits, &mut self.probabilities);
                     self.losses.push(loss);

@@ -179,6 +179,8 @@ struct Reported {
     revision: u64,
     has_numbers: bool,
     heatmap: Option<[f32; 4]>,
+    /// Steps 1 and 2's optimisers: steps read back, and whether the fine-tune has landed.
+    training: (Option<u32>, Option<bool>),
     message: Option<String>,
     info: Option<String>,
 }
@@ -195,6 +197,8 @@ pub struct Page {
     reported: Reported,
     /// The scene changed since the last report.
     scene_changed: bool,
+    /// `performance.now()` of the last report.
+    reported_at: Option<f64>,
 }
 
 impl Page {
@@ -232,25 +236,41 @@ impl Page {
                 .heatmaps
                 .first()
                 .map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
+            training: (
+                state.trainers().fit.as_ref().map(|f| f.view().steps),
+                state
+                    .trainers()
+                    .fine_tune
+                    .as_ref()
+                    .map(|f| f.view().kl_to_closed_form.is_some()),
+            ),
             message: None,
             info: None,
         };
         let unchanged = now.ready == self.reported.ready
             && now.revision == self.reported.revision
             && now.has_numbers == self.reported.has_numbers
-            && now.heatmap == self.reported.heatmap;
-        if unchanged && same_notes && !self.scene_changed {
-            return;
-        }
-        let now = Reported {
-            message: state.message().map(str::to_owned),
-            info: state.info().map(str::to_owned),
-            ..now
-        };
+            && now.heatmap == self.reported.heatmap
+            && now.training == self.reported.training;
         let clock = || {
             web_sys::window()
                 .and_then(|w| w.performance())
                 .map(|p| p.now())
+        };
+        // Nothing changed: no report, except a heartbeat twice a second so the frame count
+        // (the animation running with no input) stays readable.
+        let heartbeat = match (clock(), self.reported_at) {
+            (Some(now), Some(at)) => now - at >= 500.0,
+            _ => true,
+        };
+        if unchanged && same_notes && !self.scene_changed && !heartbeat {
+            return;
+        }
+        self.reported_at = clock();
+        let now = Reported {
+            message: state.message().map(str::to_owned),
+            info: state.info().map(str::to_owned),
+            ..now
         };
         if now.has_numbers && self.numbers_ms.is_none() {
             self.numbers_ms = clock();
@@ -315,5 +335,25 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
             "rows": stage.map_or(0, |s| s.params.query_count),
         })),
         "cells": cells,
+        "fit": state.trainers().fit.as_ref().map(|f| {
+            let view = f.view();
+            serde_json::json!({
+                "steps": view.steps,
+                "total_steps": view.total_steps,
+                "on_gpu": view.on_gpu,
+                "first_loss": view.losses.first(),
+                "last_loss": view.losses.last(),
+                "loss_floor": view.loss_floor,
+                "kl_to_counts": view.kl_to_counts,
+            })
+        }),
+        "fine_tune": state.trainers().fine_tune.as_ref().map(|f| {
+            let view = f.view();
+            serde_json::json!({
+                "on_gpu": view.on_gpu,
+                "steps": view.steps,
+                "kl_to_closed_form": view.kl_to_closed_form,
+            })
+        }),
     })
 }

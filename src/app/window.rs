@@ -411,6 +411,12 @@ impl WindowState {
         self.frames
     }
 
+    /// Steps 1 and 2's optimisers.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn trainers(&self) -> &crate::app::training::Trainers {
+        &self.trainers
+    }
+
     /// Step 3 as last computed.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn stage(&self) -> Option<&AttentionStage> {

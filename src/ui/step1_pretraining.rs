@@ -205,15 +205,22 @@ fn fit_winner(fit: &FitView<'_>, prefix: &str) -> Option<String> {
 /// The Train control: a button, and while or after a fit the loss curve falling toward its
 /// floor, with how close the fitted odds are to the counts.
 fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
+    let running = fit.is_some_and(|f| f.steps < f.total_steps);
+    // T trains, so a lecturer can run the step from the keyboard.
+    if !running
+        && !ui.ctx().egui_wants_keyboard_input()
+        && ui.input(|i| i.key_pressed(egui::Key::T))
+    {
+        *train = true;
+    }
     ui.horizontal(|ui| {
-        let running = fit.is_some_and(|f| f.steps < f.total_steps);
         let label = RichText::new(if running { "training…" } else { "Train" }).size(20.0);
         if ui
             .add_enabled(!running, egui::Button::new(label))
             .on_hover_text(
-                "fit the model's output layer, logits = W_out · h + b, to the corpus by gradient \
-                 descent on the cross-entropy (h: what the sentence's last word carries \
-                 forward after attention, step 3)",
+                "(key T) fit the model's output layer, logits = W_out · h + b, to the corpus by \
+                 gradient descent on the cross-entropy (h: what the sentence's last word \
+                 carries forward after attention, step 3)",
             )
             .clicked()
         {

@@ -216,8 +216,15 @@ pub fn show(
 
 /// "Fine-tune for real": the button, then the optimiser's path drawn onto the closed form.
 fn fine_tune_section(ui: &mut egui::Ui, view: Option<&FineTuneView<'_>>, request: &mut bool) {
+    let running = view.is_some_and(|v| v.kl_to_closed_form.is_none());
+    // T runs it, as on step 1, so the lecture goes on from the keyboard.
+    if !running
+        && !ui.ctx().egui_wants_keyboard_input()
+        && ui.input(|i| i.key_pressed(egui::Key::T))
+    {
+        *request = true;
+    }
     ui.horizontal(|ui| {
-        let running = view.is_some_and(|v| v.kl_to_closed_form.is_none());
         let label = RichText::new(if running {
             "fine-tuning…"
         } else {
@@ -227,7 +234,7 @@ fn fine_tune_section(ui: &mut egui::Ui, view: Option<&FineTuneView<'_>>, request
         if ui
             .add_enabled(!running, egui::Button::new(label))
             .on_hover_text(
-                "climb Σ π(y) R(y) - β · KL(π || π_ref) by gradient ascent over the logits, \
+                "(key T) climb Σ π(y) R(y) - β · KL(π || π_ref) by gradient ascent over the logits, \
                  starting from pretraining, and watch where it lands",
             )
             .clicked()

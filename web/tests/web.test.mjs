@@ -82,6 +82,21 @@ async function waitForNumbers(page, predicate = () => true, timeout = 90_000) {
   }
 }
 
+/** Waits for a status that satisfies `predicate`, on any step (steps 1 and 2 draw no map). */
+async function waitForStatus(page, predicate, timeout = 90_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const error = await page.evaluate(() => document.documentElement.dataset.gazeError ?? null);
+    assert.equal(error, null, `the app failed: ${error}`);
+    const s = await status(page);
+    if (s && s.ready && predicate(s)) return s;
+    if (Date.now() > deadline) {
+      throw new Error(`status never matched after ${timeout} ms; last: ${JSON.stringify(s)}`);
+    }
+    await page.waitForTimeout(200);
+  }
+}
+
 function pixel(png, x, y) {
   const i = (png.width * Math.round(y) + Math.round(x)) * 4;
   return [png.data[i], png.data[i + 1], png.data[i + 2]];
@@ -89,9 +104,11 @@ function pixel(png, x, y) {
 
 // Every cell of head 0's map, sampled inside the cell away from its printed value and its gap,
 // must have the colour the report says its weight maps to.
-async function checkHeatmapPixels(page, s, label) {
-  // Let a few more frames land, so the screenshot is of a settled frame.
+async function checkHeatmapPixels(page, first, label) {
+  // Let a few more frames land, so the screenshot is of a settled frame, and read where the map
+  // is now: the panels may still have been settling their widths when the numbers arrived.
   await page.waitForTimeout(500);
+  const s = (await status(page)) ?? first;
   const shot = PNG.sync.read(await page.screenshot());
   const dpr = shot.width / page.viewportSize().width;
   const { x, y, width, height, n, rows } = s.heatmap;
@@ -153,6 +170,13 @@ test("webgpu: the lesson draws through WebGPU and the heatmap's pixels are the c
   );
   assert.deepEqual(s.tokens, ["the", "best", "database", "is"]);
   const pixels = await checkHeatmapPixels(page, s, "webgpu");
+  // The arcs animate with no input at all: frames keep coming.
+  const before = (await status(page)).frames;
+  await page.waitForTimeout(2000);
+  const after = (await status(page)).frames;
+  // (SwiftShader draws every pixel on the shared CPU cores: a few frames a second here.)
+  assert.ok(after >= before + 3, `the page keeps drawing: ${before} -> ${after} frames in 2 s`);
+  report.webgpu_idle_fps = Math.round(((after - before) / 2) * 10) / 10;
 
   // The canvas follows the window: backing store = CSS size × device pixel ratio.
   await page.setViewportSize({ width: 1000, height: 700 });
@@ -243,6 +267,33 @@ test("webgpu: a link's fragment opens that scene, and the address bar follows th
   await page.close();
 });
 
+test("webgpu: T trains step 1 and fine-tunes step 2 in the browser's compute shaders, landing on the closed forms", async () => {
+  const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${URL_BASE}#step=1`);
+  await page.waitForFunction(() => {
+    const t = document.documentElement.dataset.gazeStatus;
+    return t && JSON.parse(t).ready && JSON.parse(t).step === 1;
+  }, null, { timeout: 60_000 });
+  await page.locator("#gaze-canvas").focus();
+  const started = Date.now();
+  await page.keyboard.press("t");
+  const fit = (await waitForStatus(page, (t) => t.fit && t.fit.steps === t.fit.total_steps)).fit;
+  const fitMs = Date.now() - started;
+  assert.equal(fit.on_gpu, true, "the fit runs in WebGPU compute");
+  assert.ok(Math.abs(fit.first_loss - Math.log(4)) < 1e-5, `starts from uniform odds: ${fit.first_loss}`);
+  assert.ok(fit.last_loss < fit.first_loss, "the loss falls");
+  assert.ok(fit.kl_to_counts[0] < 1e-3, `lands on the counts: KL ${fit.kl_to_counts[0]}`);
+  await page.keyboard.press("2");
+  await waitForStatus(page, (t) => t.step === 2);
+  await page.keyboard.press("t");
+  const tune = (await waitForStatus(page, (t) => t.fine_tune && t.fine_tune.kl_to_closed_form !== null)).fine_tune;
+  assert.equal(tune.on_gpu, true);
+  assert.ok(tune.kl_to_closed_form < 1e-4, `lands on the closed form: KL ${tune.kl_to_closed_form}`);
+  report.webgpu_training = { fit_ms: fitMs, fit_steps: fit.steps, kl_to_counts: fit.kl_to_counts[0], fine_tune_kl: tune.kl_to_closed_form };
+  await page.close();
+});
+
 test("webgpu: prefers-reduced-motion turns the animation off; dropped .md files join the knowledge base", async () => {
   const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
   const context = await browser.newContext({ reducedMotion: "reduce", viewport: { width: 1280, height: 800 } });
@@ -284,6 +335,14 @@ test("webgl2: without WebGPU the lesson still draws, computes on the CPU and say
     }
   }
   assert.ok(amber > 200, `the notice's text is drawn at the top (${amber} amber pixels)`);
+  // Train runs on the CPU twin here, with the same result.
+  await page.locator("#gaze-canvas").focus();
+  await page.keyboard.press("1");
+  await waitForStatus(page, (t) => t.step === 1);
+  await page.keyboard.press("t");
+  const fit = (await waitForStatus(page, (t) => t.fit && t.fit.steps === t.fit.total_steps)).fit;
+  assert.equal(fit.on_gpu, false, "no compute in WebGL2: the CPU twin trains");
+  assert.ok(fit.kl_to_counts[0] < 1e-3, `lands on the counts: KL ${fit.kl_to_counts[0]}`);
   report.webgl2 = {
     first_frame_ms: Math.round(s.first_frame_ms),
     numbers_ms: Math.round(s.numbers_ms),
