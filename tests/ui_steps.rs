@@ -8,7 +8,7 @@ use egui_kittest::Harness;
 use gaze::app::training::Trainers;
 use gaze::model::lesson::LessonModel;
 use gaze::scene::Scene;
-use gaze::ui::{show_step_bar, step1_pretraining, step2_rlhf, PanelState};
+use gaze::ui::{show_corpus_step, show_step_bar, PanelState};
 
 type Screen = (Scene, PanelState, Trainers);
 
@@ -22,32 +22,16 @@ fn harness(scene: Scene) -> Harness<'static, Screen> {
         .build_ui_state(
             move |ui, (scene, panels, trainers): &mut Screen| {
                 trainers.update(ctx, scene).unwrap();
-                let fit = trainers.fit.as_ref().map(|f| f.view());
-                let fine_tune = trainers.fine_tune.as_ref().map(|f| f.view());
+                let views = trainers.views();
                 show_step_bar(ui, &mut scene.step);
                 egui::CentralPanel::default().show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| match scene.step {
-                        1 => step1_pretraining::show(
-                            ui,
-                            &mut scene.corpus,
-                            &mut panels.new_row,
-                            fit.as_ref(),
-                            &mut panels.train_requested,
-                        ),
-                        2 => step2_rlhf::show(
-                            ui,
-                            &scene.corpus,
-                            &mut scene.rlhf,
-                            &mut panels.typed_preference,
-                            fine_tune.as_ref(),
-                            &mut panels.fine_tune_requested,
-                        ),
-                        _ => {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        if !show_corpus_step(ui, scene, panels, &views) {
                             ui.label(format!("step {}", scene.step));
                         }
                     })
                 });
-                drop((fit, fine_tune));
+                drop(views);
                 trainers
                     .start_requested(ctx, scene, &model, panels, true)
                     .unwrap();

@@ -176,36 +176,20 @@ pub fn render_panels(
         fine_tune_requested: scene.step == 2,
         ..Default::default()
     };
-    let step = scene.step;
     let model = crate::model::lesson::LessonModel::builtin().map_err(StageError::from)?;
     let mut trainers = crate::app::training::Trainers::default();
     trainers
         .start_requested(ctx, &scene, &model, &mut panels, true)
         .map_err(RenderError::Training)?;
     trainers.finish_blocking(ctx)?;
-    let fit = trainers.fit.as_ref().map(|f| f.view());
-    let fine_tune = trainers.fine_tune.as_ref().map(|f| f.view());
+    let views = trainers.views();
     paint_ui(
         ctx,
         request,
         |ui| {
             crate::ui::show_step_bar(ui, &mut scene.step);
-            egui::CentralPanel::default().show(ui, |ui| match step {
-                1 => crate::ui::step1_pretraining::show(
-                    ui,
-                    &mut scene.corpus,
-                    &mut panels.new_row,
-                    fit.as_ref(),
-                    &mut panels.train_requested,
-                ),
-                _ => crate::ui::step2_rlhf::show(
-                    ui,
-                    &scene.corpus,
-                    &mut scene.rlhf,
-                    &mut panels.typed_preference,
-                    fine_tune.as_ref(),
-                    &mut panels.fine_tune_requested,
-                ),
+            egui::CentralPanel::default().show(ui, |ui| {
+                crate::ui::show_corpus_step(ui, &mut scene, &mut panels, &views);
             });
         },
         |_| {},

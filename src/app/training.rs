@@ -122,7 +122,7 @@ impl FitSession {
             (FitEngine::Gpu { run, pending }, Some((ctx, kernels))) => {
                 let mut changed = false;
                 if let Some(in_flight) = pending.take() {
-                    if in_flight.0.poll(ctx)? {
+                    if in_flight.poll(ctx)? {
                         let snapshot = in_flight.take()?;
                         self.losses = snapshot.losses;
                         self.probabilities = snapshot.probabilities;
@@ -162,7 +162,7 @@ impl FitSession {
         while !self.finished() {
             if let (FitEngine::Gpu { pending, .. }, Some((ctx, _))) = (&mut self.engine, compute) {
                 if let Some(in_flight) = pending.take() {
-                    *pending = Some(PendingFit(in_flight.0.wait_ready(ctx)?));
+                    *pending = Some(in_flight.wait_ready(ctx)?);
                 }
             }
             self.advance(compute)?;
@@ -256,7 +256,7 @@ impl FineTuneSession {
     pub fn advance(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
         if let (Some((_, pending)), Some((ctx, _))) = (&mut self.run, compute) {
             if let Some(in_flight) = pending.take() {
-                if in_flight.0.poll(ctx)? {
+                if in_flight.poll(ctx)? {
                     let snapshot = in_flight.take()?;
                     self.final_policy = policy(&snapshot.logits).0;
                     self.path = snapshot.path;
@@ -274,7 +274,7 @@ impl FineTuneSession {
     pub fn finish_blocking(&mut self, compute: Compute<'_>) -> Result<(), GpuError> {
         if let (Some((_, pending)), Some((ctx, _))) = (&mut self.run, compute) {
             if let Some(in_flight) = pending.take() {
-                *pending = Some(PendingFineTune(in_flight.0.wait_ready(ctx)?));
+                *pending = Some(in_flight.wait_ready(ctx)?);
             }
         }
         self.advance(compute)?;
@@ -434,6 +434,14 @@ impl Trainers {
             );
         }
         Ok(())
+    }
+
+    /// What the panels of steps 1 and 2 draw.
+    pub fn views(&self) -> crate::ui::TrainingViews<'_> {
+        crate::ui::TrainingViews {
+            fit: self.fit.as_ref().map(FitSession::view),
+            fine_tune: self.fine_tune.as_ref().map(FineTuneSession::view),
+        }
     }
 
     /// Runs whatever is in progress to its end (`gaze render`: no frame to keep smooth).

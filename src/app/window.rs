@@ -513,8 +513,7 @@ impl WindowState {
             self.message = Some(error.to_string());
         }
         let message = self.refusal.as_deref().or(self.message.as_deref());
-        let fit = self.trainers.fit.as_ref().map(|f| f.view());
-        let fine_tune = self.trainers.fine_tune.as_ref().map(|f| f.view());
+        let views = self.trainers.views();
         let panels = &mut self.panels;
         let output = self.egui_ctx.run_ui(input, |ui| {
             // The standing notice (attention on the CPU here) goes above everything, every step.
@@ -536,23 +535,8 @@ impl WindowState {
                             ui.colored_label(colour, text);
                         }
                     }
-                    egui::ScrollArea::vertical().show(ui, |ui| match scene.step {
-                        1 => crate::ui::step1_pretraining::show(
-                            ui,
-                            &mut scene.corpus,
-                            &mut panels.new_row,
-                            fit.as_ref(),
-                            &mut panels.train_requested,
-                        ),
-                        2 => crate::ui::step2_rlhf::show(
-                            ui,
-                            &scene.corpus,
-                            &mut scene.rlhf,
-                            &mut panels.typed_preference,
-                            fine_tune.as_ref(),
-                            &mut panels.fine_tune_requested,
-                        ),
-                        _ => {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        if !crate::ui::show_corpus_step(ui, scene, panels, &views) {
                             ui.label(
                                 "Step 4 (in-context learning and RAG) is not in this build \
                                  yet. Press 3 for attention.",
@@ -605,7 +589,7 @@ impl WindowState {
         if let Some(layout) = layout {
             self.layout = layout;
         }
-        drop((fit, fine_tune));
+        drop(views);
         if let Err(error) = self.trainers.start_requested(
             &self.ctx,
             scene,

@@ -131,3 +131,40 @@ impl PendingFloats {
         self.wait_ready(ctx)?.take()
     }
 }
+
+/// A readback in flight that decodes into a `T` once it lands (a fit's or a fine-tune's snapshot).
+#[derive(Debug)]
+pub struct Pending<T> {
+    floats: PendingFloats,
+    decode: fn(Vec<Vec<f32>>) -> T,
+}
+
+impl<T> Pending<T> {
+    /// Wraps `floats`; `decode` turns the buffers, in source order, into a `T`.
+    pub fn new(floats: PendingFloats, decode: fn(Vec<Vec<f32>>) -> T) -> Self {
+        Self { floats, decode }
+    }
+
+    /// Polls once without waiting (what a frame calls); true when the values are in.
+    pub fn poll(&self, ctx: &GpuContext) -> Result<bool, GpuError> {
+        self.floats.poll(ctx)
+    }
+
+    /// Blocks until every buffer has answered (command line and tests; never in a frame).
+    pub fn wait_ready(self, ctx: &GpuContext) -> Result<Self, GpuError> {
+        Ok(Self {
+            floats: self.floats.wait_ready(ctx)?,
+            decode: self.decode,
+        })
+    }
+
+    /// The decoded values, once they are in.
+    pub fn take(self) -> Result<T, GpuError> {
+        Ok((self.decode)(self.floats.take()?))
+    }
+
+    /// [`Self::wait_ready`], then [`Self::take`].
+    pub fn wait(self, ctx: &GpuContext) -> Result<T, GpuError> {
+        self.wait_ready(ctx)?.take()
+    }
+}

@@ -12,7 +12,7 @@ use super::attention::LOOP_BOUND;
 use super::context::GpuContext;
 use super::error::GpuError;
 use super::kernel::{Access, Kernel};
-use super::readback::PendingFloats;
+use super::readback::{Pending, PendingFloats};
 use crate::model::finetune::{FineTuneParams, FineTuneProblem};
 use crate::model::train::{OutputLayer, TrainParams, TrainingSet};
 
@@ -69,6 +69,23 @@ pub struct FineTuneSnapshot {
     pub logits: Vec<f32>,
 }
 
+const UNIFORM: wgpu::BufferUsages = wgpu::BufferUsages::UNIFORM;
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE;
+
+fn init(
+    device: &wgpu::Device,
+    label: &str,
+    contents: &[u8],
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents,
+        usage,
+    })
+}
+
+/// A storage buffer the kernels read or write and the readback copies from.
 fn storage(device: &wgpu::Device, label: &str, contents: &[f32]) -> wgpu::Buffer {
     // wgpu refuses empty bindings: keep at least one float.
     let contents: &[f32] = if contents.is_empty() {
@@ -76,11 +93,8 @@ fn storage(device: &wgpu::Device, label: &str, contents: &[f32]) -> wgpu::Buffer
     } else {
         contents
     };
-    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::cast_slice(contents),
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-    })
+    let usage = STORAGE | wgpu::BufferUsages::COPY_SRC;
+    init(device, label, bytemuck::cast_slice(contents), usage)
 }
 
 fn check_loops(kernel: &'static str, iterations: u64) -> Result<(), GpuError> {
@@ -124,11 +138,7 @@ impl TrainingKernels {
         check_loops("train_output_layer", params.loop_iterations())?;
         let device = &ctx.device;
         ctx.scoped(|| {
-            let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("train params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+            let uniform = init(device, "train params", bytemuck::bytes_of(&params), UNIFORM);
             let hidden = storage(device, "standardised hidden states", set.inputs());
             let corpus_share = storage(device, "corpus shares", set.corpus_share());
             let prefix_share = storage(device, "prefix shares", set.prefix_share());
@@ -137,11 +147,8 @@ impl TrainingKernels {
             let logits = storage(device, "training logits", &table);
             let probabilities = storage(device, "training probabilities", &table);
             let losses = storage(device, "losses", &vec![0.0; params.max_steps as usize]);
-            let step_counter = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("training step"),
-                contents: bytemuck::bytes_of(&0u32),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
+            // The step number each dispatch reads and bumps.
+            let step_counter = init(device, "training step", bytemuck::bytes_of(&0u32), STORAGE);
             let group = self.train.bind(
                 device,
                 &[
@@ -184,21 +191,19 @@ impl TrainingKernels {
         check_loops("rlhf_finetune", params.loop_iterations())?;
         let device = &ctx.device;
         ctx.scoped(|| {
-            let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("fine-tune params"),
-                contents: bytemuck::bytes_of(&params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            });
+            let uniform = init(
+                device,
+                "fine-tune params",
+                bytemuck::bytes_of(&params),
+                UNIFORM,
+            );
             let reference = storage(device, "reference log-probs", problem.reference_log_probs());
             let rewards = storage(device, "rewards", problem.rewards());
             let logits = storage(device, "fine-tune logits", problem.base_logits());
             let path_len = params.max_steps as usize * params.vocabulary as usize;
             let path = storage(device, "fine-tune path", &vec![0.0; path_len]);
-            let step_counter = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("fine-tune step"),
-                contents: bytemuck::bytes_of(&0u32),
-                usage: wgpu::BufferUsages::STORAGE,
-            });
+            // The step number each dispatch reads and bumps.
+            let step_counter = init(device, "fine-tune step", bytemuck::bytes_of(&0u32), STORAGE);
             let group = self.fine_tune.bind(
                 device,
                 &[
@@ -272,29 +277,20 @@ impl FitRun {
                 (&self.losses, losses),
             ],
         )?;
-        Ok(PendingFit(floats))
+        Ok(Pending::new(floats, decode_fit))
     }
 }
 
 /// A fit's readback in flight.
-#[derive(Debug)]
-pub struct PendingFit(pub PendingFloats);
+pub type PendingFit = Pending<FitSnapshot>;
 
-impl PendingFit {
-    /// The snapshot, once every buffer has answered.
-    pub fn take(self) -> Result<FitSnapshot, GpuError> {
-        let mut values = self.0.take()?.into_iter();
-        let mut next = || values.next().unwrap_or_default();
-        Ok(FitSnapshot {
-            layer: OutputLayer { weights: next() },
-            probabilities: next(),
-            losses: next(),
-        })
-    }
-
-    /// Blocks for the snapshot (tests and the command line only).
-    pub fn wait(self, ctx: &GpuContext) -> Result<FitSnapshot, GpuError> {
-        PendingFit(self.0.wait_ready(ctx)?).take()
+fn decode_fit(buffers: Vec<Vec<f32>>) -> FitSnapshot {
+    let mut values = buffers.into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    FitSnapshot {
+        layer: OutputLayer { weights: next() },
+        probabilities: next(),
+        losses: next(),
     }
 }
 
@@ -314,27 +310,18 @@ impl FineTuneRun {
         let rows = self.steps.min(self.params.max_steps) as usize;
         let floats =
             PendingFloats::start(ctx, encoder, &[(&self.path, rows * v), (&self.logits, v)])?;
-        Ok(PendingFineTune(floats))
+        Ok(Pending::new(floats, decode_fine_tune))
     }
 }
 
 /// A fine-tune's readback in flight.
-#[derive(Debug)]
-pub struct PendingFineTune(pub PendingFloats);
+pub type PendingFineTune = Pending<FineTuneSnapshot>;
 
-impl PendingFineTune {
-    /// The snapshot, once every buffer has answered.
-    pub fn take(self) -> Result<FineTuneSnapshot, GpuError> {
-        let mut values = self.0.take()?.into_iter();
-        let mut next = || values.next().unwrap_or_default();
-        Ok(FineTuneSnapshot {
-            path: next(),
-            logits: next(),
-        })
-    }
-
-    /// Blocks for the snapshot (tests and the command line only).
-    pub fn wait(self, ctx: &GpuContext) -> Result<FineTuneSnapshot, GpuError> {
-        PendingFineTune(self.0.wait_ready(ctx)?).take()
+fn decode_fine_tune(buffers: Vec<Vec<f32>>) -> FineTuneSnapshot {
+    let mut values = buffers.into_iter();
+    let mut next = || values.next().unwrap_or_default();
+    FineTuneSnapshot {
+        path: next(),
+        logits: next(),
     }
 }

@@ -85,6 +85,44 @@ pub(crate) fn probability_bar(ui: &mut egui::Ui, p: f64, winner: bool, width: f3
     );
 }
 
+/// What steps 1 and 2 show of their optimisers (the app's sessions, when any has run).
+#[derive(Clone, Debug, Default)]
+pub struct TrainingViews<'a> {
+    /// Step 1's fit.
+    pub fit: Option<step1_pretraining::FitView<'a>>,
+    /// Step 2's fine-tune.
+    pub fine_tune: Option<step2_rlhf::FineTuneView<'a>>,
+}
+
+/// Step 1's or step 2's panel, whichever `scene.step` is; returns false on any other step. The
+/// window, `gaze render` and the UI tests all draw the steps through this.
+pub fn show_corpus_step(
+    ui: &mut egui::Ui,
+    scene: &mut crate::scene::Scene,
+    panels: &mut PanelState,
+    views: &TrainingViews<'_>,
+) -> bool {
+    match scene.step {
+        1 => step1_pretraining::show(
+            ui,
+            &mut scene.corpus,
+            &mut panels.new_row,
+            views.fit.as_ref(),
+            &mut panels.train_requested,
+        ),
+        2 => step2_rlhf::show(
+            ui,
+            &scene.corpus,
+            &mut scene.rlhf,
+            &mut panels.typed_preference,
+            views.fine_tune.as_ref(),
+            &mut panels.fine_tune_requested,
+        ),
+        _ => return false,
+    }
+    true
+}
+
 /// The steps, as the step bar names them.
 pub const STEPS: [&str; 4] = [
     "1 pretraining",
