@@ -10,6 +10,7 @@ pub mod finetune;
 pub mod lesson;
 pub mod positions;
 pub mod residual;
+pub mod retrieval;
 pub mod rlhf;
 pub mod sample;
 pub mod tokenizer;
