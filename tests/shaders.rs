@@ -89,8 +89,8 @@ fn attention_params_layout_matches_every_shader() {
         }
     }
     assert_eq!(
-        checked, 4,
-        "every attention kernel declares AttentionParams"
+        checked, 6,
+        "every attention kernel and both overview kernels declare AttentionParams"
     );
 }
 
@@ -119,8 +119,9 @@ fn workgroup_lanes_match_the_cpu_twins() {
         }
     }
     assert_eq!(
-        checked, 5,
-        "softmax, output, arc-easing, training and fine-tune kernels declare LANES"
+        checked, 8,
+        "softmax, output, arc-easing, training, fine-tune, overview and chunk-mass kernels \
+         declare LANES"
     );
 }
 
@@ -150,6 +151,17 @@ fn training_params_layouts_match_their_shaders() {
     ];
     assert_eq!(
         check_struct("FineTuneParams", &fine_tune, size_of::<FineTuneParams>()),
+        1
+    );
+    use gaze::model::overview::OverviewParams;
+    let overview = [
+        ("bins", offset_of!(OverviewParams, bins)),
+        ("pad0", offset_of!(OverviewParams, pad)),
+        ("pad1", offset_of!(OverviewParams, pad) + 4),
+        ("pad2", offset_of!(OverviewParams, pad) + 8),
+    ];
+    assert_eq!(
+        check_struct("OverviewParams", &overview, size_of::<OverviewParams>()),
         1
     );
 }

@@ -294,6 +294,11 @@ pub struct AttentionBuffers {
 }
 
 impl AttentionBuffers {
+    /// The uniform block, queries, keys and key mask: what the overview kernels read.
+    pub(crate) fn overview_inputs(&self) -> [&wgpu::Buffer; 4] {
+        [&self.params_buffer, &self.q, &self.k, &self.key_mask]
+    }
+
     /// The shape these buffers hold.
     pub fn params(&self) -> &AttentionParams {
         &self.params

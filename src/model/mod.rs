@@ -8,6 +8,7 @@ pub mod attention;
 pub mod corpus;
 pub mod finetune;
 pub mod lesson;
+pub mod overview;
 pub mod positions;
 pub mod residual;
 pub mod retrieval;

@@ -352,13 +352,15 @@ pub fn assemble(chunks: &[Chunk], retrieved: &[Retrieved], budget: usize) -> Ass
     context
 }
 
-/// Each placed chunk's share of the focus row's attention: `Σ_{j ∈ span} P[focus, j]`, in the
-/// order of `spans`. `weights` is the focus row over the context (one weight per token).
-pub fn chunk_masses(weights: &[f32], spans: &[(usize, std::ops::Range<usize>)]) -> Vec<f32> {
-    spans
-        .iter()
-        .map(|(_, range)| weights.get(range.clone()).map_or(0.0, |w| w.iter().sum()))
-        .collect()
+impl AssembledContext {
+    /// The placed chunks' token ranges as `[start, end)` pairs: what `overview::chunk_masses` (and
+    /// its kernel) sums the focus row over.
+    pub fn span_bounds(&self) -> Vec<[u32; 2]> {
+        self.spans
+            .iter()
+            .map(|(_, r)| [r.start as u32, r.end as u32])
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -399,19 +401,6 @@ mod context_tests {
         assert_eq!(context.spans, vec![(1, 0..8), (2, 8..11)]);
         assert_eq!(context.tokens.len(), 11);
         assert_eq!(context.left_out, 1);
-    }
-
-    #[test]
-    fn chunk_masses_sum_the_focus_rows_weights_over_each_span() {
-        let weights = [0.1, 0.2, 0.3, 0.05, 0.05, 0.3];
-        let masses = chunk_masses(&weights, &[(4, 0..2), (7, 2..5), (9, 5..6)]);
-        let expected = [0.3, 0.4, 0.3];
-        for (m, e) in masses.iter().zip(expected) {
-            assert!((m - e).abs() < 1e-6);
-        }
-        assert!(
-            (masses.iter().sum::<f32>() - 1.0).abs() < 1e-6,
-            "a row's masses sum to 1"
-        );
+        assert_eq!(context.span_bounds(), vec![[0, 8], [8, 11]]);
     }
 }

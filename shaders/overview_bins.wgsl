@@ -1,0 +1,105 @@
+// Pass 2 of the long-context overview: the attention map reduced to R × R bins,
+//
+//   O[a, b] = (1 / |rows(a)|) · Σ_{i ∈ rows(a)} Σ_{j ∈ cols(b)} exp(S_ij − m_i) / l_i
+//
+// with (m_i, l_i) from pass 1 and bin a covering tokens ⌊a·N/R⌋ .. ⌊(a+1)·N/R⌋. Each overview row
+// sums to 1, like a row of the full map; the N × N map itself is never stored.
+//
+// One workgroup per (bin column b, bin row a, head): lane t visits the block's (i, j) pairs t,
+// t+256, …, recomputing each score from Q and K, and the lanes' sums meet in a tree reduction.
+// Per invocation: ⌈(N/R)² / 256⌉ · (d_k + 1) iterations — the host picks R so that stays bounded.
+//
+// CPU twin: `model::overview::bins` — keep the two in step.
+
+// Keep in sync with `AttentionParams` in src/model/attention.rs.
+struct AttentionParams {
+    n_tokens: u32,
+    d_model: u32,
+    d_k: u32,
+    n_heads: u32,
+    query_start: u32,
+    query_count: u32,
+    causal: u32,
+    positions: u32,
+    use_key_mask: u32,
+    scale: f32,
+    pad0: u32,
+    pad1: u32,
+}
+
+// Keep in sync with `model::overview::LANES`.
+const LANES: u32 = 256u;
+
+// Keep in sync with `OverviewParams` in src/model/overview.rs.
+struct OverviewParams {
+    bins: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: AttentionParams;
+@group(0) @binding(1) var<uniform> overview: OverviewParams;
+@group(0) @binding(2) var<storage, read> q: array<f32>;                 // [head][N][d_k]
+@group(0) @binding(3) var<storage, read> k: array<f32>;                 // [head][N][d_k]
+@group(0) @binding(4) var<storage, read> key_mask: array<u32>;          // [N], 1 = padding
+@group(0) @binding(5) var<storage, read> stats: array<f32>;             // [head][N][2]: m, l
+@group(0) @binding(6) var<storage, read_write> bins: array<f32>;        // [head][R][R]
+
+var<workgroup> lanes: array<f32, LANES>;
+
+// Mirrors `model::attention::is_attendable`.
+fn is_attendable(i: u32, j: u32) -> bool {
+    let future = params.causal != 0u && j > i;
+    let padding = params.use_key_mask != 0u && key_mask[j] != 0u;
+    return !(future || padding);
+}
+
+fn score(head: u32, i: u32, j: u32) -> f32 {
+    let n = params.n_tokens;
+    let qi = (head * n + i) * params.d_k;
+    let kj = (head * n + j) * params.d_k;
+    var dot = 0.0;
+    for (var c = 0u; c < params.d_k; c += 1u) {
+        dot += q[qi + c] * k[kj + c];
+    }
+    return dot * params.scale;
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let n = params.n_tokens;
+    let r = overview.bins;
+    let b = wid.x;
+    let a = wid.y;
+    let head = wid.z;
+    // Mirrors `model::overview::bin_range`.
+    let row_start = a * n / r;
+    let row_end = (a + 1u) * n / r;
+    let col_start = b * n / r;
+    let col_end = (b + 1u) * n / r;
+    let width = col_end - col_start;
+    let pairs = (row_end - row_start) * width;
+
+    var sum = 0.0;
+    for (var p = t; p < pairs; p += LANES) {
+        let i = row_start + p / width;
+        let j = col_start + p % width;
+        let m = stats[(head * n + i) * 2u];
+        let l = stats[(head * n + i) * 2u + 1u];
+        if (l > 0.0 && is_attendable(i, j)) {
+            sum += exp(score(head, i, j) - m) / l;
+        }
+    }
+    lanes[t] = sum;
+    workgroupBarrier();
+    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
+        if (t < stride) {
+            lanes[t] = lanes[t] + lanes[t + stride];
+        }
+        workgroupBarrier();
+    }
+    if (t == 0u) {
+        bins[(head * r + a) * r + b] = lanes[0] / f32(max(row_end - row_start, 1u));
+    }
+}

@@ -1,0 +1,302 @@
+//! Step 4's long-context kernels: the overview map reduced to screen resolution
+//! (`shaders/overview_row_stats.wgsl`, `shaders/overview_bins.wgsl`) and each chunk's share of the
+//! focus row (`shaders/chunk_masses.wgsl`), mirroring `model::overview`.
+//!
+//! They read the attention kernels' own buffers (Q, K, the key mask, the focus row's weights):
+//! nothing is copied, and nothing `N × N` is ever allocated.
+
+use super::attention::{AttentionBuffers, LOOP_BOUND};
+use super::context::GpuContext;
+use super::error::GpuError;
+use super::kernel::{Access, Kernel};
+use super::readback::{Pending, PendingFloats};
+use crate::model::overview::{loop_iterations, OverviewParams};
+
+/// The row-statistics kernel's source.
+pub const ROW_STATS_WGSL: &str = include_str!("../../shaders/overview_row_stats.wgsl");
+/// The bins kernel's source.
+pub const BINS_WGSL: &str = include_str!("../../shaders/overview_bins.wgsl");
+/// The chunk-mass kernel's source.
+pub const CHUNK_MASSES_WGSL: &str = include_str!("../../shaders/chunk_masses.wgsl");
+
+/// The three pipelines. Long-lived: build once per device.
+#[derive(Debug)]
+pub struct OverviewKernels {
+    row_stats: Kernel,
+    bins: Kernel,
+    chunk_masses: Kernel,
+}
+
+/// An overview of one attention computation: its statistics and bins buffers, bound.
+#[derive(Debug)]
+pub struct Overview {
+    bins: u32,
+    heads: u32,
+    n_tokens: u32,
+    stats: wgpu::Buffer,
+    map: wgpu::Buffer,
+    stats_group: wgpu::BindGroup,
+    bins_group: wgpu::BindGroup,
+}
+
+/// Chunk masses of a focus row, bound.
+#[derive(Debug)]
+pub struct ChunkMasses {
+    chunks: u32,
+    masses: wgpu::Buffer,
+    group: wgpu::BindGroup,
+}
+
+fn buffer(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: u64,
+    usage: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(4),
+        usage,
+        mapped_at_creation: false,
+    })
+}
+
+fn check_size(what: &str, bytes: u64, limits: &wgpu::Limits) -> Result<(), GpuError> {
+    let allowed = u64::from(limits.max_storage_buffer_binding_size);
+    if bytes > allowed {
+        return Err(GpuError::LimitExceeded {
+            limit: "max_storage_buffer_binding_size",
+            what: what.to_owned(),
+            requested: bytes,
+            allowed,
+        });
+    }
+    Ok(())
+}
+
+fn check_groups(what: &str, groups: u64, limits: &wgpu::Limits) -> Result<(), GpuError> {
+    let allowed = u64::from(limits.max_compute_workgroups_per_dimension);
+    if groups > allowed {
+        return Err(GpuError::LimitExceeded {
+            limit: "max_compute_workgroups_per_dimension",
+            what: what.to_owned(),
+            requested: groups,
+            allowed,
+        });
+    }
+    Ok(())
+}
+
+impl OverviewKernels {
+    /// Compiles the pipelines.
+    pub fn new(ctx: &GpuContext) -> Result<Self, GpuError> {
+        use Access::{Read, ReadWrite, Uniform};
+        let device = &ctx.device;
+        ctx.scoped(|| Self {
+            row_stats: Kernel::new(
+                device,
+                "overview_row_stats",
+                ROW_STATS_WGSL,
+                &[Uniform, Read, Read, Read, ReadWrite],
+            ),
+            bins: Kernel::new(
+                device,
+                "overview_bins",
+                BINS_WGSL,
+                &[Uniform, Uniform, Read, Read, Read, Read, ReadWrite],
+            ),
+            chunk_masses: Kernel::new(
+                device,
+                "chunk_masses",
+                CHUNK_MASSES_WGSL,
+                &[Read, Read, ReadWrite],
+            ),
+        })
+    }
+
+    /// Allocates and binds an `bins × bins` overview of `attention` (per head). `bins` is capped
+    /// at N; a request whose kernels would loop too long, or need more than the device allows,
+    /// is a typed error.
+    pub fn prepare(
+        &self,
+        ctx: &GpuContext,
+        attention: &AttentionBuffers,
+        bins: u32,
+    ) -> Result<Overview, GpuError> {
+        let p = attention.params();
+        let bins = bins.clamp(1, p.n_tokens.max(1));
+        for (kernel, iterations) in loop_iterations(p, bins as usize) {
+            if iterations > LOOP_BOUND {
+                return Err(GpuError::LoopBound {
+                    kernel,
+                    iterations,
+                    bound: LOOP_BOUND,
+                });
+            }
+        }
+        let limits = ctx.limits();
+        let heads = u64::from(p.n_heads);
+        let stats_bytes = heads * u64::from(p.n_tokens) * 2 * 4;
+        let map_bytes = heads * u64::from(bins) * u64::from(bins) * 4;
+        check_size(
+            "the overview's row statistics (heads × N × 2 f32)",
+            stats_bytes,
+            &limits,
+        )?;
+        check_size("the overview map (heads × R × R f32)", map_bytes, &limits)?;
+        check_groups(
+            "the overview_row_stats dispatch",
+            p.n_tokens.into(),
+            &limits,
+        )?;
+        check_groups("the overview_bins dispatch", bins.into(), &limits)?;
+        let device = &ctx.device;
+        ctx.scoped(|| {
+            use wgpu::util::DeviceExt;
+            let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
+            let stats = buffer(device, "overview row statistics", stats_bytes, storage);
+            let map = buffer(device, "overview map", map_bytes, storage);
+            let overview_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("overview params"),
+                contents: bytemuck::bytes_of(&OverviewParams { bins, pad: [0; 3] }),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            let [params, q, k, key_mask] = attention.overview_inputs();
+            let stats_group = self
+                .row_stats
+                .bind(device, &[params, q, k, key_mask, &stats]);
+            let bins_group = self.bins.bind(
+                device,
+                &[params, &overview_params, q, k, key_mask, &stats, &map],
+            );
+            Overview {
+                bins,
+                heads: p.n_heads,
+                n_tokens: p.n_tokens,
+                stats,
+                map,
+                stats_group,
+                bins_group,
+            }
+        })
+    }
+
+    /// Records both passes (after the attention kernels that filled Q and K).
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder, overview: &Overview) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("overview"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.row_stats.pipeline);
+        pass.set_bind_group(0, &overview.stats_group, &[]);
+        pass.dispatch_workgroups(overview.n_tokens, overview.heads, 1);
+        pass.set_pipeline(&self.bins.pipeline);
+        pass.set_bind_group(0, &overview.bins_group, &[]);
+        pass.dispatch_workgroups(overview.bins, overview.bins, overview.heads);
+    }
+
+    /// Binds the chunk masses of `weights` (the focus row of head 0: its first N floats) over
+    /// `spans` (`[start, end)` token ranges).
+    pub fn prepare_chunk_masses(
+        &self,
+        ctx: &GpuContext,
+        weights: &wgpu::Buffer,
+        spans: &[[u32; 2]],
+    ) -> Result<ChunkMasses, GpuError> {
+        let limits = ctx.limits();
+        check_groups("the chunk_masses dispatch", spans.len() as u64, &limits)?;
+        let device = &ctx.device;
+        ctx.scoped(|| {
+            use wgpu::util::DeviceExt;
+            let spans_data: &[[u32; 2]] = if spans.is_empty() { &[[0, 0]] } else { spans };
+            let spans_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("chunk spans"),
+                contents: bytemuck::cast_slice(spans_data),
+                usage: wgpu::BufferUsages::STORAGE,
+            });
+            let masses = buffer(
+                device,
+                "chunk masses",
+                spans.len() as u64 * 4,
+                wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            );
+            let group = self
+                .chunk_masses
+                .bind(device, &[weights, &spans_buffer, &masses]);
+            ChunkMasses {
+                chunks: spans.len() as u32,
+                masses,
+                group,
+            }
+        })
+    }
+
+    /// Records the chunk-mass pass.
+    pub fn encode_chunk_masses(&self, encoder: &mut wgpu::CommandEncoder, masses: &ChunkMasses) {
+        if masses.chunks == 0 {
+            return;
+        }
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("chunk masses"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.chunk_masses.pipeline);
+        pass.set_bind_group(0, &masses.group, &[]);
+        pass.dispatch_workgroups(masses.chunks, 1, 1);
+    }
+}
+
+fn first(buffers: Vec<Vec<f32>>) -> Vec<f32> {
+    buffers.into_iter().next().unwrap_or_default()
+}
+
+fn pair(buffers: Vec<Vec<f32>>) -> (Vec<f32>, Vec<f32>) {
+    let mut values = buffers.into_iter();
+    (
+        values.next().unwrap_or_default(),
+        values.next().unwrap_or_default(),
+    )
+}
+
+impl Overview {
+    /// Bins per side.
+    pub fn bins(&self) -> u32 {
+        self.bins
+    }
+
+    /// The overview's map buffer (`[head][R][R]` f32): what a renderer draws from.
+    pub fn map_buffer(&self) -> &wgpu::Buffer {
+        &self.map
+    }
+
+    /// Starts reading the row statistics and the map back (submits `encoder`).
+    pub fn start_read_back(
+        &self,
+        ctx: &GpuContext,
+        encoder: wgpu::CommandEncoder,
+    ) -> Result<Pending<(Vec<f32>, Vec<f32>)>, GpuError> {
+        let (heads, n, r) = (
+            self.heads as usize,
+            self.n_tokens as usize,
+            self.bins as usize,
+        );
+        let floats = PendingFloats::start(
+            ctx,
+            encoder,
+            &[(&self.stats, heads * n * 2), (&self.map, heads * r * r)],
+        )?;
+        Ok(Pending::new(floats, pair))
+    }
+}
+
+impl ChunkMasses {
+    /// Starts reading the masses back (submits `encoder`).
+    pub fn start_read_back(
+        &self,
+        ctx: &GpuContext,
+        encoder: wgpu::CommandEncoder,
+    ) -> Result<Pending<Vec<f32>>, GpuError> {
+        let floats = PendingFloats::start(ctx, encoder, &[(&self.masses, self.chunks as usize)])?;
+        Ok(Pending::new(floats, first))
+    }
+}
