@@ -73,6 +73,10 @@ pub struct FitSession {
     steps: u32,
     /// When the batch in flight (GPU) or the last frame's steps (CPU) started.
     batch_started: Option<Instant>,
+    /// Per prefix: `KL(counts' shares ‖ fitted π)`, recomputed when a batch lands (not per frame).
+    kl_to_counts: Vec<f64>,
+    /// Per prefix: vocabulary endings it never saw.
+    unseen_endings: Vec<usize>,
 }
 
 impl FitSession {
@@ -102,7 +106,37 @@ impl FitSession {
             probabilities,
             steps: 0,
             batch_started: None,
-        })
+            kl_to_counts: Vec::new(),
+            unseen_endings: Vec::new(),
+        }
+        .with_derived())
+    }
+
+    /// Recomputes what the panel shows from the latest probabilities: each prefix's distance to
+    /// its counts' shares.
+    fn with_derived(mut self) -> Self {
+        self.derive();
+        self
+    }
+
+    fn derive(&mut self) {
+        let prefixes = self.set.prefixes().len();
+        let v = self.set.vocabulary().len();
+        self.kl_to_counts = (0..prefixes)
+            .map(|p| {
+                let row = self.probabilities.get(p * v..(p + 1) * v).unwrap_or(&[]);
+                kl_divergence(&self.set.closed_form(p), row)
+            })
+            .collect();
+        self.unseen_endings = (0..prefixes)
+            .map(|p| {
+                self.set
+                    .closed_form(p)
+                    .iter()
+                    .filter(|&&q| q == 0.0)
+                    .count()
+            })
+            .collect();
     }
 
     /// Whether every step has run and been read back.
@@ -118,6 +152,14 @@ impl FitSession {
     /// One frame's worth: takes a readback that has landed, and starts the next batch when none
     /// is in flight. Never waits. Returns whether anything shown changed.
     pub fn advance(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
+        let changed = self.step(compute)?;
+        if changed {
+            self.derive();
+        }
+        Ok(changed)
+    }
+
+    fn step(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
         match (&mut self.engine, compute) {
             (FitEngine::Gpu { run, pending }, Some((ctx, kernels))) => {
                 let mut changed = false;
@@ -170,17 +212,8 @@ impl FitSession {
         Ok(())
     }
 
-    /// What step 1's panel draws.
+    /// What step 1's panel draws (borrowed: nothing is allocated per frame).
     pub fn view(&self) -> FitView<'_> {
-        let prefixes = self.set.prefixes().len();
-        let v = self.set.vocabulary().len();
-        // How far each prefix's fitted odds are from its counts' shares.
-        let kl_to_counts = (0..prefixes)
-            .map(|p| {
-                let row = self.probabilities.get(p * v..(p + 1) * v).unwrap_or(&[]);
-                kl_divergence(&self.set.closed_form(p), row)
-            })
-            .collect();
         FitView {
             prefixes: self.set.prefixes(),
             vocabulary: self.set.vocabulary(),
@@ -190,16 +223,8 @@ impl FitSession {
             steps: self.steps,
             total_steps: TRAIN_STEPS,
             on_gpu: self.on_gpu(),
-            kl_to_counts,
-            unseen_endings: (0..prefixes)
-                .map(|p| {
-                    self.set
-                        .closed_form(p)
-                        .iter()
-                        .filter(|&&q| q == 0.0)
-                        .count()
-                })
-                .collect(),
+            kl_to_counts: &self.kl_to_counts,
+            unseen_endings: &self.unseen_endings,
         }
     }
 }
@@ -214,6 +239,11 @@ pub struct FineTuneSession {
     final_policy: Vec<f32>,
     landed: Option<Instant>,
     reduced_motion: bool,
+    /// The candidates and the closed form's probabilities, fixed for the session.
+    endings: Vec<String>,
+    closed_form: Vec<f64>,
+    /// `KL(closed form ‖ fine-tuned)`, once landed.
+    kl_to_closed_form: Option<f64>,
 }
 
 impl FineTuneSession {
@@ -224,6 +254,10 @@ impl FineTuneSession {
         compute: Compute<'_>,
         reduced_motion: bool,
     ) -> Result<Self, GpuError> {
+        let (endings, closed_form) = (
+            problem_endings(&problem),
+            problem.closed_form_probabilities(),
+        );
         let mut session = Self {
             key,
             problem,
@@ -232,6 +266,9 @@ impl FineTuneSession {
             final_policy: Vec::new(),
             landed: None,
             reduced_motion,
+            endings,
+            closed_form,
+            kl_to_closed_form: None,
         };
         match compute {
             Some((ctx, kernels)) => {
@@ -243,9 +280,7 @@ impl FineTuneSession {
             }
             None => {
                 let path = fine_tune(&session.problem, FINE_TUNE_STEPS);
-                session.final_policy = path.final_policy();
-                session.path = path.path;
-                session.landed = Some(Instant::now());
+                session.land(path.path, &path.logits);
             }
         }
         Ok(session)
@@ -258,9 +293,7 @@ impl FineTuneSession {
             if let Some(in_flight) = pending.take() {
                 if in_flight.poll(ctx)? {
                     let snapshot = in_flight.take()?;
-                    self.final_policy = policy(&snapshot.logits).0;
-                    self.path = snapshot.path;
-                    self.landed = Some(Instant::now());
+                    self.land(snapshot.path, &snapshot.logits);
                 } else {
                     *pending = Some(in_flight);
                 }
@@ -282,6 +315,14 @@ impl FineTuneSession {
         Ok(())
     }
 
+    /// The climb's numbers are in: keep the path and measure where it landed.
+    fn land(&mut self, path: Vec<f32>, logits: &[f32]) {
+        self.final_policy = policy(logits).0;
+        self.path = path;
+        self.kl_to_closed_form = Some(kl_divergence(&self.closed_form, &self.final_policy));
+        self.landed = Some(Instant::now());
+    }
+
     /// How much of the path is drawn, 0–1.
     fn revealed(&self) -> f32 {
         match self.landed {
@@ -291,20 +332,12 @@ impl FineTuneSession {
         }
     }
 
-    /// What step 2's panel draws.
+    /// What step 2's panel draws (borrowed: nothing is allocated per frame).
     pub fn view(&self) -> FineTuneView<'_> {
-        let closed_form = self.problem.closed_form_probabilities();
-        let landed = self.landed.is_some();
         FineTuneView {
-            endings: self
-                .problem
-                .closed_form()
-                .rows
-                .iter()
-                .map(|r| r.ending.as_str())
-                .collect(),
-            kl_to_closed_form: landed.then(|| kl_divergence(&closed_form, &self.final_policy)),
-            closed_form,
+            endings: &self.endings,
+            closed_form: &self.closed_form,
+            kl_to_closed_form: self.kl_to_closed_form,
             path: &self.path,
             revealed: self.revealed(),
             steps: FINE_TUNE_STEPS,
@@ -312,6 +345,16 @@ impl FineTuneSession {
             strength: self.problem.params().strength as f64,
         }
     }
+}
+
+/// The candidates of `problem`, in corpus order.
+fn problem_endings(problem: &FineTuneProblem) -> Vec<String> {
+    problem
+        .closed_form()
+        .rows
+        .iter()
+        .map(|r| r.ending.clone())
+        .collect()
 }
 
 /// Which parts of step 3's scene shape `h` (the sentence on screen and its focus do not).

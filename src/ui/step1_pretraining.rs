@@ -46,9 +46,9 @@ pub struct FitView<'a> {
     /// Whether the steps run on the GPU.
     pub on_gpu: bool,
     /// Per prefix: `KL(counts' shares ‖ fitted π)`.
-    pub kl_to_counts: Vec<f64>,
+    pub kl_to_counts: &'a [f64],
     /// Per prefix: how many of the vocabulary's endings never followed it (count 0 there).
-    pub unseen_endings: Vec<usize>,
+    pub unseen_endings: &'a [usize],
 }
 
 impl FitView<'_> {
@@ -289,8 +289,8 @@ fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
     for ((prefix, kl), unseen) in fit
         .prefixes
         .iter()
-        .zip(&fit.kl_to_counts)
-        .zip(&fit.unseen_endings)
+        .zip(fit.kl_to_counts)
+        .zip(fit.unseen_endings)
     {
         let verdict = if *kl < 1e-3 {
             "  — matches the counts"

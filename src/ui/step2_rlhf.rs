@@ -20,9 +20,9 @@ const MINUS: Color32 = Color32::from_rgb(230, 110, 90);
 #[derive(Clone, Debug, PartialEq)]
 pub struct FineTuneView<'a> {
     /// The candidates, in corpus order.
-    pub endings: Vec<&'a str>,
+    pub endings: &'a [String],
     /// The closed form's probabilities: where the climb must land.
-    pub closed_form: Vec<f64>,
+    pub closed_form: &'a [f64],
     /// π before each step, steps × candidates (empty until the numbers are in).
     pub path: &'a [f32],
     /// How much of the path to draw, 0–1 (it draws itself once the numbers are in).
@@ -309,14 +309,14 @@ fn fine_tune_section(ui: &mut egui::Ui, view: Option<&FineTuneView<'_>>, request
                     })
                     .collect();
                 plot.line(
-                    egui_plot::Line::new(*ending, points)
+                    egui_plot::Line::new(ending.as_str(), points)
                         .width(3.0)
                         .color(colour),
                 );
                 if let Some(&target) = view.closed_form.get(c) {
                     plot.hline(
                         // Same name as the path: one legend entry per candidate.
-                        egui_plot::HLine::new(*ending, target)
+                        egui_plot::HLine::new(ending.as_str(), target)
                             .color(colour)
                             .style(egui_plot::LineStyle::dashed_loose()),
                     );
