@@ -229,8 +229,10 @@ fn train_runs_the_fit_on_the_gpu_and_the_loss_falls_to_the_counts() {
     let mut harness = harness(on_step(1));
     harness.get_by_label("Train").click();
     harness.run();
-    // Partway: the curve is there and the button says it is busy.
+    // Partway: the curve is there and the button says it is busy; before the first batch lands
+    // the loss reads "-", never NaN.
     harness.get_by_label("training…");
+    assert!(harness.query_by_label_contains("NaN").is_none());
     frames_until(&mut harness, |(_, _, t)| {
         t.fit.as_ref().is_some_and(|f| f.finished())
     });

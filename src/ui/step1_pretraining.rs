@@ -231,10 +231,14 @@ fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
                 ui.label("the real thing: fit the output layer to these counts, live");
             }
             Some(fit) => {
-                let loss = fit.losses.last().copied().unwrap_or(f32::NAN);
+                // Until the first batch lands there is no loss to show (not a NaN).
+                let loss = fit
+                    .losses
+                    .last()
+                    .map_or_else(|| "-".to_owned(), |l| format!("{l:.4}"));
                 ui.label(
                     RichText::new(format!(
-                        "step {} / {} on the {}   loss {loss:.4}   floor {:.4}",
+                        "step {} / {} on the {}   loss {loss}   floor {:.4}",
                         fit.steps,
                         fit.total_steps,
                         if fit.on_gpu { "GPU" } else { "CPU" },
@@ -280,11 +284,13 @@ fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
             );
         })
         .response;
-    let summary = format!(
-        "loss curve: {} steps, last loss {:.4}",
-        fit.losses.len(),
-        fit.losses.last().copied().unwrap_or(f32::NAN)
-    );
+    let summary = match fit.losses.last() {
+        Some(last) => format!(
+            "loss curve: {} steps, last loss {last:.4}",
+            fit.losses.len()
+        ),
+        None => "loss curve: no step has landed yet".to_owned(),
+    };
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, &summary));
     for ((prefix, kl), unseen) in fit
         .prefixes
