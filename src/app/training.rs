@@ -77,6 +77,8 @@ pub struct FitSession {
     kl_to_counts: Vec<f64>,
     /// Per prefix: vocabulary endings it never saw.
     unseen_endings: Vec<usize>,
+    /// The corpus's entropy, the loss's floor (fixed for the session).
+    loss_floor: f64,
 }
 
 impl FitSession {
@@ -108,6 +110,7 @@ impl FitSession {
             batch_started: None,
             kl_to_counts: Vec::new(),
             unseen_endings: Vec::new(),
+            loss_floor: 0.0,
         }
         .with_derived())
     }
@@ -115,6 +118,7 @@ impl FitSession {
     /// Recomputes what the panel shows from the latest probabilities: each prefix's distance to
     /// its counts' shares.
     fn with_derived(mut self) -> Self {
+        self.loss_floor = self.set.loss_floor();
         self.derive();
         self
     }
@@ -219,7 +223,7 @@ impl FitSession {
             vocabulary: self.set.vocabulary(),
             probabilities: &self.probabilities,
             losses: &self.losses,
-            loss_floor: self.set.loss_floor(),
+            loss_floor: self.loss_floor,
             steps: self.steps,
             total_steps: TRAIN_STEPS,
             on_gpu: self.on_gpu(),
