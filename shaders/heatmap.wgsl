@@ -15,7 +15,7 @@ struct Heatmap {
     pad3: u32,
     srgb_target: u32,   // 1 = the target format is *Srgb: output linear values
     gap: f32,           // fraction of a cell left empty between cells
-    pad0: u32,
+    log_decades: f32,   // 0: colour = weight; > 0: colour = 1 + log10(weight) / log_decades
     pad1: u32,
     pad2: u32,
 }
@@ -66,7 +66,13 @@ fn vs_main(
     let cell_uv = mix(vec2<f32>(inset), vec2<f32>(1.0 - inset), corner);
     let uv = (vec2<f32>(f32(col), f32(row)) + cell_uv) / vec2<f32>(f32(n), f32(heatmap.rows));
 
-    var rgb = colormap(weight);
+    // Step 4's overview spans decades (a cell of a 128-bin map holds 1/128 on average): there the
+    // colour is logarithmic, 1 at weight 1 and 0 at 10^-log_decades. Mirrors `colormap::shade`.
+    var shade = weight;
+    if (heatmap.log_decades > 0.0) {
+        shade = 1.0 + log2(max(weight, 1e-30)) * 0.30103 / heatmap.log_decades;
+    }
+    var rgb = colormap(shade);
     if (heatmap.srgb_target != 0u) {
         rgb = srgb_to_linear(rgb);
     }

@@ -3,14 +3,15 @@
 //! ever added.
 //!
 //! Every field but `version` is optional and a missing one takes the lesson's default. Sections
-//! this build does not read yet (`context`, or anything unknown) are kept aside and reported as
-//! ignored, never silently dropped.
+//! this build does not read (anything unknown) are kept aside and reported as ignored, never
+//! silently dropped.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::model::context::{Example, Level, ARCHIVE_NAME, MAX_CONTEXT_TOKENS, SAMPLE_DOCUMENTS};
 use crate::model::corpus::{Corpus, MAX_COUNT};
 use crate::model::lesson::WeightEdit;
 use crate::model::positions::Positions;
@@ -143,6 +144,91 @@ impl Default for RlhfScene {
     }
 }
 
+/// A document of the knowledge base the user added (or edited: a sample document edited in the
+/// app is kept here under its own name and replaces the shipped one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// File name, e.g. `policy.md`.
+    pub name: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// Step 4's state (DESIGN §6 `context`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContextScene {
+    /// 1 self-attention, 2 in-context learning, 3 RAG.
+    pub level: u8,
+    /// Level 2's few-shot examples.
+    pub examples: Vec<Example>,
+    /// Level 2's new review.
+    pub review: String,
+    /// Level 3's question.
+    pub question: String,
+    /// The user's documents (and edited sample ones), by name.
+    pub documents: Vec<Document>,
+    /// Level 3's context budget in tokens.
+    pub budget_tokens: usize,
+    /// Whether level 3 also retrieves from the generated ticket archive (~12k tokens).
+    pub archive: bool,
+}
+
+impl Default for ContextScene {
+    fn default() -> Self {
+        Self {
+            level: 2,
+            examples: crate::model::context::default_examples(),
+            review: crate::model::context::DEFAULT_REVIEW.into(),
+            question: crate::model::context::DEFAULT_QUESTION.into(),
+            documents: Vec::new(),
+            budget_tokens: crate::model::context::DEFAULT_BUDGET,
+            archive: true,
+        }
+    }
+}
+
+impl ContextScene {
+    /// The level, 1–3 (validated scenes hold no other).
+    pub fn level(&self) -> Level {
+        Level::from_number(self.level).unwrap_or(Level::InContext)
+    }
+
+    /// The knowledge base's documents, (name, text): the shipped samples — each replaced by the
+    /// user's document of the same name — then the archive if on, then the user's others.
+    pub fn knowledge_base_documents(&self, archive: &str) -> Vec<(String, String)> {
+        let user = |name: &str| self.documents.iter().find(|d| d.name == name);
+        let mut documents: Vec<(String, String)> = SAMPLE_DOCUMENTS
+            .iter()
+            .map(|(name, text)| {
+                let text = user(name).map_or(*text, |d| d.text.as_str());
+                ((*name).to_owned(), text.to_owned())
+            })
+            .collect();
+        if self.archive {
+            documents.push((ARCHIVE_NAME.to_owned(), archive.to_owned()));
+        }
+        documents.extend(
+            self.documents
+                .iter()
+                .filter(|d| !SAMPLE_DOCUMENTS.iter().any(|(name, _)| *name == d.name))
+                .map(|d| (d.name.clone(), d.text.clone())),
+        );
+        documents
+    }
+
+    /// Sets a document's text (adding it under `name` if it is new or a shipped sample).
+    pub fn set_document(&mut self, name: &str, text: String) {
+        match self.documents.iter_mut().find(|d| d.name == name) {
+            Some(document) => document.text = text,
+            None => self.documents.push(Document {
+                name: name.to_owned(),
+                text,
+            }),
+        }
+    }
+}
+
 /// The whole scene.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scene {
@@ -156,6 +242,8 @@ pub struct Scene {
     pub rlhf: RlhfScene,
     /// Step 3's state.
     pub attention: AttentionScene,
+    /// Step 4's state.
+    pub context: ContextScene,
     /// Sections and fields this build does not read, kept so nothing the user wrote is lost.
     #[serde(flatten)]
     pub ignored: BTreeMap<String, serde_json::Value>,
@@ -169,6 +257,7 @@ impl Default for Scene {
             corpus: Corpus::default(),
             rlhf: RlhfScene::default(),
             attention: AttentionScene::default(),
+            context: ContextScene::default(),
             ignored: BTreeMap::new(),
         }
     }
@@ -181,6 +270,7 @@ struct RawScene {
     corpus: Option<Corpus>,
     rlhf: Option<RlhfScene>,
     attention: Option<AttentionScene>,
+    context: Option<ContextScene>,
     #[serde(flatten)]
     rest: BTreeMap<String, serde_json::Value>,
 }
@@ -202,6 +292,7 @@ impl Scene {
             corpus: raw.corpus.unwrap_or_default(),
             rlhf: raw.rlhf.unwrap_or_default(),
             attention: raw.attention.unwrap_or_default(),
+            context: raw.context.unwrap_or_default(),
             ignored: raw.rest,
         };
         scene.validate()?;
@@ -245,6 +336,20 @@ impl Scene {
                 });
             }
         }
+        if Level::from_number(scene.context.level).is_none() {
+            return Err(SceneError::Invalid {
+                field: "context.level",
+                value: scene.context.level.to_string(),
+                expected: "1 (self-attention), 2 (in-context learning) or 3 (RAG)",
+            });
+        }
+        if !(1..=MAX_CONTEXT_TOKENS).contains(&scene.context.budget_tokens) {
+            return Err(SceneError::Invalid {
+                field: "context.budget_tokens",
+                value: scene.context.budget_tokens.to_string(),
+                expected: "a budget from 1 to 16384 tokens",
+            });
+        }
         if let Some(row) = scene.corpus.rows.iter().find(|r| r.count > MAX_COUNT) {
             return Err(SceneError::Invalid {
                 field: "corpus.rows[].count",
@@ -262,8 +367,9 @@ impl Scene {
     }
 
     /// Adds a dropped `.md` or `.txt` file to the knowledge base, `context.documents` (DESIGN §6),
-    /// replacing a document of the same name. Anything else is refused with the reason, and the
-    /// scene is left as it was.
+    /// replacing a document of the same name. Anything else — another kind of file, more than
+    /// [`MAX_DOCUMENT_BYTES`], not UTF-8 (a binary file), no words — is refused with the reason,
+    /// and the scene is left as it was.
     pub fn add_document(
         &mut self,
         name: &str,
@@ -288,26 +394,13 @@ impl Scene {
         if words == 0 {
             return Err(refuse("it is empty".into()));
         }
-        let context = self
-            .ignored
-            .entry("context".to_owned())
-            .or_insert_with(|| serde_json::json!({}));
-        let Some(context) = context.as_object_mut() else {
-            return Err(refuse("the scene's \"context\" is not an object".into()));
-        };
-        let documents = context
-            .entry("documents")
-            .or_insert_with(|| serde_json::json!([]));
-        let Some(documents) = documents.as_array_mut() else {
-            return Err(refuse(
-                "the scene's \"context.documents\" is not a list".into(),
-            ));
-        };
-        let document = serde_json::json!({ "name": name, "text": text });
-        let existing = documents
-            .iter()
-            .position(|d| d.get("name").and_then(|n| n.as_str()) == Some(name));
+        let documents = &mut self.context.documents;
+        let existing = documents.iter().position(|d| d.name == name);
         let replaced = existing.is_some();
+        let document = Document {
+            name: name.to_owned(),
+            text,
+        };
         match existing {
             Some(i) => documents[i] = document,
             None => documents.push(document),
@@ -348,7 +441,12 @@ mod tests {
         scene.attention.heads = 4;
         scene
             .ignored
-            .insert("context".into(), serde_json::json!({ "level": 3 }));
+            .insert("presenter".into(), serde_json::json!({ "zoom": 3 }));
+        scene.context.level = 3;
+        scene.context.examples[1].label = "positive".into();
+        scene
+            .context
+            .set_document("faq.md", "Refunds take five days.".into());
         scene.rlhf.strength = 0.75;
         scene
             .corpus
@@ -360,10 +458,10 @@ mod tests {
     #[test]
     fn sections_not_read_yet_are_kept_and_reported() {
         let scene = Scene::from_json(
-            r#"{ "version": 1, "context": { "level": 2 }, "rlhf": { "strength": 0.25 } }"#,
+            r#"{ "version": 1, "presenter": { "level": 2 }, "rlhf": { "strength": 0.25 } }"#,
         )
         .unwrap();
-        assert_eq!(scene.ignored_sections(), ["context"]);
+        assert_eq!(scene.ignored_sections(), ["presenter"]);
         assert_eq!(scene.rlhf.strength, 0.25);
         assert!(
             scene.to_json().contains("\"level\": 2"),
@@ -401,6 +499,36 @@ mod tests {
             message(r#"{ "version": 1, "attention": { "positions": "alibi" } }"#).contains("alibi")
         );
         assert!(message(r#"{ "version": 1, "step": 7 }"#).contains("step"));
+        assert!(message(r#"{ "version": 1, "context": { "level": 4 } }"#).contains("context.level"));
+        assert!(
+            message(r#"{ "version": 1, "context": { "budget_tokens": 20000 } }"#)
+                .contains("context.budget_tokens")
+        );
+    }
+
+    #[test]
+    fn context_section_is_read_and_edited_samples_replace_the_shipped_ones() {
+        let scene = Scene::from_json(
+            r#"{ "version": 1, "context": { "level": 3, "question": "late delivery?",
+                 "examples": [ { "text": "loved it", "label": "positive" } ],
+                 "documents": [ { "name": "policy.md", "text": "Everything is refunded." },
+                                { "name": "mine.txt", "text": "My notes." } ],
+                 "budget_tokens": 2000, "archive": false } }"#,
+        )
+        .unwrap();
+        assert!(scene.ignored_sections().is_empty());
+        assert_eq!(scene.context.level(), Level::Rag);
+        assert_eq!(scene.context.examples.len(), 1);
+        let documents = scene.context.knowledge_base_documents("archive text");
+        let names: Vec<&str> = documents.iter().map(|d| d.0.as_str()).collect();
+        assert_eq!(names, ["policy.md", "tickets.md", "mine.txt"]);
+        assert_eq!(documents[0].1, "Everything is refunded.");
+        let mut with_archive = scene.context.clone();
+        with_archive.archive = true;
+        assert_eq!(
+            with_archive.knowledge_base_documents("a")[2].0,
+            ARCHIVE_NAME
+        );
     }
 
     #[test]
@@ -434,7 +562,9 @@ mod tests {
         assert_eq!(documents[0]["name"], "policy.md");
         assert_eq!(documents[0]["text"], "Refunds within 14 days, not 30.");
         assert_eq!(documents[1]["name"], "TICKETS.TXT");
-        let mut odd = Scene::from_json(r#"{ "version": 1, "context": 3 }"#).unwrap();
-        assert!(refused(&mut odd, "a.md", b"x".to_vec()).contains("not an object"));
+        assert!(Scene::from_json(r#"{ "version": 1, "context": 3 }"#)
+            .unwrap_err()
+            .to_string()
+            .contains("not valid"));
     }
 }

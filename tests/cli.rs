@@ -164,11 +164,11 @@ fn inspect_refuses_bad_scenes_with_a_message_naming_the_problem() {
 fn inspect_reports_sections_it_does_not_read_yet() {
     let path = scene_file(
         "context.json",
-        br#"{ "version": 1, "context": { "level": 2 } }"#,
+        br#"{ "version": 1, "presenter": { "zoom": 2 } }"#,
     );
     let (code, report, stderr) = inspect(&path);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("context"), "{stderr}");
+    assert!(stderr.contains("presenter"), "{stderr}");
     assert_eq!(report["tokens"][2], "database");
 }
 

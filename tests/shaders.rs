@@ -199,7 +199,7 @@ fn render_uniforms_match_their_shader_structs() {
         ("pad3", offset_of!(HeatmapUniform, pad3)),
         ("srgb_target", offset_of!(HeatmapUniform, srgb_target)),
         ("gap", offset_of!(HeatmapUniform, gap)),
-        ("pad0", offset_of!(HeatmapUniform, pad0)),
+        ("log_decades", offset_of!(HeatmapUniform, log_decades)),
         ("pad1", offset_of!(HeatmapUniform, pad1)),
         ("pad2", offset_of!(HeatmapUniform, pad2)),
     ];

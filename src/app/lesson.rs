@@ -196,6 +196,11 @@ impl Lesson {
         }
     }
 
+    /// Bumped whenever the model changes (every derived stage recomputes then).
+    pub fn model_revision(&self) -> u64 {
+        self.model_revision
+    }
+
     /// Whether attention runs on the GPU kernels (false: the CPU reference).
     pub fn computes_on_gpu(&self) -> bool {
         matches!(self.engine, Engine::Gpu(_))

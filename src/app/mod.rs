@@ -1,6 +1,7 @@
 //! The application layer: what the `gaze` binary runs. The command-line tools (`inspect`,
 //! `render`, `verify`) are native only; `window` runs on both; `web` is the browser's page.
 
+pub mod context;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod lesson;

@@ -316,12 +316,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
         "device_pixel_ratio": state.window().scale_factor(),
         "surface": state.surface_size(),
         "reduced_motion": state.reduced_motion(),
-        "documents": scene
-            .ignored
-            .get("context")
-            .and_then(|c| c.get("documents"))
-            .and_then(|d| d.as_array())
-            .map_or(0, Vec::len),
+        "documents": scene.context.documents.len(),
         "message": state.message(),
         "info": state.info(),
         "step": scene.step,

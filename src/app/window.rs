@@ -271,6 +271,12 @@ pub struct WindowState {
     panels: crate::ui::PanelState,
     /// Step 1's fit and step 2's fine-tune, running or run.
     trainers: crate::app::training::Trainers,
+    /// Step 4's context, computed when step 4 is on screen.
+    step4: crate::app::context::Step4,
+    /// Why step 4 refused the scene's current context (shown until it is changed).
+    step4_refusal: Option<String>,
+    /// The overview map the renderer is bound to (a stage generation).
+    overview_generation: u64,
     /// Where the panels put the maps last frame (the web page reports it for its tests).
     pub(crate) layout: AttentionLayout,
     reduced_motion: bool,
@@ -344,6 +350,9 @@ impl WindowState {
             layout: AttentionLayout::default(),
             panels: crate::ui::PanelState::default(),
             trainers: crate::app::training::Trainers::default(),
+            step4: crate::app::context::Step4::default(),
+            step4_refusal: None,
+            overview_generation: 0,
             reduced_motion: options.reduced_motion,
             eased_revision: 0,
         })
@@ -451,8 +460,32 @@ impl WindowState {
         self.surface.configure(&self.ctx.device, &self.config);
     }
 
+    /// Step 4's context, recomputed when step 4 is on screen and the scene changed; its
+    /// readback polled; the overview renderer rebound to a new map.
+    fn derive_context(&mut self, scene: &Scene) {
+        if scene.step != 4 {
+            return;
+        }
+        match self.step4.update(&self.ctx, &self.lesson, scene) {
+            Ok(true) => self.step4_refusal = None,
+            Ok(false) => {}
+            Err(error) => self.step4_refusal = Some(error.to_string()),
+        }
+        if let Err(error) = self.step4.poll(&self.ctx) {
+            self.message = Some(error.to_string());
+        }
+        let format = self.config.format;
+        if let Some(map) =
+            self.step4
+                .overview_resources(&self.ctx.device, format, &mut self.overview_generation)
+        {
+            self.renderer.callback_resources.insert(map);
+        }
+    }
+
     /// Recomputes what the scene changed and rebinds the renderers when the buffers are new.
     fn derive(&mut self, scene: &Scene) {
+        self.derive_context(scene);
         // A refused scene (say, an empty sentence) is not retried every frame: only once the
         // user changes it again. The last good stage stays on screen meanwhile.
         if self.refused.as_ref() != Some(&scene.attention) {
@@ -515,6 +548,7 @@ impl WindowState {
         let message = self.refusal.as_deref().or(self.message.as_deref());
         let views = self.trainers.views();
         let panels = &mut self.panels;
+        let context_view = self.step4.view(self.step4_refusal.as_deref());
         let output = self.egui_ctx.run_ui(input, |ui| {
             // The standing notice (attention on the CPU here) goes above everything, every step.
             if let Some(notice) = notice {
@@ -523,6 +557,30 @@ impl WindowState {
                 });
             }
             crate::ui::show_step_bar(ui, &mut scene.step);
+            if scene.step == 4 {
+                layout = Some(AttentionLayout::default());
+                egui::CentralPanel::default().show(ui, |ui| {
+                    for (text, colour) in [
+                        (message, egui::Color32::from_rgb(255, 170, 80)),
+                        (info, egui::Color32::from_rgb(150, 210, 255)),
+                    ] {
+                        if let Some(text) = text {
+                            ui.colored_label(colour, text);
+                        }
+                    }
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        crate::ui::step4_context::show(
+                            ui,
+                            &mut scene.context,
+                            &mut scene.attention.sentence,
+                            &mut scene.attention.focus,
+                            &mut panels.context,
+                            &context_view,
+                        );
+                    });
+                });
+                return;
+            }
             if scene.step != 3 {
                 // No maps on this step: nothing for the page to report where they are.
                 layout = Some(AttentionLayout::default());
@@ -536,12 +594,7 @@ impl WindowState {
                         }
                     }
                     egui::ScrollArea::vertical().show(ui, |ui| {
-                        if !crate::ui::show_corpus_step(ui, scene, panels, &views) {
-                            ui.label(
-                                "Step 4 (in-context learning and RAG) is not in this build \
-                                 yet. Press 3 for attention.",
-                            );
-                        }
+                        crate::ui::show_corpus_step(ui, scene, panels, &views);
                     });
                 });
                 return;
@@ -590,6 +643,10 @@ impl WindowState {
             self.layout = layout;
         }
         drop(views);
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(folder) = self.panels.context.folder_requested.take() {
+            self.panels.context.report = Some(crate::app::context::add_folder(scene, &folder));
+        }
         if let Err(error) = self.trainers.start_requested(
             &self.ctx,
             scene,

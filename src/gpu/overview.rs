@@ -155,7 +155,13 @@ impl OverviewKernels {
             use wgpu::util::DeviceExt;
             let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
             let stats = buffer(device, "overview row statistics", stats_bytes, storage);
-            let map = buffer(device, "overview map", map_bytes, storage);
+            // VERTEX: the heatmap renderer draws the map straight from this buffer.
+            let map = buffer(
+                device,
+                "overview map",
+                map_bytes,
+                storage | wgpu::BufferUsages::VERTEX,
+            );
             let overview_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("overview params"),
                 contents: bytemuck::bytes_of(&OverviewParams { bins, pad: [0; 3] }),
@@ -264,6 +270,11 @@ impl Overview {
         self.bins
     }
 
+    /// Bytes this overview allocated on the GPU (statistics, map, its uniform).
+    pub fn bytes(&self) -> u64 {
+        self.stats.size() + self.map.size() + 16
+    }
+
     /// The overview's map buffer (`[head][R][R]` f32): what a renderer draws from.
     pub fn map_buffer(&self) -> &wgpu::Buffer {
         &self.map
@@ -290,6 +301,16 @@ impl Overview {
 }
 
 impl ChunkMasses {
+    /// The masses buffer (one f32 per span).
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.masses
+    }
+
+    /// Bytes allocated on the GPU (the spans and the masses).
+    pub fn bytes(&self) -> u64 {
+        u64::from(self.chunks.max(1)) * 8 + self.masses.size()
+    }
+
     /// Starts reading the masses back (submits `encoder`).
     pub fn start_read_back(
         &self,

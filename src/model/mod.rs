@@ -5,6 +5,7 @@
 
 pub mod animation;
 pub mod attention;
+pub mod context;
 pub mod corpus;
 pub mod finetune;
 pub mod lesson;

@@ -45,6 +45,16 @@ const CIVIDIS: [[u8; 3]; STOPS] = [
     [254, 232, 56],
 ];
 
+/// Where `weight` falls on a colour map: itself (`log_decades = 0`), or on a log scale that puts
+/// 1 at the top and `10^-log_decades` at the bottom. Mirrors `shaders/heatmap.wgsl`.
+pub fn shade(weight: f32, log_decades: f32) -> f32 {
+    if log_decades > 0.0 {
+        1.0 + weight.max(1e-30).log2() * 0.30103 / log_decades
+    } else {
+        weight
+    }
+}
+
 impl Colormap {
     /// Both maps, in the order a UI lists them.
     pub const ALL: [Colormap; 2] = [Colormap::Viridis, Colormap::Cividis];

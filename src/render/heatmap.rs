@@ -10,7 +10,7 @@
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::colormap::Colormap;
+use super::colormap::{shade, Colormap};
 use super::{buffer_entry, instanced_pipeline};
 use crate::model::attention::AttentionParams;
 
@@ -31,8 +31,8 @@ pub struct HeatmapUniform {
     pub srgb_target: u32,
     /// Fraction of a cell left as a gap.
     pub gap: f32,
-    /// Padding.
-    pub pad0: u32,
+    /// 0: colour = weight; > 0: logarithmic over this many decades ([`shade`]).
+    pub log_decades: f32,
     /// Padding.
     pub pad1: u32,
     /// Padding.
@@ -72,6 +72,44 @@ impl HeatmapResources {
         weights: &wgpu::Buffer,
         params: &AttentionParams,
         colormap: Colormap,
+    ) -> Self {
+        Self::with_scale(device, target_format, weights, params, colormap, 0.0)
+    }
+
+    /// Step 4's overview map (`bins × bins` f32 per head, `VERTEX` usage), coloured on a log
+    /// scale of [`overview_decades`] decades.
+    pub fn overview(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        map: &wgpu::Buffer,
+        bins: u32,
+        colormap: Colormap,
+    ) -> Self {
+        let params = AttentionParams {
+            n_tokens: bins,
+            d_model: 1,
+            d_k: 1,
+            n_heads: 1,
+            query_start: 0,
+            query_count: bins,
+            causal: 0,
+            positions: 0,
+            use_key_mask: 0,
+            scale: 1.0,
+            pad0: 0,
+            pad1: 0,
+        };
+        let decades = overview_decades(bins);
+        Self::with_scale(device, target_format, map, &params, colormap, decades)
+    }
+
+    fn with_scale(
+        device: &wgpu::Device,
+        target_format: wgpu::TextureFormat,
+        weights: &wgpu::Buffer,
+        params: &AttentionParams,
+        colormap: Colormap,
+        log_decades: f32,
     ) -> Self {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("heatmap"),
@@ -124,7 +162,7 @@ impl HeatmapResources {
                 pad3: 0,
                 srgb_target: u32::from(target_format.is_srgb()),
                 gap: gap_for(params.n_tokens),
-                pad0: 0,
+                log_decades,
                 pad1: 0,
                 pad2: 0,
             }),
@@ -174,6 +212,39 @@ impl HeatmapResources {
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.set_vertex_buffer(0, self.weights.slice(start..start + block));
         pass.draw(0..6, 0..self.cells);
+    }
+}
+
+/// The overview's log scale: from weight 1 down to a tenth of uniform (`1/bins`), so a bin that
+/// gets its even share sits a little above the bottom and structure above it reads clearly.
+pub fn overview_decades(bins: u32) -> f32 {
+    (bins.max(1) as f32).log10() + 1.0
+}
+
+/// The colour-map position of an overview cell: the CPU mirror of the shader's log scale (the
+/// legend and tests use it).
+pub fn overview_shade(weight: f32, bins: u32) -> f32 {
+    shade(weight, overview_decades(bins))
+}
+
+/// Step 4's overview map in egui-wgpu's callback resources (a second [`HeatmapResources`],
+/// kept apart from step 3's).
+#[derive(Debug)]
+pub struct OverviewMap(pub HeatmapResources);
+
+/// Draws [`OverviewMap`] into its rectangle.
+pub struct OverviewCallback;
+
+impl egui_wgpu::CallbackTrait for OverviewCallback {
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        render_pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        if let Some(map) = resources.get::<OverviewMap>() {
+            map.0.paint(render_pass, 0);
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod behind_the_gaze;
 pub mod step1_pretraining;
 pub mod step2_rlhf;
 pub mod step3_attention;
+pub mod step4_context;
 
 use crate::scene::AttentionScene;
 use behind_the_gaze::BehindView;
@@ -132,7 +133,7 @@ pub const STEPS: [&str; 4] = [
 ];
 
 /// The highest step this build has.
-pub const BUILT_STEPS: u8 = 3;
+pub const BUILT_STEPS: u8 = 4;
 
 /// Text the panels keep between frames that is not part of the scene (a row being typed).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -145,6 +146,8 @@ pub struct PanelState {
     pub train_requested: bool,
     /// "Fine-tune for real" was clicked on step 2.
     pub fine_tune_requested: bool,
+    /// Step 4's paste box, document editor and folder box.
+    pub context: step4_context::ContextPanel,
 }
 
 /// The step bar across the top, and the keys that move between steps: 1–4 jump, <- and ->

@@ -1,0 +1,393 @@
+//! Step 4's derived state: the level's context built by `model::context`, computed by
+//! `gpu::long_context` (or, without compute shaders, by the CPU reference), its numbers read back
+//! without blocking a frame. Recomputed only when what it depends on changes; a refused state
+//! (an empty question) keeps the last good one on screen with the reason.
+
+use web_time::Instant;
+
+use crate::app::lesson::{Engine, Lesson};
+use crate::gpu::long_context::LongContext;
+use crate::gpu::overview::OverviewKernels;
+use crate::gpu::readback::Pending;
+use crate::gpu::{GpuContext, GpuError};
+use crate::model::context::{
+    self, ContextError, ContextInput, KnowledgeBase, Level, CPU_OVERVIEW_MAX_TOKENS, OVERVIEW_BINS,
+};
+use crate::model::retrieval::Retrieved;
+use crate::scene::{ContextScene, Scene};
+
+/// Why step 4 could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextStageError {
+    /// The context was refused (no examples, an empty question, …).
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// The GPU refused or failed.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+}
+
+/// What the stage was computed from.
+#[derive(Clone, Debug, PartialEq)]
+struct ContextKey {
+    context: ContextScene,
+    sentence: String,
+    focus: usize,
+    model_revision: u64,
+}
+
+impl ContextKey {
+    /// Compared field by field, so a frame with no edit allocates nothing.
+    fn matches(&self, scene: &Scene, model_revision: u64) -> bool {
+        let (a, b) = (&self.context, &scene.context);
+        self.model_revision == model_revision
+            && a.level == b.level
+            && match b.level() {
+                Level::SelfAttention => {
+                    self.sentence == scene.attention.sentence && self.focus == scene.attention.focus
+                }
+                Level::InContext => {
+                    a.examples == b.examples
+                        && a.review == b.review
+                        && a.budget_tokens == b.budget_tokens
+                }
+                Level::Rag => {
+                    a.question == b.question
+                        && a.documents == b.documents
+                        && a.archive == b.archive
+                        && a.budget_tokens == b.budget_tokens
+                }
+            }
+    }
+}
+
+/// The numbers the panel prints: the focus row and each span's mass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContextNumbers {
+    /// `P[focus, ·]` over the whole context.
+    pub weights: Vec<f32>,
+    /// Each span's share.
+    pub masses: Vec<f32>,
+    /// From the edit to these numbers on screen, in milliseconds (GPU round trip included).
+    pub latency_ms: f64,
+}
+
+/// Step 4 computed for one state of the scene.
+#[derive(Debug)]
+pub struct ContextStage {
+    key: ContextKey,
+    /// The level's context.
+    pub input: ContextInput,
+    /// Level 3: every chunk of the knowledge base, best first.
+    pub retrieved: Vec<Retrieved>,
+    /// The numbers, once read back (`None` while in flight: no stale numbers are shown).
+    pub numbers: Option<ContextNumbers>,
+    pending: Option<Pending<(Vec<f32>, Vec<f32>)>>,
+    started: Instant,
+    /// The GPU buffers (GPU engine).
+    pub gpu: Option<LongContext>,
+    /// The overview map the renderer draws from (`VERTEX`), `bins × bins`; `None` when skipped.
+    pub map: Option<wgpu::Buffer>,
+    /// Bins per side of `map`.
+    pub bins: u32,
+    /// Bumped when `map` is a new buffer (the renderer rebinds).
+    pub generation: u64,
+    /// Whether the GPU kernels computed it.
+    pub on_gpu: bool,
+}
+
+impl ContextStage {
+    /// Bytes allocated on the GPU for this context (0 on the CPU reference).
+    pub fn gpu_bytes(&self) -> u64 {
+        self.gpu.as_ref().map_or(0, LongContext::gpu_bytes)
+    }
+
+    /// Collects the readback if it has landed, without waiting. Returns whether it did.
+    pub fn poll(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(false);
+        };
+        if !pending.poll(ctx)? {
+            self.pending = Some(pending);
+            return Ok(false);
+        }
+        self.land(pending.take()?);
+        Ok(true)
+    }
+
+    /// Waits for the readback (headless rendering, `inspect` and tests).
+    pub fn wait(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
+        if let Some(pending) = self.pending.take() {
+            self.land(pending.wait(ctx)?);
+        }
+        Ok(())
+    }
+
+    fn land(&mut self, (weights, masses): (Vec<f32>, Vec<f32>)) {
+        self.numbers = Some(ContextNumbers {
+            weights,
+            masses,
+            latency_ms: self.started.elapsed().as_secs_f64() * 1e3,
+        });
+    }
+}
+
+/// Step 4's long-lived parts: the overview kernels, the generated archive, the chunked knowledge
+/// base, and the current stage.
+#[derive(Debug, Default)]
+pub struct Step4 {
+    kernels: Option<OverviewKernels>,
+    archive: String,
+    kb_key: Option<(Vec<crate::scene::Document>, bool)>,
+    /// The knowledge base as last chunked.
+    pub kb: KnowledgeBase,
+    /// The stage on screen.
+    pub stage: Option<ContextStage>,
+    refused: Option<ContextKey>,
+    generation: u64,
+}
+
+impl Step4 {
+    /// The knowledge base for `scene`, re-chunked only when the documents changed.
+    fn knowledge_base(&mut self, scene: &ContextScene) -> &KnowledgeBase {
+        let fresh = self
+            .kb_key
+            .as_ref()
+            .is_some_and(|(docs, archive)| *docs == scene.documents && *archive == scene.archive);
+        if !fresh {
+            if self.archive.is_empty() {
+                self.archive = context::ticket_archive(context::ARCHIVE_TICKETS);
+            }
+            let documents = scene.knowledge_base_documents(&self.archive);
+            self.kb = KnowledgeBase::new(documents.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+            self.kb_key = Some((scene.documents.clone(), scene.archive));
+        }
+        &self.kb
+    }
+
+    /// Brings the stage up to date with `scene`: nothing happens when nothing it depends on
+    /// changed; otherwise the context is rebuilt, the kernels run and a readback starts. An
+    /// error leaves the last good stage on screen and is not retried until the scene changes.
+    /// Returns whether anything was recomputed.
+    pub fn update(
+        &mut self,
+        ctx: &GpuContext,
+        lesson: &Lesson,
+        scene: &Scene,
+    ) -> Result<bool, ContextStageError> {
+        let revision = lesson.model_revision();
+        let fresh = self
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.key.matches(scene, revision))
+            || self
+                .refused
+                .as_ref()
+                .is_some_and(|k| k.matches(scene, revision));
+        if fresh {
+            return Ok(false);
+        }
+        let key = ContextKey {
+            context: scene.context.clone(),
+            sentence: scene.attention.sentence.clone(),
+            focus: scene.attention.focus,
+            model_revision: revision,
+        };
+        match self.compute(ctx, lesson, key.clone()) {
+            Ok(stage) => {
+                self.stage = Some(stage);
+                self.refused = None;
+                Ok(true)
+            }
+            Err(error) => {
+                self.refused = Some(key);
+                Err(error)
+            }
+        }
+    }
+
+    fn compute(
+        &mut self,
+        ctx: &GpuContext,
+        lesson: &Lesson,
+        key: ContextKey,
+    ) -> Result<ContextStage, ContextStageError> {
+        let started = Instant::now();
+        let scene = &key.context;
+        let model = &lesson.model;
+        let (input, retrieved) = match scene.level() {
+            Level::SelfAttention => (
+                context::self_attention_input(model, &key.sentence, key.focus)?,
+                Vec::new(),
+            ),
+            Level::InContext => (
+                context::in_context_input(
+                    model,
+                    &scene.examples,
+                    &scene.review,
+                    scene.budget_tokens,
+                )?,
+                Vec::new(),
+            ),
+            Level::Rag => {
+                let kb = self.knowledge_base(scene);
+                context::rag_input(model, kb, &scene.question, scene.budget_tokens)?
+            }
+        };
+        self.generation += 1;
+        let n = input.tokens.len();
+        let mut stage = ContextStage {
+            key,
+            input,
+            retrieved,
+            numbers: None,
+            pending: None,
+            started,
+            gpu: None,
+            map: None,
+            bins: 0,
+            generation: self.generation,
+            on_gpu: false,
+        };
+        match &lesson.engine {
+            Engine::Gpu(attention) => {
+                if self.kernels.is_none() {
+                    self.kernels = Some(OverviewKernels::new(ctx)?);
+                }
+                let Some(overview) = self.kernels.as_ref() else {
+                    return Ok(stage);
+                };
+                let packed = stage.input.packed().map_err(ContextError::from)?;
+                let bins = context::overview_bins(n, OVERVIEW_BINS);
+                let spans = stage.input.span_bounds();
+                let gpu = LongContext::prepare(ctx, attention, overview, &packed, &spans, bins)?;
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                gpu.encode(&mut encoder, attention, overview);
+                stage.pending = Some(gpu.start_read_back(ctx, encoder)?);
+                stage.map = gpu.overview.as_ref().map(|o| o.map_buffer().clone());
+                stage.bins = gpu.overview.as_ref().map_or(0, |o| o.bins());
+                stage.gpu = Some(gpu);
+                stage.on_gpu = true;
+            }
+            Engine::Cpu => {
+                let bins = if n <= CPU_OVERVIEW_MAX_TOKENS {
+                    OVERVIEW_BINS
+                } else {
+                    0
+                };
+                let outcome = context::compute(&stage.input, bins)?;
+                if !outcome.overview.is_empty() {
+                    use wgpu::util::DeviceExt;
+                    stage.map = Some(ctx.device.create_buffer_init(
+                        &wgpu::util::BufferInitDescriptor {
+                            label: Some("overview map (CPU reference)"),
+                            contents: bytemuck::cast_slice(&outcome.overview),
+                            usage: wgpu::BufferUsages::VERTEX,
+                        },
+                    ));
+                }
+                stage.bins = outcome.bins;
+                stage.land((outcome.weights, outcome.masses));
+            }
+        }
+        Ok(stage)
+    }
+}
+
+impl Step4 {
+    /// What the panel shows of the current stage.
+    pub fn view<'a>(
+        &'a self,
+        refusal: Option<&'a str>,
+    ) -> crate::ui::step4_context::ContextView<'a> {
+        let stage = self.stage.as_ref();
+        let numbers = stage.and_then(|s| s.numbers.as_ref());
+        crate::ui::step4_context::ContextView {
+            input: stage.map(|s| &s.input),
+            retrieved: stage.map_or(&[][..], |s| &s.retrieved[..]),
+            kb: &self.kb,
+            weights: numbers.map(|n| &n.weights[..]),
+            masses: numbers.map(|n| &n.masses[..]),
+            latency_ms: numbers.map(|n| n.latency_ms),
+            bins: stage.filter(|s| s.map.is_some()).map_or(0, |s| s.bins),
+            on_gpu: stage.is_some_and(|s| s.on_gpu),
+            gpu_bytes: stage.map_or(0, ContextStage::gpu_bytes),
+            refusal,
+        }
+    }
+
+    /// Polls the stage's readback (a frame calls this; it never waits).
+    pub fn poll(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
+        self.stage.as_mut().map_or(Ok(false), |s| s.poll(ctx))
+    }
+
+    /// The overview renderer for the current stage, when its map is new since `bound`
+    /// (a generation number the caller keeps).
+    pub fn overview_resources(
+        &self,
+        device: &wgpu::Device,
+        format: wgpu::TextureFormat,
+        bound: &mut u64,
+    ) -> Option<crate::render::heatmap::OverviewMap> {
+        let stage = self.stage.as_ref()?;
+        if stage.generation == *bound {
+            return None;
+        }
+        *bound = stage.generation;
+        let map = stage.map.as_ref()?;
+        Some(crate::render::heatmap::OverviewMap(
+            crate::render::heatmap::HeatmapResources::overview(
+                device,
+                format,
+                map,
+                stage.bins,
+                crate::render::colormap::Colormap::Viridis,
+            ),
+        ))
+    }
+}
+
+/// Reads the `.md` and `.txt` files of `folder` (not its subfolders) into `scene`'s knowledge
+/// base; returns what to tell the user. A file that is refused (binary, too large, empty) is
+/// named with the reason; the others are still added, and nothing already there is lost.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn add_folder(scene: &mut Scene, folder: &str) -> String {
+    let path = std::path::Path::new(folder);
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(error) => return format!("cannot read the folder {folder}: {error}"),
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("txt"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return format!("{folder} has no .md or .txt files");
+    }
+    let (mut added, mut problems) = (0, Vec::new());
+    for file in files {
+        let name = file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        match std::fs::read(&file) {
+            Ok(bytes) => match scene.add_document(&name, bytes) {
+                Ok(_) => added += 1,
+                Err(error) => problems.push(error.to_string()),
+            },
+            Err(error) => problems.push(format!("cannot read {name}: {error}")),
+        }
+    }
+    let mut report = format!("added {added} documents from {folder}");
+    for problem in problems {
+        report.push_str("; ");
+        report.push_str(&problem);
+    }
+    report
+}
