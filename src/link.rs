@@ -12,7 +12,9 @@
 //!
 //! `corpus` lists groups `prefix:ending*count,ending*count…` joined by `;`, in the corpus's row
 //! order (ties go to the row listed first, so order is kept). Optional keys: `reward_chosen`,
-//! `reward_winner` (when not the defaults), `edits` (the weight edits as JSON). A key this build
+//! `reward_winner` (when not the defaults), `edits` (the weight edits as JSON); step 4's `level`,
+//! `review`, `question`, `budget`, `archive` and `examples` (as JSON), each only when it differs
+//! from the lesson's default. A key this build
 //! does not know is kept aside and reported, never an error, so links from newer builds still
 //! open. The knowledge base's documents stay out of links: they can be megabytes.
 
@@ -157,6 +159,29 @@ impl Scene {
         if r.reward_winner != defaults.reward_winner {
             pairs.push(("reward_winner", r.reward_winner.to_string()));
         }
+        // Step 4's state, where it differs from the lesson's (documents stay out: see above).
+        let c = &self.context;
+        let d = crate::scene::ContextScene::default();
+        if c.level != d.level {
+            pairs.push(("level", c.level.to_string()));
+        }
+        if c.review != d.review {
+            pairs.push(("review", encode(&c.review)));
+        }
+        if c.question != d.question {
+            pairs.push(("question", encode(&c.question)));
+        }
+        if c.budget_tokens != d.budget_tokens {
+            pairs.push(("budget", c.budget_tokens.to_string()));
+        }
+        if c.archive != d.archive {
+            pairs.push(("archive", flag(c.archive).into()));
+        }
+        if c.examples != d.examples {
+            // Serializing plain data cannot fail.
+            let json = serde_json::to_string(&c.examples).unwrap_or_default();
+            pairs.push(("examples", encode(&json)));
+        }
         if !a.weight_edits.is_empty() {
             // Serializing plain data cannot fail.
             let json = serde_json::to_string(&a.weight_edits).unwrap_or_default();
@@ -212,6 +237,20 @@ impl Scene {
                     r.reward_winner = parse_number("rlhf.reward_winner", value, "a finite number")?;
                 }
                 "corpus" => scene.corpus = parse_corpus(value)?,
+                "level" => {
+                    scene.context.level = parse_number("context.level", value, "1, 2 or 3")?;
+                }
+                "review" => scene.context.review = decode("context.review", value)?,
+                "question" => scene.context.question = decode("context.question", value)?,
+                "budget" => {
+                    scene.context.budget_tokens =
+                        parse_number("context.budget_tokens", value, "a budget in tokens")?;
+                }
+                "archive" => scene.context.archive = parse_flag("context.archive", value)?,
+                "examples" => {
+                    let json = decode("context.examples", value)?;
+                    scene.context.examples = serde_json::from_str(&json)?;
+                }
                 "edits" => {
                     let json = decode("attention.weight_edits", value)?;
                     a.weight_edits = serde_json::from_str(&json)?;
@@ -308,9 +347,29 @@ mod tests {
     }
 
     #[test]
+    fn step_four_state_travels_in_the_link() {
+        let mut scene = Scene {
+            step: 4,
+            ..Scene::default()
+        };
+        scene.context.level = 3;
+        scene.context.question = "late delivery & refunds?".into();
+        scene.context.budget_tokens = 4000;
+        scene.context.archive = false;
+        scene.context.examples[2].label = "positive".into();
+        scene.context.review = "meh = fine".into();
+        let (back, unknown) = Scene::from_fragment(&scene.to_fragment()).unwrap();
+        assert!(unknown.is_empty());
+        assert_eq!(back, scene);
+        let message = |f: &str| Scene::from_fragment(f).unwrap_err().to_string();
+        assert!(message("level=5").contains("context.level"));
+        assert!(message("budget=99999").contains("context.budget_tokens"));
+    }
+
+    #[test]
     fn keys_from_newer_builds_are_reported_not_fatal() {
-        let (scene, unknown) = Scene::from_fragment("step=1&zoom=2&level=3").unwrap();
+        let (scene, unknown) = Scene::from_fragment("step=1&zoom=2&theme=dark").unwrap();
         assert_eq!(scene.step, 1);
-        assert_eq!(unknown, ["zoom", "level"]);
+        assert_eq!(unknown, ["zoom", "theme"]);
     }
 }

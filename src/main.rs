@@ -67,7 +67,8 @@ mod native {
             /// Scene file (JSON); without it, the lesson's default scene.
             #[arg(long, value_name = "FILE")]
             scene: Option<PathBuf>,
-            /// Lesson step to draw: 1 (pretraining), 2 (RLHF) or 3 (attention).
+            /// Lesson step to draw: 1 (pretraining), 2 (RLHF), 3 (attention) or 4 (in-context
+            /// learning and RAG, at the scene's `context.level`).
             #[arg(long)]
             step: Option<u8>,
             /// Width in pixels.

@@ -305,3 +305,102 @@ fn inspect_reports_the_fit_and_the_fine_tune() {
     assert_eq!(fine_tune["steps"], 200);
     assert!(fine_tune["kl_to_closed_form"].as_f64().unwrap() < 1e-4);
 }
+
+/// Step 4, level 2: the prediction is read off attention — the default examples call
+/// `it was okay` neutral; relabel the neutral example `positive` and the same review, with the
+/// same head weights, is called positive.
+#[test]
+fn inspect_icl_prediction_follows_a_relabelled_example() {
+    let default = scene_file(
+        "icl.json",
+        br#"{ "version": 1, "context": { "level": 2 } }"#,
+    );
+    let (code, report, stderr) = inspect(&default);
+    assert_eq!(code, Some(0), "{stderr}");
+    let context = &report["context"];
+    assert_eq!(context["level"], 2);
+    assert_eq!(context["prediction"], "neutral", "{context}");
+    assert_eq!(context["chunks"], serde_json::json!([]));
+    assert_eq!(context["left_out"], 0);
+    assert!(context["focus"].as_str().unwrap().contains("it was okay"));
+    // "loved it → positive" is 4 tokens, "total waste → negative" 4, "meh , it was fine → neutral" 7.
+    assert_eq!(context["tokens"], 15);
+    let labels = context["labels"].as_array().unwrap();
+    let names: Vec<&str> = labels
+        .iter()
+        .map(|l| l["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["positive", "negative", "neutral"]);
+    let total: f64 = labels.iter().map(|l| l["score"].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-4, "label scores sum to {total}");
+
+    let relabelled = scene_file(
+        "icl_relabelled.json",
+        br#"{ "version": 1, "context": { "level": 2, "examples": [
+              { "text": "loved it", "label": "positive" },
+              { "text": "total waste", "label": "negative" },
+              { "text": "meh, it was fine", "label": "positive" } ] } }"#,
+    );
+    let (code, report, stderr) = inspect(&relabelled);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        report["context"]["prediction"], "positive",
+        "{}",
+        report["context"]
+    );
+    assert_eq!(report["context"]["labels"].as_array().unwrap().len(), 2);
+}
+
+/// Step 4, level 3 on the two sample files: every chunk listed in fused-rank order, the damaged
+/// paragraph first and the answer's source, the in-context chunks' masses summing to 1.
+#[test]
+fn inspect_rag_lists_every_chunk_by_rank_with_its_attention_mass() {
+    let path = scene_file(
+        "rag.json",
+        br#"{ "version": 1, "context": { "level": 3, "archive": false } }"#,
+    );
+    let (code, report, stderr) = inspect(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    let context = &report["context"];
+    assert_eq!(context["level"], 3);
+    let chunks = context["chunks"].as_array().unwrap();
+    assert!(chunks.len() > 3, "{context}");
+    assert_eq!(chunks[0]["name"], "policy.md § Items damaged in transit");
+    assert_eq!(
+        context["prediction"], "policy.md § Items damaged in transit",
+        "{context}"
+    );
+    let ranks: Vec<u64> = chunks.iter().map(|c| c["rank"].as_u64().unwrap()).collect();
+    assert_eq!(ranks, (1..=chunks.len() as u64).collect::<Vec<_>>());
+    let mut total = 0.0;
+    for chunk in chunks {
+        let mass = chunk["attention_mass"].as_f64().unwrap();
+        assert!(chunk["bm25"].is_number() && chunk["cosine"].is_number());
+        if chunk["in_context"].as_bool().unwrap() {
+            total += mass;
+        } else {
+            assert_eq!(mass, 0.0, "{chunk}");
+        }
+    }
+    assert!((total - 1.0).abs() < 1e-3, "masses sum to {total}");
+    let tokens = context["tokens"].as_u64().unwrap();
+    assert!(tokens > 100 && tokens <= 10_000, "{tokens}");
+    assert_eq!(context["labels"], serde_json::json!([]));
+}
+
+/// A context step 4 refuses (here an empty question) is reported in its section; the rest of
+/// the report still comes out.
+#[test]
+fn inspect_reports_a_refused_context_without_failing() {
+    let path = scene_file(
+        "rag_empty.json",
+        br#"{ "version": 1, "context": { "level": 3, "question": "  " } }"#,
+    );
+    let (code, report, stderr) = inspect(&path);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        report["context"],
+        serde_json::json!({ "level": 3, "error": "the question has no words" })
+    );
+    assert_eq!(report["tokens"][2], "database");
+}

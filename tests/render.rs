@@ -6,7 +6,8 @@ mod common;
 use common::gpu;
 use gaze::app::lesson::Lesson;
 use gaze::app::render::{
-    render_panels, render_scene, render_scene_with, RenderError, RenderRequest,
+    render_context, render_panels, render_scene, render_scene_with, render_to_png, RenderError,
+    RenderRequest,
 };
 use gaze::model::lesson::LessonModel;
 use gaze::render::colormap::Colormap;
@@ -210,4 +211,114 @@ fn steps_one_and_two_render_their_panels() {
     scene.corpus.rows[1].count = 30;
     let after = render_panels(ctx, &scene, &request(800, 500, Colormap::Viridis)).unwrap();
     assert_ne!(before, after, "the picture follows the corpus");
+}
+
+/// `gaze render --step 4`: the step-4 panel and its overview map, headless. Every overview cell,
+/// sampled at its centre, is the viridis colour (on the overview's log scale) of that bin as the
+/// CPU reference computes it: the map drawn is the compute pass's map, not a blank rectangle.
+#[test]
+fn step_four_draws_the_overview_map_the_reference_computes() {
+    use gaze::model::context::{self, OVERVIEW_BINS};
+    use gaze::render::heatmap::overview_shade;
+
+    let (ctx, _) = gpu();
+    let scene = Scene {
+        step: 4,
+        ..Scene::default()
+    };
+    assert_eq!(
+        scene.context.level, 2,
+        "the default scene's step 4 is in-context learning"
+    );
+    // Tall enough that the map is on screen below the prediction and the arcs.
+    let frame = render_context(ctx, &scene, &request(1280, 1100, Colormap::Viridis)).unwrap();
+    assert_eq!(frame.image.dimensions(), (1280, 1100));
+    let rect = frame.overview.expect("the overview map was drawn");
+
+    let model = LessonModel::builtin().unwrap();
+    let input = context::in_context_input(
+        &model,
+        &scene.context.examples,
+        &scene.context.review,
+        scene.context.budget_tokens,
+    )
+    .unwrap();
+    let bins = context::overview_bins(input.tokens.len(), OVERVIEW_BINS);
+    assert_eq!(frame.bins, bins);
+    let reference = context::compute(&input, bins).unwrap();
+    let bins = bins as usize;
+    assert_eq!(reference.overview.len(), bins * bins);
+
+    let ppp = frame.pixels_per_point;
+    let cell = rect.width() / bins as f32;
+    let mut colours = Vec::new();
+    for i in 0..bins {
+        for j in 0..bins {
+            let weight = reference.overview[i * bins + j];
+            let x = (rect.min.x + (j as f32 + 0.5) * cell) * ppp;
+            let y = (rect.min.y + (i as f32 + 0.5) * cell) * ppp;
+            assert!(
+                y < frame.image.height() as f32,
+                "cell ({i}, {j}) is off the image"
+            );
+            let pixel = frame.image.get_pixel(x as u32, y as u32).0;
+            let expected = Colormap::Viridis.sample(overview_shade(weight, bins as u32));
+            for k in 0..3 {
+                assert!(
+                    (i32::from(pixel[k]) - i32::from(expected[k])).abs() <= 3,
+                    "cell ({i}, {j}) weight {weight}: drew {pixel:?}, expected {expected:?}"
+                );
+            }
+            colours.push(expected);
+        }
+    }
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(
+        colours.len() > 4,
+        "the map has structure: {} distinct colours",
+        colours.len()
+    );
+
+    // The PNG path takes step 4 too, and every step but the lesson's four is refused by name.
+    let out = std::env::temp_dir().join(format!("gaze-step4-{}.png", std::process::id()));
+    render_to_png(ctx, &scene, &request(640, 400, Colormap::Viridis), &out).unwrap();
+    assert_eq!(
+        image::open(&out).unwrap().to_rgba8().dimensions(),
+        (640, 400)
+    );
+    let _ = std::fs::remove_file(&out);
+    let error = render_context(
+        ctx,
+        &Scene::default(),
+        &request(100, 100, Colormap::Viridis),
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(error, RenderError::Step(3)), "{error}");
+    assert!(error.to_string().contains("1 to 4"), "{error}");
+}
+
+/// A context step 4 refuses is drawn as the window draws it — the panel with the reason — not
+/// turned into a failed render.
+#[test]
+fn a_refused_step_four_context_renders_its_reason() {
+    let (ctx, _) = gpu();
+    let mut scene = Scene {
+        step: 4,
+        ..Scene::default()
+    };
+    scene.context.examples.clear();
+    let frame = render_context(ctx, &scene, &request(800, 500, Colormap::Viridis)).unwrap();
+    assert!(frame.overview.is_none());
+    // The warning colour of the refusal's line.
+    let warning = frame
+        .image
+        .pixels()
+        .filter(|p| p.0[0] > 230 && (150..190).contains(&p.0[1]) && p.0[2] < 110)
+        .count();
+    assert!(
+        warning > 50,
+        "the refusal is printed ({warning} warning pixels)"
+    );
 }

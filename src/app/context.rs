@@ -6,7 +6,7 @@
 use web_time::Instant;
 
 use crate::app::lesson::{Engine, Lesson};
-use crate::gpu::long_context::LongContext;
+use crate::gpu::long_context::{ContextReadback, LongContext};
 use crate::gpu::overview::OverviewKernels;
 use crate::gpu::readback::Pending;
 use crate::gpu::{GpuContext, GpuError};
@@ -68,6 +68,8 @@ pub struct ContextNumbers {
     pub weights: Vec<f32>,
     /// Each span's share.
     pub masses: Vec<f32>,
+    /// The overview map, `bins × bins` (empty when there is none).
+    pub overview: Vec<f32>,
     /// From the edit to these numbers on screen, in milliseconds (GPU round trip included).
     pub latency_ms: f64,
 }
@@ -82,7 +84,7 @@ pub struct ContextStage {
     pub retrieved: Vec<Retrieved>,
     /// The numbers, once read back (`None` while in flight: no stale numbers are shown).
     pub numbers: Option<ContextNumbers>,
-    pending: Option<Pending<(Vec<f32>, Vec<f32>)>>,
+    pending: Option<Pending<ContextReadback>>,
     started: Instant,
     /// The GPU buffers (GPU engine).
     pub gpu: Option<LongContext>,
@@ -123,10 +125,16 @@ impl ContextStage {
         Ok(())
     }
 
-    fn land(&mut self, (weights, masses): (Vec<f32>, Vec<f32>)) {
+    fn land(&mut self, readback: ContextReadback) {
+        let ContextReadback {
+            weights,
+            masses,
+            map,
+        } = readback;
         self.numbers = Some(ContextNumbers {
             weights,
             masses,
+            overview: map,
             latency_ms: self.started.elapsed().as_secs_f64() * 1e3,
         });
     }
@@ -145,9 +153,26 @@ pub struct Step4 {
     pub stage: Option<ContextStage>,
     refused: Option<ContextKey>,
     generation: u64,
+    /// Wait for typing to pause this long before recomputing a large context (the window sets
+    /// it; 0 = at once, as headless rendering and tests want).
+    pub debounce: std::time::Duration,
+    /// The latest edit seen and when, while a debounce runs.
+    edited: Option<(ContextKey, Instant)>,
 }
 
+/// Contexts at least this long wait for [`Step4::debounce`]: each keystroke in a question over
+/// ~10k tokens would otherwise queue a full recompute (the overview is `O(N²)`).
+pub const DEBOUNCE_FROM_TOKENS: usize = 2_000;
+
 impl Step4 {
+    /// Step 4 that waits for typing to pause `debounce` before recomputing a large context.
+    pub fn with_debounce(debounce: std::time::Duration) -> Self {
+        Self {
+            debounce,
+            ..Self::default()
+        }
+    }
+
     /// The knowledge base for `scene`, re-chunked only when the documents changed.
     fn knowledge_base(&mut self, scene: &ContextScene) -> &KnowledgeBase {
         let fresh = self
@@ -193,6 +218,24 @@ impl Step4 {
             focus: scene.attention.focus,
             model_revision: revision,
         };
+        let large = self
+            .stage
+            .as_ref()
+            .is_some_and(|s| s.input.tokens.len() >= DEBOUNCE_FROM_TOKENS);
+        if large && !self.debounce.is_zero() {
+            match &self.edited {
+                Some((seen, at)) if *seen == key => {
+                    if at.elapsed() < self.debounce {
+                        return Ok(false);
+                    }
+                }
+                _ => {
+                    self.edited = Some((key, Instant::now()));
+                    return Ok(false);
+                }
+            }
+        }
+        self.edited = None;
         match self.compute(ctx, lesson, key.clone()) {
             Ok(stage) => {
                 self.stage = Some(stage);
@@ -263,7 +306,7 @@ impl Step4 {
                 let gpu = LongContext::prepare(ctx, attention, overview, &packed, &spans, bins)?;
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 gpu.encode(&mut encoder, attention, overview);
-                stage.pending = Some(gpu.start_read_back(ctx, encoder)?);
+                stage.pending = Some(gpu.start_read_back_with_map(ctx, encoder)?);
                 stage.map = gpu.overview.as_ref().map(|o| o.map_buffer().clone());
                 stage.bins = gpu.overview.as_ref().map_or(0, |o| o.bins());
                 stage.gpu = Some(gpu);
@@ -287,7 +330,11 @@ impl Step4 {
                     ));
                 }
                 stage.bins = outcome.bins;
-                stage.land((outcome.weights, outcome.masses));
+                stage.land(ContextReadback {
+                    weights: outcome.weights,
+                    masses: outcome.masses,
+                    map: outcome.overview,
+                });
             }
         }
         Ok(stage)
@@ -308,6 +355,7 @@ impl Step4 {
             kb: &self.kb,
             weights: numbers.map(|n| &n.weights[..]),
             masses: numbers.map(|n| &n.masses[..]),
+            overview: numbers.map_or(&[][..], |n| &n.overview[..]),
             latency_ms: numbers.map(|n| n.latency_ms),
             bins: stage.filter(|s| s.map.is_some()).map_or(0, |s| s.bins),
             on_gpu: stage.is_some_and(|s| s.on_gpu),

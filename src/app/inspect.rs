@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::model::attention::{attend, AttentionOptions, AttentionResult, QueryRows};
+use crate::model::context::{self as step4, ContextError, KnowledgeBase, Level};
 use crate::model::corpus::{EndingOdds, DEFAULT_PREFIX};
 use crate::model::lesson::{LessonError, LessonModel};
 use crate::model::rlhf::{self, Rewards, RlhfError, RlhfOutcome};
@@ -52,6 +53,75 @@ pub struct InspectReport {
     pub training: Option<TrainingReport>,
     /// Step 2's "fine-tune for real", run to the end on the CPU twin.
     pub fine_tune: FineTuneReport,
+    /// Step 4 at the scene's level; a refused context (an empty question, no examples) is
+    /// reported here with its reason instead of failing the whole report.
+    pub context: ContextReport,
+}
+
+/// Step 4 in the report: the level's context computed, or why it was refused.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ContextReport {
+    /// The context was built and computed.
+    Computed(ContextSection),
+    /// The context was refused: `{ "level": n, "error": "…" }`.
+    Refused {
+        /// The scene's level, 1–3.
+        level: u8,
+        /// Why, as the app words it.
+        error: String,
+    },
+}
+
+/// Step 4 computed (DESIGN §6 `context`) by `model::context::compute` — the CPU reference the
+/// app's GPU pipeline is tested against — without the overview map.
+#[derive(Debug, Serialize)]
+pub struct ContextSection {
+    /// 1 self-attention, 2 in-context learning, 3 RAG.
+    pub level: u8,
+    /// The assembled context's length in tokens (the focus standing apart is not counted).
+    pub tokens: usize,
+    /// Level 1: the token the focus attends to most; level 2: the label with the largest
+    /// attention mass; level 3: the name of the answer's source, the chunk with the most mass.
+    pub prediction: Option<String>,
+    /// What the focus stands for: the word (level 1), the review (2) or the question (3).
+    pub focus: String,
+    /// Level 2: each label's attention mass, in order of first appearance; empty otherwise.
+    pub labels: Vec<LabelScore>,
+    /// Examples (level 2) or chunks (level 3) that did not fit the budget.
+    pub left_out: usize,
+    /// Level 3: every chunk of the knowledge base in fused-rank order; empty otherwise.
+    pub chunks: Vec<ChunkReport>,
+}
+
+/// One label's score at level 2.
+#[derive(Debug, Serialize)]
+pub struct LabelScore {
+    /// The label.
+    pub label: String,
+    /// The focus's attention mass on the examples carrying it.
+    pub score: f32,
+}
+
+/// One chunk of the knowledge base at level 3.
+#[derive(Debug, Serialize)]
+pub struct ChunkReport {
+    /// `document § heading` (or `document ¶n`).
+    pub name: String,
+    /// Its BM25 score against the question.
+    pub bm25: f64,
+    /// Its cosine to the question.
+    pub cosine: f64,
+    /// Rank by the fused score (reciprocal rank fusion, k = 60), 1 first.
+    pub rank: usize,
+    /// Rank by BM25 alone, 1 first.
+    pub bm25_rank: usize,
+    /// Rank by cosine alone, 1 first.
+    pub cosine_rank: usize,
+    /// Whether it made the budget.
+    pub in_context: bool,
+    /// Its share of the focus's attention (0 when left out).
+    pub attention_mass: f32,
 }
 
 /// Step 1's fit in the report.
@@ -258,6 +328,7 @@ pub fn inspect(scene: &Scene, model: &LessonModel) -> Result<InspectReport, Insp
         probabilities,
     };
     Ok(InspectReport {
+        context: context_report(scene, model),
         training,
         fine_tune,
         corpus,
@@ -272,5 +343,109 @@ pub fn inspect(scene: &Scene, model: &LessonModel) -> Result<InspectReport, Insp
             .enumerate()
             .map(|(h, head)| head_report(&result, h, head.name.clone()))
             .collect(),
+    })
+}
+
+/// Step 4 for `scene` (module docs of `model::context`): the level's context, computed on the
+/// CPU reference with no overview. A refusal becomes `{ "level", "error" }`.
+pub fn context_report(scene: &Scene, model: &LessonModel) -> ContextReport {
+    let level = scene.context.level;
+    context_section(scene, model).map_or_else(
+        |error| ContextReport::Refused {
+            level,
+            error: error.to_string(),
+        },
+        ContextReport::Computed,
+    )
+}
+
+fn context_section(scene: &Scene, model: &LessonModel) -> Result<ContextSection, ContextError> {
+    let context = &scene.context;
+    let level = context.level();
+    let mut retrieval = None;
+    let input = match level {
+        Level::SelfAttention => {
+            step4::self_attention_input(model, &scene.attention.sentence, scene.attention.focus)?
+        }
+        Level::InContext => step4::in_context_input(
+            model,
+            &context.examples,
+            &context.review,
+            context.budget_tokens,
+        )?,
+        Level::Rag => {
+            let archive = if context.archive {
+                step4::ticket_archive(step4::ARCHIVE_TICKETS)
+            } else {
+                String::new()
+            };
+            let documents = context.knowledge_base_documents(&archive);
+            let kb = KnowledgeBase::new(documents.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+            let (input, retrieved) =
+                step4::rag_input(model, &kb, &context.question, context.budget_tokens)?;
+            retrieval = Some((kb, retrieved));
+            input
+        }
+    };
+    let outcome = step4::compute(&input, 0)?;
+    let mut labels = Vec::new();
+    let mut chunks = Vec::new();
+    let prediction = match level {
+        Level::SelfAttention => step4::argmax(&outcome.weights)
+            .and_then(|j| input.tokens.get(j))
+            .cloned(),
+        Level::InContext => {
+            let scores = step4::label_scores(&input.spans, &outcome.masses);
+            let values: Vec<f32> = scores.iter().map(|s| s.1).collect();
+            let best = step4::argmax(&values).map(|i| scores[i].0.clone());
+            labels = scores
+                .into_iter()
+                .map(|(label, score)| LabelScore { label, score })
+                .collect();
+            best
+        }
+        Level::Rag => {
+            if let Some((kb, retrieved)) = &retrieval {
+                // The same assembly `rag_input` made: its spans are these placed chunks, in order.
+                let assembled =
+                    crate::model::retrieval::assemble(&kb.chunks, retrieved, context.budget_tokens);
+                let mass_of = |chunk: usize| {
+                    assembled
+                        .spans
+                        .iter()
+                        .position(|(c, _)| *c == chunk)
+                        .map(|at| outcome.masses.get(at).copied().unwrap_or_default())
+                };
+                chunks = retrieved
+                    .iter()
+                    .filter_map(|r| {
+                        let chunk = kb.chunks.get(r.chunk)?;
+                        let mass = mass_of(r.chunk);
+                        Some(ChunkReport {
+                            name: step4::chunk_name(chunk),
+                            bm25: r.bm25,
+                            cosine: r.cosine,
+                            rank: r.fused_rank,
+                            bm25_rank: r.bm25_rank,
+                            cosine_rank: r.cosine_rank,
+                            in_context: mass.is_some(),
+                            attention_mass: mass.unwrap_or(0.0),
+                        })
+                    })
+                    .collect();
+            }
+            step4::argmax(&outcome.masses)
+                .and_then(|i| input.spans.get(i))
+                .map(|span| span.name.clone())
+        }
+    };
+    Ok(ContextSection {
+        level: level as u8,
+        tokens: input.context_tokens(),
+        prediction,
+        focus: input.focus_text.clone(),
+        labels,
+        left_out: input.left_out,
+        chunks,
     })
 }

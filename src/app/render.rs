@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::app::context::{ContextStageError, Step4};
 use crate::app::lesson::{AttentionStage, Lesson, StageError};
 use crate::gpu::{GpuContext, GpuError};
 use crate::render::colormap::Colormap;
@@ -29,9 +30,9 @@ pub enum RenderError {
         /// The device's `max_texture_dimension_2d`.
         max: u32,
     },
-    /// A step this call cannot draw (`render_scene` draws step 3, `render_panels` 1 and 2; step
-    /// 4 is not built yet).
-    #[error("step {0} cannot be rendered by this build yet (steps 1, 2 and 3 can)")]
+    /// A step this call cannot draw: `render_to_png` draws steps 1 to 4 (`render_panels` 1 and
+    /// 2, `render_scene` 3, `render_context` 4).
+    #[error("this call cannot render step {0}: the lesson's steps are 1 to 4 (render_panels draws 1 and 2, render_scene 3, render_context 4; render_to_png any of them)")]
     Step(u8),
     /// Computing the scene failed.
     #[error(transparent)]
@@ -194,6 +195,80 @@ pub fn render_panels(
         },
         |_| {},
     )
+}
+
+/// A rendered step 4.
+pub struct RenderedContext {
+    /// The pixels.
+    pub image: image::RgbaImage,
+    /// Where the overview map was drawn, in points (`None` when there is none: the CPU
+    /// reference past its size, or a refused context).
+    pub overview: Option<egui::Rect>,
+    /// Bins per side of the overview map drawn (0 when none).
+    pub bins: u32,
+    /// The scale `overview` is in.
+    pub pixels_per_point: f32,
+}
+
+/// Renders step 4 of `scene` (in-context learning and RAG, at the scene's level) through the
+/// window's own panel and overview renderer: the context is computed by `app::context` — on the
+/// GPU kernels where the adapter has compute, else by the CPU reference — and its readback
+/// waited for, so the numbers are printed. A context step 4 refuses (say, an empty question) is
+/// drawn as the window draws it: the panel with the reason.
+pub fn render_context(
+    ctx: &GpuContext,
+    scene: &Scene,
+    request: &RenderRequest,
+) -> Result<RenderedContext, RenderError> {
+    check_size(ctx, request)?;
+    if scene.step != 4 {
+        return Err(RenderError::Step(scene.step));
+    }
+    let lesson = Lesson::new(ctx)?;
+    let mut step4 = Step4::default();
+    let refusal = match step4.update(ctx, &lesson, scene) {
+        Ok(_) => None,
+        Err(ContextStageError::Context(error)) => Some(error.to_string()),
+        Err(ContextStageError::Gpu(error)) => return Err(RenderError::Gpu(error)),
+    };
+    if let Some(stage) = step4.stage.as_mut() {
+        // Headless: no frame to keep smooth, so wait for the numbers the panel prints.
+        stage.wait(ctx)?;
+    }
+    let mut scene = scene.clone();
+    let mut panel = crate::ui::step4_context::ContextPanel::default();
+    let view = step4.view(refusal.as_deref());
+    let mut overview = None;
+    let image = paint_ui(
+        ctx,
+        request,
+        |ui| {
+            crate::ui::show_step_bar(ui, &mut scene.step);
+            egui::CentralPanel::default().show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    overview = crate::ui::step4_context::show(
+                        ui,
+                        &mut scene.context,
+                        &mut scene.attention.sentence,
+                        &mut scene.attention.focus,
+                        &mut panel,
+                        &view,
+                    );
+                });
+            });
+        },
+        |renderer| {
+            if let Some(map) = step4.overview_resources(&ctx.device, FORMAT, &mut 0) {
+                renderer.callback_resources.insert(map);
+            }
+        },
+    )?;
+    Ok(RenderedContext {
+        image,
+        overview,
+        bins: view.bins,
+        pixels_per_point: request.pixels_per_point.clamp(0.25, 8.0),
+    })
 }
 
 fn check_size(ctx: &GpuContext, request: &RenderRequest) -> Result<(), RenderError> {
@@ -399,6 +474,7 @@ pub fn render_to_png(
 ) -> Result<(), RenderError> {
     let image = match scene.step {
         1 | 2 => render_panels(ctx, scene, request)?,
+        4 => render_context(ctx, scene, request)?.image,
         _ => render_scene(ctx, scene, request)?.image,
     };
     image.save_with_format(out, image::ImageFormat::Png)?;

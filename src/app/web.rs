@@ -181,6 +181,8 @@ struct Reported {
     heatmap: Option<[f32; 4]>,
     /// Steps 1 and 2's optimisers: steps read back, and whether the fine-tune has landed.
     training: (Option<u32>, Option<bool>),
+    /// Step 4: the stage's generation, and whether its numbers are in.
+    context: (u64, bool),
     message: Option<String>,
     info: Option<String>,
 }
@@ -244,10 +246,16 @@ impl Page {
                     .as_ref()
                     .map(|f| f.view().kl_to_closed_form.is_some()),
             ),
+            context: state
+                .step4()
+                .stage
+                .as_ref()
+                .map_or((0, false), |s| (s.generation, s.numbers.is_some())),
             message: None,
             info: None,
         };
         let unchanged = now.ready == self.reported.ready
+            && now.context == self.reported.context
             && now.revision == self.reported.revision
             && now.has_numbers == self.reported.has_numbers
             && now.heatmap == self.reported.heatmap
@@ -342,6 +350,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
                 "kl_to_counts": view.kl_to_counts,
             })
         }),
+        "context": context_status(state),
         "fine_tune": state.trainers().fine_tune.as_ref().map(|f| {
             let view = f.view();
             serde_json::json!({
@@ -350,5 +359,52 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
                 "kl_to_closed_form": view.kl_to_closed_form,
             })
         }),
+    })
+}
+
+/// Step 4 as the page reports it: the level's context and what attention read off it.
+fn context_status(state: &WindowState) -> serde_json::Value {
+    use crate::model::context::{argmax, label_scores};
+    let step4 = state.step4();
+    let Some(stage) = step4.stage.as_ref() else {
+        return serde_json::Value::Null;
+    };
+    let masses = stage.numbers.as_ref().map(|n| &n.masses[..]);
+    let prediction = masses.and_then(|m| {
+        let scores = label_scores(&stage.input.spans, m);
+        let values: Vec<f32> = scores.iter().map(|s| s.1).collect();
+        argmax(&values).map(|i| scores[i].0.clone())
+    });
+    let source = masses
+        .and_then(|m| argmax(m))
+        .and_then(|i| stage.input.spans.get(i))
+        .map(|s| s.name.clone());
+    let overview = state.overview_rect();
+    // The colour each overview cell must show (small maps only, as for step 3's cells).
+    let overview_cells: Vec<[u8; 3]> = stage
+        .numbers
+        .as_ref()
+        .filter(|_| stage.bins <= 32)
+        .map(|n| {
+            n.overview
+                .iter()
+                .map(|&w| {
+                    Colormap::Viridis.sample(crate::render::heatmap::overview_shade(w, stage.bins))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "overview_cells": overview_cells,
+        "tokens": stage.input.context_tokens(),
+        "on_gpu": stage.on_gpu,
+        "has_numbers": stage.numbers.is_some(),
+        "prediction": prediction,
+        "source": source,
+        "bins": stage.bins,
+        "latency_ms": stage.numbers.as_ref().map(|n| n.latency_ms),
+        "overview": overview.map(|r| serde_json::json!({
+            "x": r.min.x, "y": r.min.y, "width": r.width(), "height": r.height(),
+        })),
     })
 }

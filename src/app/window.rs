@@ -277,6 +277,8 @@ pub struct WindowState {
     step4_refusal: Option<String>,
     /// The overview map the renderer is bound to (a stage generation).
     overview_generation: u64,
+    /// Where step 4 drew its overview map last frame, in points.
+    overview_rect: Option<egui::Rect>,
     /// Where the panels put the maps last frame (the web page reports it for its tests).
     pub(crate) layout: AttentionLayout,
     reduced_motion: bool,
@@ -350,9 +352,10 @@ impl WindowState {
             layout: AttentionLayout::default(),
             panels: crate::ui::PanelState::default(),
             trainers: crate::app::training::Trainers::default(),
-            step4: crate::app::context::Step4::default(),
+            step4: crate::app::context::Step4::with_debounce(std::time::Duration::from_millis(250)),
             step4_refusal: None,
             overview_generation: 0,
+            overview_rect: None,
             reduced_motion: options.reduced_motion,
             eased_revision: 0,
         })
@@ -424,6 +427,18 @@ impl WindowState {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn trainers(&self) -> &crate::app::training::Trainers {
         &self.trainers
+    }
+
+    /// Step 4's context.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn step4(&self) -> &crate::app::context::Step4 {
+        &self.step4
+    }
+
+    /// Where step 4 drew its overview map last frame.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn overview_rect(&self) -> Option<egui::Rect> {
+        self.overview_rect
     }
 
     /// Step 3 as last computed.
@@ -549,6 +564,7 @@ impl WindowState {
         let views = self.trainers.views();
         let panels = &mut self.panels;
         let context_view = self.step4.view(self.step4_refusal.as_deref());
+        let mut overview_rect = None;
         let output = self.egui_ctx.run_ui(input, |ui| {
             // The standing notice (attention on the CPU here) goes above everything, every step.
             if let Some(notice) = notice {
@@ -569,7 +585,7 @@ impl WindowState {
                         }
                     }
                     egui::ScrollArea::vertical().show(ui, |ui| {
-                        crate::ui::step4_context::show(
+                        overview_rect = crate::ui::step4_context::show(
                             ui,
                             &mut scene.context,
                             &mut scene.attention.sentence,
@@ -642,6 +658,7 @@ impl WindowState {
         if let Some(layout) = layout {
             self.layout = layout;
         }
+        self.overview_rect = overview_rect;
         drop(views);
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(folder) = self.panels.context.folder_requested.take() {

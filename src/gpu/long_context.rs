@@ -14,6 +14,17 @@ use super::overview::{ChunkMasses, Overview, OverviewKernels};
 use super::readback::{Pending, PendingFloats};
 use crate::model::attention::PackedAttention;
 
+/// What [`LongContext::start_read_back_with_map`] brings back.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContextReadback {
+    /// The focus row (head 0), N weights.
+    pub weights: Vec<f32>,
+    /// Each span's mass.
+    pub masses: Vec<f32>,
+    /// The overview map, `bins × bins` (empty without an overview).
+    pub map: Vec<f32>,
+}
+
 /// One context's buffers, bound and ready to encode.
 #[derive(Debug)]
 pub struct LongContext {
@@ -71,15 +82,7 @@ impl LongContext {
         ctx: &GpuContext,
         encoder: wgpu::CommandEncoder,
     ) -> Result<Pending<(Vec<f32>, Vec<f32>)>, GpuError> {
-        let n = self.attention.params().n();
-        let floats = PendingFloats::start(
-            ctx,
-            encoder,
-            &[
-                (self.attention.weights_buffer(), n),
-                (self.masses.buffer(), self.spans),
-            ],
-        )?;
+        let floats = self.read_back_floats(ctx, encoder, false)?;
         Ok(Pending::new(floats, |buffers| {
             let mut values = buffers.into_iter();
             (
@@ -87,6 +90,42 @@ impl LongContext {
                 values.next().unwrap_or_default(),
             )
         }))
+    }
+
+    /// Like [`Self::start_read_back`], with the overview map too (`bins²` floats: 64 KiB at
+    /// 128 bins) — for the hover values and the page's pixel checks.
+    pub fn start_read_back_with_map(
+        &self,
+        ctx: &GpuContext,
+        encoder: wgpu::CommandEncoder,
+    ) -> Result<Pending<ContextReadback>, GpuError> {
+        let floats = self.read_back_floats(ctx, encoder, true)?;
+        Ok(Pending::new(floats, |buffers| {
+            let mut values = buffers.into_iter();
+            ContextReadback {
+                weights: values.next().unwrap_or_default(),
+                masses: values.next().unwrap_or_default(),
+                map: values.next().unwrap_or_default(),
+            }
+        }))
+    }
+
+    fn read_back_floats(
+        &self,
+        ctx: &GpuContext,
+        encoder: wgpu::CommandEncoder,
+        with_map: bool,
+    ) -> Result<PendingFloats, GpuError> {
+        let n = self.attention.params().n();
+        let mut sources = vec![
+            (self.attention.weights_buffer(), n),
+            (self.masses.buffer(), self.spans),
+        ];
+        if let (true, Some(map)) = (with_map, &self.overview) {
+            let bins = map.bins() as usize;
+            sources.push((map.map_buffer(), bins * bins));
+        }
+        PendingFloats::start(ctx, encoder, &sources)
     }
 
     /// Every byte this context allocated on the GPU: the attention plan's buffers, the

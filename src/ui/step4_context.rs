@@ -32,6 +32,8 @@ pub struct ContextView<'a> {
     pub weights: Option<&'a [f32]>,
     /// Each span's share of it.
     pub masses: Option<&'a [f32]>,
+    /// The overview map's values, `bins × bins` (empty until read back).
+    pub overview: &'a [f32],
     /// Edit to numbers on screen, ms.
     pub latency_ms: Option<f64>,
     /// Bins per side of the overview map; 0 when there is none.
@@ -243,13 +245,14 @@ fn examples_controls(
             scene.examples = context::default_examples();
         }
     });
-    ui.label("paste examples, one per line: text -> label");
+    let label = ui.label("paste examples, one per line: text -> label");
     ui.add(
         egui::TextEdit::multiline(&mut panel.paste)
             .desired_rows(3)
             .desired_width(f32::INFINITY)
             .hint_text("\"great value\" -> positive"),
-    );
+    )
+    .labelled_by(label.id);
     if ui.button("add pasted examples").clicked() {
         match context::parse_examples(&panel.paste) {
             Ok((examples, bad)) => {
@@ -410,7 +413,7 @@ fn results(ui: &mut egui::Ui, level: Level, view: &ContextView<'_>) -> Option<eg
         Level::Rag => answer_source(ui, input, view, masses),
     }
     arcs(ui, input, weights, view);
-    overview(ui, view)
+    overview(ui, input, view)
 }
 
 /// Level 2's prediction: each label's attention mass.
@@ -571,7 +574,7 @@ fn arcs(ui: &mut egui::Ui, input: &ContextInput, weights: &[f32], view: &Context
 }
 
 /// The overview map: every row of the context's attention, reduced to `bins × bins` on the GPU.
-fn overview(ui: &mut egui::Ui, view: &ContextView<'_>) -> Option<egui::Rect> {
+fn overview(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) -> Option<egui::Rect> {
     ui.label(RichText::new("overview: the whole context's attention map").strong());
     if view.bins == 0 {
         ui.weak(format!(
@@ -594,6 +597,30 @@ fn overview(ui: &mut egui::Ui, view: &ContextView<'_>) -> Option<egui::Rect> {
         rect,
         OverviewCallback,
     ));
+    // Hover: which tokens a cell covers, and its value (read back with the numbers).
+    let bins = view.bins as usize;
+    if let Some(pos) = response.hover_pos() {
+        let cell = |v: f32| ((v * bins as f32) as usize).min(bins.saturating_sub(1));
+        let (a, b) = (
+            cell((pos.y - rect.top()) / rect.height()),
+            cell((pos.x - rect.left()) / rect.width()),
+        );
+        let n = input.tokens.len();
+        let (rows, cols) = (
+            crate::model::overview::bin_range(n, bins, a),
+            crate::model::overview::bin_range(n, bins, b),
+        );
+        if let Some(value) = view.overview.get(a * bins + b) {
+            response.on_hover_text_at_pointer(format!(
+                "queries {}..{} -> keys {}..{}: {:.3}% of their attention",
+                rows.start,
+                rows.end,
+                cols.start,
+                cols.end,
+                value * 100.0
+            ));
+        }
+    }
     ui.weak(format!(
         "{0} x {0} bins; row = queries, column = keys; log colour: yellow = all of a row's \
          attention, dark = a tenth of an even share ({1:.3}%) or less",

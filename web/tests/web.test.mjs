@@ -135,6 +135,37 @@ async function checkHeatmapPixels(page, first, label) {
   return { worst, colours: seen.size };
 }
 
+// Step 4's overview map: every cell, sampled at its centre, must have the colour the report says
+// its value maps to (the CPU mirror of the shader's log scale).
+async function checkOverviewPixels(page, first, label) {
+  await page.waitForTimeout(500);
+  const s = (await status(page)) ?? first;
+  const c = s.context;
+  const shot = PNG.sync.read(await page.screenshot());
+  const dpr = shot.width / page.viewportSize().width;
+  const { x, y, width, height } = c.overview;
+  const bins = c.bins;
+  assert.equal(c.overview_cells.length, bins * bins, `${label}: one colour per overview cell`);
+  let worst = 0;
+  let worstAt = null;
+  const seen = new Set();
+  for (let a = 0; a < bins; a++) {
+    for (let b = 0; b < bins; b++) {
+      const got = pixel(shot, (x + (b + 0.5) * (width / bins)) * dpr, (y + (a + 0.5) * (height / bins)) * dpr);
+      const want = c.overview_cells[a * bins + b];
+      const diff = Math.max(...got.map((v, k) => Math.abs(v - want[k])));
+      seen.add(got.join(","));
+      if (diff > worst) {
+        worst = diff;
+        worstAt = { a, b, got, want };
+      }
+    }
+  }
+  assert.ok(worst <= 12, `${label}: an overview cell's colour is off by ${worst}: ${JSON.stringify(worstAt)}`);
+  assert.ok(seen.size >= 3, `${label}: the overview is not blank (${seen.size} colours)`);
+  return worst;
+}
+
 before(() => {
   assert.ok(URL_BASE.startsWith("http://127.0.0.1"), "serve the site on 127.0.0.1");
 });
@@ -315,6 +346,19 @@ test("webgpu: prefers-reduced-motion turns the animation off; dropped .md files 
   await context.close();
 });
 
+test("webgpu: step 4 reads the prediction off attention in compute shaders; the overview's pixels are its values", async () => {
+  const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${URL_BASE}#step=4`);
+  const s = await waitForStatus(page, (t) => t.step === 4 && t.context && t.context.has_numbers && t.context.overview);
+  assert.equal(s.context.on_gpu, true, "step 4 runs in WebGPU compute");
+  assert.equal(s.context.prediction, "neutral", "the seed's examples classify 'it was okay' as neutral");
+  assert.equal(s.context.tokens, 15);
+  const worst = await checkOverviewPixels(page, s, "webgpu step 4");
+  report.webgpu_step4 = { edit_to_numbers_ms: Math.round(s.context.latency_ms), worst_overview_cell_error: worst };
+  await page.close();
+});
+
 test("webgl2: without WebGPU the lesson still draws, computes on the CPU and says so", async () => {
   const browser = await launch(WEBGL_FLAGS);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -343,6 +387,12 @@ test("webgl2: without WebGPU the lesson still draws, computes on the CPU and say
   const fit = (await waitForStatus(page, (t) => t.fit && t.fit.steps === t.fit.total_steps)).fit;
   assert.equal(fit.on_gpu, false, "no compute in WebGL2: the CPU twin trains");
   assert.ok(fit.kl_to_counts[0] < 1e-3, `lands on the counts: KL ${fit.kl_to_counts[0]}`);
+  // Step 4 on the CPU reference: the same prediction, the overview uploaded and drawn.
+  await page.keyboard.press("4");
+  const four = await waitForStatus(page, (t) => t.step === 4 && t.context && t.context.has_numbers && t.context.overview);
+  assert.equal(four.context.on_gpu, false);
+  assert.equal(four.context.prediction, "neutral");
+  await checkOverviewPixels(page, four, "webgl2 step 4");
   report.webgl2 = {
     first_frame_ms: Math.round(s.first_frame_ms),
     numbers_ms: Math.round(s.numbers_ms),
