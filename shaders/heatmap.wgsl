@@ -15,8 +15,8 @@ struct Heatmap {
     pad3: u32,
     srgb_target: u32,   // 1 = the target format is *Srgb: output linear values
     gap: f32,           // fraction of a cell left empty between cells
-    log_decades: f32,   // 0: colour = weight; > 0: colour = 1 + log10(weight) / log_decades
-    pad1: u32,
+    range_lo: f32,      // with range_hi > range_lo > 0: colour on a log scale over that range
+    range_hi: f32,
     pad2: u32,
 }
 
@@ -66,11 +66,13 @@ fn vs_main(
     let cell_uv = mix(vec2<f32>(inset), vec2<f32>(1.0 - inset), corner);
     let uv = (vec2<f32>(f32(col), f32(row)) + cell_uv) / vec2<f32>(f32(n), f32(heatmap.rows));
 
-    // Step 4's overview spans decades (a cell of a 128-bin map holds 1/128 on average): there the
-    // colour is logarithmic, 1 at weight 1 and 0 at 10^-log_decades. Mirrors `colormap::shade`.
+    // Step 4's overview can span decades or differ by a few percent around an even share: there
+    // the colour is logarithmic over the map's own range. Mirrors `colormap::shade`.
     var shade = weight;
-    if (heatmap.log_decades > 0.0) {
-        shade = 1.0 + log2(max(weight, 1e-30)) * 0.30103 / heatmap.log_decades;
+    let lo = heatmap.range_lo;
+    let hi = heatmap.range_hi;
+    if (lo > 0.0 && hi > lo) {
+        shade = (log2(max(weight, lo)) - log2(lo)) / (log2(hi) - log2(lo));
     }
     var rgb = colormap(shade);
     if (heatmap.srgb_target != 0u) {

@@ -5,9 +5,11 @@
 // with (m_i, l_i) from pass 1 and bin a covering tokens ⌊a·N/R⌋ .. ⌊(a+1)·N/R⌋. Each overview row
 // sums to 1, like a row of the full map; the N × N map itself is never stored.
 //
-// One workgroup per (bin column b, bin row a, head): lane t visits the block's (i, j) pairs t,
-// t+256, …, recomputing each score from Q and K, and the lanes' sums meet in a tree reduction.
-// Per invocation: ⌈(N/R)² / 256⌉ · (d_k + 1) iterations — the host picks R so that stays bounded.
+// One workgroup per (bin column b, bin row a, head), its 256 lanes a 16 × 16 grid over the block:
+// lane (u, v) visits rows i = start + u, u + 16, … and, for each, keys j = start + v, v + 16, …,
+// recomputing each score from Q and K (row i's m and l are loaded once per row, and no pair needs
+// an integer division); the lanes' sums meet in a tree reduction. Per invocation:
+// ⌈side/16⌉ · (1 + ⌈side/16⌉ · (d_k + 1)) iterations, side = ⌈N/R⌉ — the host checks the bound.
 //
 // CPU twin: `model::overview::bins` — keep the two in step.
 
@@ -27,8 +29,9 @@ struct AttentionParams {
     pad1: u32,
 }
 
-// Keep in sync with `model::overview::LANES`.
+// Keep in sync with `model::overview::LANES` and `GRID` (GRID² = LANES).
 const LANES: u32 = 256u;
+const GRID: u32 = 16u;
 
 // Keep in sync with `OverviewParams` in src/model/overview.rs.
 struct OverviewParams {
@@ -78,17 +81,21 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let row_end = (a + 1u) * n / r;
     let col_start = b * n / r;
     let col_end = (b + 1u) * n / r;
-    let width = col_end - col_start;
-    let pairs = (row_end - row_start) * width;
+    let u = t / GRID;
+    let v = t % GRID;
 
     var sum = 0.0;
-    for (var p = t; p < pairs; p += LANES) {
-        let i = row_start + p / width;
-        let j = col_start + p % width;
+    for (var i = row_start + u; i < row_end; i += GRID) {
         let m = stats[(head * n + i) * 2u];
         let l = stats[(head * n + i) * 2u + 1u];
-        if (l > 0.0 && is_attendable(i, j)) {
-            sum += exp(score(head, i, j) - m) / l;
+        if (l > 0.0) {
+            var row = 0.0;
+            for (var j = col_start + v; j < col_end; j += GRID) {
+                if (is_attendable(i, j)) {
+                    row += exp(score(head, i, j) - m);
+                }
+            }
+            sum += row / l;
         }
     }
     lanes[t] = sum;

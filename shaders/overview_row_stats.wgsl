@@ -4,8 +4,11 @@
 //   m_i = max_j S_ij        l_i = Σ_j exp(S_ij − m_i)        S_ij = Q_i · K_j / √d_k (masked: skipped)
 //
 // One workgroup per (row, head): lane t visits keys t, t+256, …, recomputing each score from Q
-// and K, and the lanes are combined by tree reductions in workgroup memory — no invocation loops
-// more than ⌈N/256⌉ · (d_k + 1) times per pass (Mesa's lavapipe silently stops one past 65,535).
+// and K once, and keeps an *online* softmax — a running max m and a sum l rescaled whenever the
+// max grows (l ← l·exp(m_old − m_new) + 1) — so each score is computed once, not once for the max
+// and again for the sum. The lanes' (m, l) pairs meet in a tree reduction in workgroup memory,
+// combined the same way: m = max(m₁, m₂), l = l₁·exp(m₁ − m) + l₂·exp(m₂ − m). No invocation
+// loops more than ⌈N/256⌉ · (d_k + 1) times (Mesa's lavapipe silently stops one past 65,535).
 // A row with no attendable key gets (LOWEST_FINITE, 0).
 //
 // CPU twin: `model::overview::row_stats` — keep the two in step.
@@ -37,7 +40,8 @@ const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 @group(0) @binding(3) var<storage, read> key_mask: array<u32>;          // [N], 1 = padding
 @group(0) @binding(4) var<storage, read_write> stats: array<f32>;       // [head][N][2]: m, l
 
-var<workgroup> lanes: array<f32, LANES>;
+var<workgroup> lane_max: array<f32, LANES>;
+var<workgroup> lane_sum: array<f32, LANES>;
 
 // Mirrors `model::attention::is_attendable`.
 fn is_attendable(i: u32, j: u32) -> bool {
@@ -64,39 +68,34 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let head = wid.y;
     // The dispatch is exactly N × heads workgroups: every invocation reaches every barrier.
 
-    var partial = LOWEST_FINITE;
+    var m = LOWEST_FINITE;
+    var l = 0.0;
     for (var j = t; j < n; j += LANES) {
         if (is_attendable(i, j)) {
-            partial = max(partial, score(head, i, j));
+            let s = score(head, i, j);
+            if (s > m) {
+                l = l * exp(m - s) + 1.0;
+                m = s;
+            } else {
+                l += exp(s - m);
+            }
         }
     }
-    lanes[t] = partial;
+    lane_max[t] = m;
+    lane_sum[t] = l;
     workgroupBarrier();
     for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
         if (t < stride) {
-            lanes[t] = max(lanes[t], lanes[t + stride]);
-        }
-        workgroupBarrier();
-    }
-    let row_max = lanes[0];
-    workgroupBarrier();
-
-    var sum = 0.0;
-    for (var j = t; j < n; j += LANES) {
-        if (is_attendable(i, j)) {
-            sum += exp(score(head, i, j) - row_max);
-        }
-    }
-    lanes[t] = sum;
-    workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = lanes[t] + lanes[t + stride];
+            let m1 = lane_max[t];
+            let m2 = lane_max[t + stride];
+            let top = max(m1, m2);
+            lane_sum[t] = lane_sum[t] * exp(m1 - top) + lane_sum[t + stride] * exp(m2 - top);
+            lane_max[t] = top;
         }
         workgroupBarrier();
     }
     if (t == 0u) {
-        stats[(head * n + i) * 2u] = row_max;
-        stats[(head * n + i) * 2u + 1u] = lanes[0];
+        stats[(head * n + i) * 2u] = lane_max[0];
+        stats[(head * n + i) * 2u + 1u] = lane_sum[0];
     }
 }

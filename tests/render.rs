@@ -248,6 +248,7 @@ fn step_four_draws_the_overview_map_the_reference_computes() {
     let reference = context::compute(&input, bins).unwrap();
     let bins = bins as usize;
     assert_eq!(reference.overview.len(), bins * bins);
+    let range = gaze::render::heatmap::overview_range(&reference.overview);
 
     let ppp = frame.pixels_per_point;
     let cell = rect.width() / bins as f32;
@@ -262,7 +263,7 @@ fn step_four_draws_the_overview_map_the_reference_computes() {
                 "cell ({i}, {j}) is off the image"
             );
             let pixel = frame.image.get_pixel(x as u32, y as u32).0;
-            let expected = Colormap::Viridis.sample(overview_shade(weight, bins as u32));
+            let expected = Colormap::Viridis.sample(overview_shade(weight, range));
             for k in 0..3 {
                 assert!(
                     (i32::from(pixel[k]) - i32::from(expected[k])).abs() <= 3,

@@ -199,8 +199,8 @@ fn render_uniforms_match_their_shader_structs() {
         ("pad3", offset_of!(HeatmapUniform, pad3)),
         ("srgb_target", offset_of!(HeatmapUniform, srgb_target)),
         ("gap", offset_of!(HeatmapUniform, gap)),
-        ("log_decades", offset_of!(HeatmapUniform, log_decades)),
-        ("pad1", offset_of!(HeatmapUniform, pad1)),
+        ("range_lo", offset_of!(HeatmapUniform, range_lo)),
+        ("range_hi", offset_of!(HeatmapUniform, range_hi)),
         ("pad2", offset_of!(HeatmapUniform, pad2)),
     ];
     assert_eq!(

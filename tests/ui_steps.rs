@@ -215,7 +215,10 @@ fn keys_and_the_step_bar_move_between_steps() {
     assert_eq!(harness.state().0.step, 3);
     harness.key_press(egui::Key::ArrowRight);
     harness.run();
-    assert_eq!(harness.state().0.step, 3, "step 4 is not in this build");
+    assert_eq!(harness.state().0.step, 4);
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run();
+    assert_eq!(harness.state().0.step, 4, "4 is the last step");
     harness.key_press(egui::Key::Num1);
     harness.run();
     assert_eq!(harness.state().0.step, 1);

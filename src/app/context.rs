@@ -70,6 +70,8 @@ pub struct ContextNumbers {
     pub masses: Vec<f32>,
     /// The overview map, `bins × bins` (empty when there is none).
     pub overview: Vec<f32>,
+    /// Its colour range (`render::heatmap::overview_range`).
+    pub range: [f32; 2],
     /// From the edit to these numbers on screen, in milliseconds (GPU round trip included).
     pub latency_ms: f64,
 }
@@ -134,6 +136,7 @@ impl ContextStage {
         self.numbers = Some(ContextNumbers {
             weights,
             masses,
+            range: crate::render::heatmap::overview_range(&map),
             overview: map,
             latency_ms: self.started.elapsed().as_secs_f64() * 1e3,
         });
@@ -356,12 +359,19 @@ impl Step4 {
             weights: numbers.map(|n| &n.weights[..]),
             masses: numbers.map(|n| &n.masses[..]),
             overview: numbers.map_or(&[][..], |n| &n.overview[..]),
+            range: numbers.map_or([0.0; 2], |n| n.range),
             latency_ms: numbers.map(|n| n.latency_ms),
             bins: stage.filter(|s| s.map.is_some()).map_or(0, |s| s.bins),
             on_gpu: stage.is_some_and(|s| s.on_gpu),
             gpu_bytes: stage.map_or(0, ContextStage::gpu_bytes),
             refusal,
         }
+    }
+
+    /// The current overview's colour range, once its values are in.
+    pub fn overview_range(&self) -> Option<[f32; 2]> {
+        let numbers = self.stage.as_ref()?.numbers.as_ref()?;
+        Some(numbers.range)
     }
 
     /// Polls the stage's readback (a frame calls this; it never waits).
@@ -390,6 +400,7 @@ impl Step4 {
                 map,
                 stage.bins,
                 crate::render::colormap::Colormap::Viridis,
+                self.overview_range().unwrap_or([0.0; 2]),
             ),
         ))
     }

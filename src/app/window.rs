@@ -486,15 +486,25 @@ impl WindowState {
             Ok(false) => {}
             Err(error) => self.step4_refusal = Some(error.to_string()),
         }
-        if let Err(error) = self.step4.poll(&self.ctx) {
+        let landed = self.step4.poll(&self.ctx).unwrap_or_else(|error| {
             self.message = Some(error.to_string());
-        }
+            false
+        });
         let format = self.config.format;
+        let resources = &mut self.renderer.callback_resources;
         if let Some(map) =
             self.step4
                 .overview_resources(&self.ctx.device, format, &mut self.overview_generation)
         {
-            self.renderer.callback_resources.insert(map);
+            resources.insert(map);
+        } else if landed {
+            // The map was drawn before its values were known: colour it over their range now.
+            if let (Some(map), Some(range)) = (
+                resources.get_mut::<crate::render::heatmap::OverviewMap>(),
+                self.step4.overview_range(),
+            ) {
+                map.0.set_range(&self.ctx.queue, range);
+            }
         }
     }
 

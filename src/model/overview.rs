@@ -34,6 +34,8 @@ pub struct OverviewParams {
 
 /// Threads per workgroup in the overview and chunk-mass kernels (`@workgroup_size`).
 pub const LANES: usize = 256;
+/// The bins kernel's lanes as a `GRID × GRID` square over each block.
+pub const GRID: usize = 16;
 
 /// The tokens bin `b` of `bins` covers, out of `n`.
 pub fn bin_range(n: usize, bins: usize, b: usize) -> Range<usize> {
@@ -48,9 +50,10 @@ pub fn loop_iterations(params: &AttentionParams, bins: usize) -> [(&'static str,
     let lanes = LANES as u64;
     let halvings = LANES.trailing_zeros() as u64;
     let per_key = d_k + 1;
-    let stats = 2 * n.div_ceil(lanes) * per_key + 2 * halvings;
+    let stats = n.div_ceil(lanes) * per_key + halvings;
     let side = n.div_ceil(bins.max(1) as u64);
-    let bins_pass = (side * side).div_ceil(lanes) * per_key + halvings;
+    let grid = GRID as u64;
+    let bins_pass = side.div_ceil(grid) * (1 + side.div_ceil(grid) * per_key) + halvings;
     [("overview_row_stats", stats), ("overview_bins", bins_pass)]
 }
 
@@ -72,6 +75,11 @@ fn lane_sum(count: usize, mut value: impl FnMut(usize) -> f32) -> f32 {
             *slot += value(t);
         }
     }
+    tree_sum(lanes)
+}
+
+/// The workgroup's tree reduction: halve across the lanes until one is left.
+fn tree_sum(mut lanes: [f32; LANES]) -> f32 {
     let mut stride = LANES / 2;
     while stride > 0 {
         for lane in 0..stride {
@@ -83,33 +91,49 @@ fn lane_sum(count: usize, mut value: impl FnMut(usize) -> f32) -> f32 {
 }
 
 /// Twin of `overview_row_stats.wgsl`: `(m_i, l_i)` for every head and every token as a row,
-/// `[head][N][2]`. A row with no attendable key gets `(LOWEST_FINITE, 0)`.
+/// `[head][N][2]`, by an online softmax per lane combined in a tree, as the kernel does. A row
+/// with no attendable key gets `(LOWEST_FINITE, 0)`.
 pub fn row_stats(params: &AttentionParams, q: &[f32], k: &[f32], key_mask: &[u32]) -> Vec<f32> {
     let n = params.n();
     let mut stats = vec![0.0f32; params.heads() * n * 2];
     for head in 0..params.heads() {
         for i in 0..n {
-            let mut max = LOWEST_FINITE;
-            for j in 0..n {
-                if is_attendable(params, key_mask, i, j) {
-                    max = max.max(score(params, q, k, head, i, j));
+            let mut max = [LOWEST_FINITE; LANES];
+            let mut sum = [0.0f32; LANES];
+            for lane in 0..LANES {
+                let (m, l) = (&mut max[lane], &mut sum[lane]);
+                for j in (lane..n).step_by(LANES) {
+                    if is_attendable(params, key_mask, i, j) {
+                        let s = score(params, q, k, head, i, j);
+                        if s > *m {
+                            *l = *l * (*m - s).exp() + 1.0;
+                            *m = s;
+                        } else {
+                            *l += (s - *m).exp();
+                        }
+                    }
                 }
             }
-            let sum = lane_sum(n, |j| {
-                if is_attendable(params, key_mask, i, j) {
-                    (score(params, q, k, head, i, j) - max).exp()
-                } else {
-                    0.0
+            let mut stride = LANES / 2;
+            while stride > 0 {
+                for lane in 0..stride {
+                    let (m1, m2) = (max[lane], max[lane + stride]);
+                    let top = m1.max(m2);
+                    sum[lane] =
+                        sum[lane] * (m1 - top).exp() + sum[lane + stride] * (m2 - top).exp();
+                    max[lane] = top;
                 }
-            });
-            stats[(head * n + i) * 2] = max;
-            stats[(head * n + i) * 2 + 1] = sum;
+                stride /= 2;
+            }
+            stats[(head * n + i) * 2] = max[0];
+            stats[(head * n + i) * 2 + 1] = sum[0];
         }
     }
     stats
 }
 
-/// Twin of `overview_bins.wgsl`: the `R × R` overview of every head, `[head][R][R]`.
+/// Twin of `overview_bins.wgsl`: the `R × R` overview of every head, `[head][R][R]`, summed per
+/// lane of a `GRID × GRID` square as the kernel does.
 pub fn bins(
     params: &AttentionParams,
     overview: &OverviewParams,
@@ -125,17 +149,24 @@ pub fn bins(
             let rows = bin_range(n, r, a);
             for b in 0..r {
                 let cols = bin_range(n, r, b);
-                let width = cols.len();
-                let sum = lane_sum(rows.len() * width, |t| {
-                    let (i, j) = (rows.start + t / width, cols.start + t % width);
-                    let (max, total) = (stats[(head * n + i) * 2], stats[(head * n + i) * 2 + 1]);
-                    if total > 0.0 && is_attendable(params, key_mask, i, j) {
-                        (score(params, q, k, head, i, j) - max).exp() / total
-                    } else {
-                        0.0
+                let mut lanes = [0.0f32; LANES];
+                for (t, slot) in lanes.iter_mut().enumerate() {
+                    let (u, v) = (t / GRID, t % GRID);
+                    for i in (rows.start + u..rows.end).step_by(GRID) {
+                        let (max, total) =
+                            (stats[(head * n + i) * 2], stats[(head * n + i) * 2 + 1]);
+                        if total > 0.0 {
+                            let mut row = 0.0f32;
+                            for j in (cols.start + v..cols.end).step_by(GRID) {
+                                if is_attendable(params, key_mask, i, j) {
+                                    row += (score(params, q, k, head, i, j) - max).exp();
+                                }
+                            }
+                            *slot += row / total;
+                        }
                     }
-                });
-                out[(head * r + a) * r + b] = sum / rows.len().max(1) as f32;
+                }
+                out[(head * r + a) * r + b] = tree_sum(lanes) / rows.len().max(1) as f32;
             }
         }
     }

@@ -45,11 +45,13 @@ const CIVIDIS: [[u8; 3]; STOPS] = [
     [254, 232, 56],
 ];
 
-/// Where `weight` falls on a colour map: itself (`log_decades = 0`), or on a log scale that puts
-/// 1 at the top and `10^-log_decades` at the bottom. Mirrors `shaders/heatmap.wgsl`.
-pub fn shade(weight: f32, log_decades: f32) -> f32 {
-    if log_decades > 0.0 {
-        1.0 + weight.max(1e-30).log2() * 0.30103 / log_decades
+/// Where `weight` falls on a colour map: itself when `range` is empty (`[0, 0]`), else on a log
+/// scale from `range[0]` (bottom) to `range[1]` (top), values below the range clamped to the
+/// bottom. Mirrors `shaders/heatmap.wgsl`.
+pub fn shade(weight: f32, range: [f32; 2]) -> f32 {
+    let [lo, hi] = range;
+    if lo > 0.0 && hi > lo {
+        (weight.max(lo).log2() - lo.log2()) / (hi.log2() - lo.log2())
     } else {
         weight
     }

@@ -31,10 +31,10 @@ pub struct HeatmapUniform {
     pub srgb_target: u32,
     /// Fraction of a cell left as a gap.
     pub gap: f32,
-    /// 0: colour = weight; > 0: logarithmic over this many decades ([`shade`]).
-    pub log_decades: f32,
-    /// Padding.
-    pub pad1: u32,
+    /// With `range_hi > range_lo > 0`, colours are logarithmic over that range ([`shade`]).
+    pub range_lo: f32,
+    /// Top of the range.
+    pub range_hi: f32,
     /// Padding.
     pub pad2: u32,
 }
@@ -56,6 +56,8 @@ pub struct HeatmapResources {
     colormap: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     weights: wgpu::Buffer,
+    uniform: wgpu::Buffer,
+    settings: HeatmapUniform,
     heads: u32,
     cells: u32,
 }
@@ -73,17 +75,18 @@ impl HeatmapResources {
         params: &AttentionParams,
         colormap: Colormap,
     ) -> Self {
-        Self::with_scale(device, target_format, weights, params, colormap, 0.0)
+        Self::with_scale(device, target_format, weights, params, colormap, [0.0; 2])
     }
 
     /// Step 4's overview map (`bins × bins` f32 per head, `VERTEX` usage), coloured on a log
-    /// scale of [`overview_decades`] decades.
+    /// scale over `range` ([`overview_range`]; `[0, 0]` until the values are known).
     pub fn overview(
         device: &wgpu::Device,
         target_format: wgpu::TextureFormat,
         map: &wgpu::Buffer,
         bins: u32,
         colormap: Colormap,
+        range: [f32; 2],
     ) -> Self {
         let params = AttentionParams {
             n_tokens: bins,
@@ -99,8 +102,7 @@ impl HeatmapResources {
             pad0: 0,
             pad1: 0,
         };
-        let decades = overview_decades(bins);
-        Self::with_scale(device, target_format, map, &params, colormap, decades)
+        Self::with_scale(device, target_format, map, &params, colormap, range)
     }
 
     fn with_scale(
@@ -109,7 +111,7 @@ impl HeatmapResources {
         weights: &wgpu::Buffer,
         params: &AttentionParams,
         colormap: Colormap,
-        log_decades: f32,
+        range: [f32; 2],
     ) -> Self {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("heatmap"),
@@ -154,19 +156,20 @@ impl HeatmapResources {
             contents: bytemuck::bytes_of(&colormap.uniform()),
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
+        let settings = HeatmapUniform {
+            n_tokens: params.n_tokens,
+            rows: params.query_count,
+            pad3: 0,
+            srgb_target: u32::from(target_format.is_srgb()),
+            gap: gap_for(params.n_tokens),
+            range_lo: range[0],
+            range_hi: range[1],
+            pad2: 0,
+        };
         let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("heatmap"),
-            contents: bytemuck::bytes_of(&HeatmapUniform {
-                n_tokens: params.n_tokens,
-                rows: params.query_count,
-                pad3: 0,
-                srgb_target: u32::from(target_format.is_srgb()),
-                gap: gap_for(params.n_tokens),
-                log_decades,
-                pad1: 0,
-                pad2: 0,
-            }),
-            usage: wgpu::BufferUsages::UNIFORM,
+            contents: bytemuck::bytes_of(&settings),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("heatmap"),
@@ -187,6 +190,8 @@ impl HeatmapResources {
             colormap: colormap_buffer,
             bind_group,
             weights: weights.clone(),
+            uniform,
+            settings,
             heads: params.n_heads,
             cells: params.query_count.saturating_mul(params.n_tokens),
         }
@@ -195,6 +200,13 @@ impl HeatmapResources {
     /// Switches the colour map (a 144-byte upload; nothing is rebuilt).
     pub fn set_colormap(&self, queue: &wgpu::Queue, colormap: Colormap) {
         queue.write_buffer(&self.colormap, 0, bytemuck::bytes_of(&colormap.uniform()));
+    }
+
+    /// Sets the log-scale range (a 32-byte upload; nothing is rebuilt). `[0, 0]`: linear.
+    pub fn set_range(&mut self, queue: &wgpu::Queue, range: [f32; 2]) {
+        self.settings.range_lo = range[0];
+        self.settings.range_hi = range[1];
+        queue.write_buffer(&self.uniform, 0, bytemuck::bytes_of(&self.settings));
     }
 
     /// Draws `head`'s map into the current viewport. A head the buffers do not hold draws nothing.
@@ -215,16 +227,29 @@ impl HeatmapResources {
     }
 }
 
-/// The overview's log scale: from weight 1 down to a tenth of uniform (`1/bins`), so a bin that
-/// gets its even share sits a little above the bottom and structure above it reads clearly.
-pub fn overview_decades(bins: u32) -> f32 {
-    (bins.max(1) as f32).log10() + 1.0
+/// The overview's colour range: from its largest cell down to its smallest non-zero one (never
+/// below 10⁻⁴ of the largest). A long context's map is nearly even — every cell within a few
+/// percent of `1/bins` — so a fixed scale would draw it one flat colour; the legend prints the
+/// range. `[0, 0]` (linear) for an empty or all-zero map.
+pub fn overview_range(map: &[f32]) -> [f32; 2] {
+    let hi = map.iter().copied().fold(0.0f32, f32::max);
+    let lo = map
+        .iter()
+        .copied()
+        .filter(|&w| w > 0.0)
+        .fold(hi, f32::min)
+        .max(hi * 1e-4);
+    if hi > 0.0 && lo < hi {
+        [lo, hi]
+    } else {
+        [0.0; 2]
+    }
 }
 
-/// The colour-map position of an overview cell: the CPU mirror of the shader's log scale (the
-/// legend and tests use it).
-pub fn overview_shade(weight: f32, bins: u32) -> f32 {
-    shade(weight, overview_decades(bins))
+/// The colour-map position of an overview cell: the CPU mirror of the shader (the legend, the
+/// page's report and the tests use it).
+pub fn overview_shade(weight: f32, range: [f32; 2]) -> f32 {
+    shade(weight, range)
 }
 
 /// Step 4's overview map in egui-wgpu's callback resources (a second [`HeatmapResources`],

@@ -34,6 +34,8 @@ pub struct ContextView<'a> {
     pub masses: Option<&'a [f32]>,
     /// The overview map's values, `bins × bins` (empty until read back).
     pub overview: &'a [f32],
+    /// Its colour range.
+    pub range: [f32; 2],
     /// Edit to numbers on screen, ms.
     pub latency_ms: Option<f64>,
     /// Bins per side of the overview map; 0 when there is none.
@@ -621,25 +623,34 @@ fn overview(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) -> 
             ));
         }
     }
+    let [lo, hi] = view.range;
     ui.weak(format!(
-        "{0} x {0} bins; row = queries, column = keys; log colour: yellow = all of a row's \
-         attention, dark = a tenth of an even share ({1:.3}%) or less",
+        "{0} x {0} bins; rows = queries, columns = keys. Log colour over this map's own range: \
+         dark = {1:.3}%, yellow = {2:.3}% of a row's attention (an even share is {3:.3}%)",
         view.bins,
+        lo * 100.0,
+        hi * 100.0,
         100.0 / view.bins.max(1) as f64
     ));
-    legend(ui, view.bins);
+    legend(ui, view.range);
     Some(rect)
 }
 
 /// The log scale's ticks, coloured by the same mapping the shader uses.
-fn legend(ui: &mut egui::Ui, bins: u32) {
+fn legend(ui: &mut egui::Ui, range: [f32; 2]) {
+    let [lo, hi] = range;
+    if !(lo > 0.0 && hi > lo) {
+        return;
+    }
     ui.horizontal(|ui| {
-        for weight in [1.0f32, 0.1, 0.01, 1.0 / bins.max(1) as f32] {
-            let [r, g, b] = Colormap::Viridis.sample(overview_shade(weight, bins));
+        for t in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
+            // Geometric steps: what equal colour steps mean on a log scale.
+            let weight = lo * (hi / lo).powf(t);
+            let [r, g, b] = Colormap::Viridis.sample(overview_shade(weight, range));
             let (rect, _) = ui.allocate_exact_size(Vec2::splat(14.0), Sense::hover());
             ui.painter()
                 .rect_filled(rect, 2.0, Color32::from_rgb(r, g, b));
-            ui.label(format!("{weight:.3}"));
+            ui.label(format!("{:.3}%", weight * 100.0));
         }
     });
 }
