@@ -389,7 +389,7 @@ fn context_status(state: &WindowState) -> serde_json::Value {
             n.overview
                 .iter()
                 .map(|&w| {
-                    Colormap::Viridis.sample(crate::render::heatmap::overview_shade(w, stage.bins))
+                    Colormap::Viridis.sample(crate::render::heatmap::overview_shade(w, n.range))
                 })
                 .collect()
         })
