@@ -348,7 +348,8 @@ test("webgpu: prefers-reduced-motion turns the animation off; dropped .md files 
 
 test("webgpu: step 4 reads the prediction off attention in compute shaders; the overview's pixels are its values", async () => {
   const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // Tall enough that the overview map sits below the prediction and the arcs, on screen.
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
   await page.goto(`${URL_BASE}#step=4`);
   const s = await waitForStatus(page, (t) => t.step === 4 && t.context && t.context.has_numbers && t.context.overview);
   assert.equal(s.context.on_gpu, true, "step 4 runs in WebGPU compute");
@@ -388,6 +389,7 @@ test("webgl2: without WebGPU the lesson still draws, computes on the CPU and say
   assert.equal(fit.on_gpu, false, "no compute in WebGL2: the CPU twin trains");
   assert.ok(fit.kl_to_counts[0] < 1e-3, `lands on the counts: KL ${fit.kl_to_counts[0]}`);
   // Step 4 on the CPU reference: the same prediction, the overview uploaded and drawn.
+  await page.setViewportSize({ width: 1280, height: 1100 });
   await page.keyboard.press("4");
   const four = await waitForStatus(page, (t) => t.step === 4 && t.context && t.context.has_numbers && t.context.overview);
   assert.equal(four.context.on_gpu, false);
