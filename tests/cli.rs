@@ -404,3 +404,21 @@ fn inspect_reports_a_refused_context_without_failing() {
     );
     assert_eq!(report["tokens"][2], "database");
 }
+
+/// The shipped step-4 scenes open and say what their captions promise: a warm review is
+/// classified positive; the damaged-items question's answer comes from the damaged-in-transit
+/// paragraph, over a context filled to ~10k tokens.
+#[test]
+fn shipped_step_four_scenes_inspect_as_promised() {
+    let scenes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes");
+    let (code, report, stderr) = inspect(&scenes.join("in_context.json"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["context"]["prediction"], "positive");
+    let (code, report, stderr) = inspect(&scenes.join("rag.json"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let context = &report["context"];
+    assert_eq!(context["prediction"], "policy.md § Items damaged in transit");
+    assert_eq!(context["chunks"][0]["name"], "policy.md § Items damaged in transit");
+    let tokens = context["tokens"].as_u64().unwrap();
+    assert!((9_000..=10_000).contains(&tokens), "{tokens}");
+}
