@@ -583,32 +583,8 @@ impl WindowState {
                 });
             }
             crate::ui::show_step_bar(ui, &mut scene.step);
-            if scene.step == 4 {
-                layout = Some(AttentionLayout::default());
-                egui::CentralPanel::default().show(ui, |ui| {
-                    for (text, colour) in [
-                        (message, egui::Color32::from_rgb(255, 170, 80)),
-                        (info, egui::Color32::from_rgb(150, 210, 255)),
-                    ] {
-                        if let Some(text) = text {
-                            ui.colored_label(colour, text);
-                        }
-                    }
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        overview_rect = crate::ui::step4_context::show(
-                            ui,
-                            &mut scene.context,
-                            &mut scene.attention.sentence,
-                            &mut scene.attention.focus,
-                            &mut panels.context,
-                            &context_view,
-                        );
-                    });
-                });
-                return;
-            }
             if scene.step != 3 {
-                // No maps on this step: nothing for the page to report where they are.
+                // No step-3 maps on this step: nothing for the page to report where they are.
                 layout = Some(AttentionLayout::default());
                 egui::CentralPanel::default().show(ui, |ui| {
                     for (text, colour) in [
@@ -620,7 +596,18 @@ impl WindowState {
                         }
                     }
                     egui::ScrollArea::vertical().show(ui, |ui| {
-                        crate::ui::show_corpus_step(ui, scene, panels, &views);
+                        if scene.step == 4 {
+                            overview_rect = crate::ui::step4_context::show(
+                                ui,
+                                &mut scene.context,
+                                &mut scene.attention.sentence,
+                                &mut scene.attention.focus,
+                                &mut panels.context,
+                                &context_view,
+                            );
+                        } else {
+                            crate::ui::show_corpus_step(ui, scene, panels, &views);
+                        }
                     });
                 });
                 return;
