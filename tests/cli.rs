@@ -215,7 +215,22 @@ fn render_refuses_an_unknown_colour_map() {
 /// is saved and must show the lesson: the heatmap's colours and the arcs' strongest colour.
 #[test]
 fn window_opens_and_draws_the_lesson() {
-    let shot = std::env::temp_dir().join(format!("gaze-window-{}.png", std::process::id()));
+    let image = window_screenshot("lesson", &[]);
+    let has = |rgb: [u8; 3]| {
+        image
+            .pixels()
+            .any(|p| (0..3).all(|k| (i32::from(p.0[k]) - i32::from(rgb[k])).abs() <= 3))
+    };
+    // The `is → database` cell (weight 0.487) and the strongest arc's yellow.
+    let cell = gaze::render::colormap::Colormap::Viridis.sample(0.487);
+    assert!(has(cell), "no heatmap cell of colour {cell:?}");
+    assert!(has(gaze::render::arcs::ARC_COLORS[0]), "no strongest arc");
+}
+
+/// Runs the real binary in a window (under Xvfb when there is no display) for 20 frames with
+/// `args`, and returns its last frame.
+fn window_screenshot(name: &str, args: &[&str]) -> image::RgbaImage {
+    let shot = std::env::temp_dir().join(format!("gaze-{name}-{}.png", std::process::id()));
     let headless =
         std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
     let mut command = if headless {
@@ -223,7 +238,7 @@ fn window_opens_and_draws_the_lesson() {
         c.args([
             "-a",
             "-s",
-            "-screen 0 1280x800x24",
+            "-screen 0 1280x1100x24",
             env!("CARGO_BIN_EXE_gaze"),
         ]);
         c
@@ -231,6 +246,7 @@ fn window_opens_and_draws_the_lesson() {
         gaze()
     };
     let out = command
+        .args(args)
         .args(["--frames", "20", "--screenshot"])
         .arg(&shot)
         .output()
@@ -241,17 +257,48 @@ fn window_opens_and_draws_the_lesson() {
         String::from_utf8_lossy(&out.stderr)
     );
     let bytes = std::fs::read(&shot).expect("a screenshot was written");
-    let image = image::load_from_memory(&bytes).expect("a PNG").to_rgba8();
-    let has = |rgb: [u8; 3]| {
+    let _ = std::fs::remove_file(&shot);
+    image::load_from_memory(&bytes).expect("a PNG").to_rgba8()
+}
+
+/// Step 4 in the real window: the shipped in-context scene shows its prediction in the winner's
+/// yellow and the overview map in the colours of the values the CPU reference computes.
+#[test]
+fn window_draws_step_four_with_its_overview_map() {
+    use gaze::model::context;
+    let scene =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenes/in_context.json");
+    let image = window_screenshot("step4", &["--scene", scene.to_str().unwrap()]);
+    let count = |rgb: [u8; 3]| {
         image
             .pixels()
-            .any(|p| (0..3).all(|k| (i32::from(p.0[k]) - i32::from(rgb[k])).abs() <= 3))
+            .filter(|p| (0..3).all(|k| (i32::from(p.0[k]) - i32::from(rgb[k])).abs() <= 3))
+            .count()
     };
-    // The `is → database` cell (weight 0.487) and the strongest arc's yellow.
-    let cell = gaze::render::colormap::Colormap::Viridis.sample(0.487);
-    assert!(has(cell), "no heatmap cell of colour {cell:?}");
-    assert!(has(gaze::render::arcs::ARC_COLORS[0]), "no strongest arc");
-    let _ = std::fs::remove_file(&shot);
+    assert!(
+        count([253, 231, 37]) > 100,
+        "no prediction in the winner's yellow"
+    );
+    let model = gaze::model::lesson::LessonModel::builtin().unwrap();
+    let input = context::in_context_input(
+        &model,
+        &context::default_examples(),
+        "loved it, a great product",
+        context::DEFAULT_BUDGET,
+    )
+    .unwrap();
+    let bins = context::overview_bins(input.tokens.len(), context::OVERVIEW_BINS);
+    let map = context::compute(&input, bins).unwrap().overview;
+    let range = gaze::render::heatmap::overview_range(&map);
+    // The map's darkest and brightest cells are on screen, each a block of pixels.
+    for weight in [range[0], range[1]] {
+        let rgb = gaze::render::colormap::Colormap::Viridis
+            .sample(gaze::render::heatmap::overview_shade(weight, range));
+        assert!(
+            count(rgb) > 20,
+            "no overview cell of colour {rgb:?} (weight {weight})"
+        );
+    }
 }
 
 #[test]
@@ -417,8 +464,14 @@ fn shipped_step_four_scenes_inspect_as_promised() {
     let (code, report, stderr) = inspect(&scenes.join("rag.json"));
     assert_eq!(code, Some(0), "{stderr}");
     let context = &report["context"];
-    assert_eq!(context["prediction"], "policy.md § Items damaged in transit");
-    assert_eq!(context["chunks"][0]["name"], "policy.md § Items damaged in transit");
+    assert_eq!(
+        context["prediction"],
+        "policy.md § Items damaged in transit"
+    );
+    assert_eq!(
+        context["chunks"][0]["name"],
+        "policy.md § Items damaged in transit"
+    );
     let tokens = context["tokens"].as_u64().unwrap();
     assert!((9_000..=10_000).contains(&tokens), "{tokens}");
 }
