@@ -36,7 +36,7 @@ const GRID: u32 = 16u;
 // Keep in sync with `OverviewParams` in src/model/overview.rs.
 struct OverviewParams {
     bins: u32,
-    pad0: u32,
+    row_offset: u32,    // the first bin row of this dispatch (a slice, on slow adapters)
     pad1: u32,
     pad2: u32,
 }
@@ -74,7 +74,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     let n = params.n_tokens;
     let r = overview.bins;
     let b = wid.x;
-    let a = wid.y;
+    let a = wid.y + overview.row_offset;
     let head = wid.z;
     // Mirrors `model::overview::bin_range`.
     let row_start = a * n / r;

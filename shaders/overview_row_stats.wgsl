@@ -34,11 +34,20 @@ const LANES: u32 = 256u;
 // Exactly f32::MIN (see attention_softmax.wgsl for why every digit is written).
 const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 
+// Keep in sync with `OverviewParams` in src/model/overview.rs.
+struct OverviewParams {
+    bins: u32,
+    row_offset: u32,    // the first token row of this dispatch (a slice, on slow adapters)
+    pad1: u32,
+    pad2: u32,
+}
+
 @group(0) @binding(0) var<uniform> params: AttentionParams;
-@group(0) @binding(1) var<storage, read> q: array<f32>;                 // [head][N][d_k]
-@group(0) @binding(2) var<storage, read> k: array<f32>;                 // [head][N][d_k]
-@group(0) @binding(3) var<storage, read> key_mask: array<u32>;          // [N], 1 = padding
-@group(0) @binding(4) var<storage, read_write> stats: array<f32>;       // [head][N][2]: m, l
+@group(0) @binding(1) var<uniform> overview: OverviewParams;
+@group(0) @binding(2) var<storage, read> q: array<f32>;                 // [head][N][d_k]
+@group(0) @binding(3) var<storage, read> k: array<f32>;                 // [head][N][d_k]
+@group(0) @binding(4) var<storage, read> key_mask: array<u32>;          // [N], 1 = padding
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;       // [head][N][2]: m, l
 
 var<workgroup> lane_max: array<f32, LANES>;
 var<workgroup> lane_sum: array<f32, LANES>;
@@ -64,9 +73,10 @@ fn score(head: u32, i: u32, j: u32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
     let n = params.n_tokens;
-    let i = wid.x;
+    let i = wid.x + overview.row_offset;
     let head = wid.y;
-    // The dispatch is exactly N × heads workgroups: every invocation reaches every barrier.
+    // The dispatch is exactly (a slice of the N rows) × heads workgroups: every invocation
+    // reaches every barrier.
 
     var m = LOWEST_FINITE;
     var l = 0.0;

@@ -121,3 +121,51 @@ fn rag_at_sixteen_thousand_tokens_fits_webgpu_default_limits_and_matches() {
     let total: f32 = masses.iter().sum();
     assert!((total - 1.0).abs() < 1e-3, "{total}");
 }
+
+/// The overview run a slice per submission — as the app runs it, so a software GPU never holds
+/// a frame for the whole `O(N²)` pass — lands on the same map as one submission and the CPU.
+#[test]
+fn sliced_overview_equals_the_one_submission_overview() {
+    let (ctx, attention) = common::gpu();
+    let model = LessonModel::builtin().unwrap();
+    let input = in_context_input(
+        &model,
+        &generate_examples(90, 11),
+        "terrible, broken",
+        context::DEFAULT_BUDGET,
+    )
+    .unwrap();
+    let bins = context::overview_bins(input.tokens.len(), OVERVIEW_BINS);
+    let (_, _, _, whole) = run_gpu(&input, bins);
+    let packed = input.packed().unwrap();
+    let gpu = LongContext::prepare(
+        ctx,
+        attention,
+        overview_kernels(),
+        &packed,
+        &input.span_bounds(),
+        bins,
+    )
+    .unwrap();
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    gpu.encode_focus(&mut encoder, attention, overview_kernels());
+    let (weights, _) = gpu
+        .start_read_back(ctx, encoder)
+        .and_then(|p| p.wait(ctx))
+        .unwrap();
+    // A first slice of a few rows' worth of scores: the budget then adapts to the timing.
+    let mut progress = gpu.start_overview(4 * input.tokens.len() as u64);
+    let sliced = gpu
+        .finish_overview(ctx, overview_kernels(), &mut progress)
+        .unwrap()
+        .expect("the map is read back");
+    assert!(progress.slices() > 2, "{} slices", progress.slices());
+    assert!(progress.finished());
+    assert_eq!(
+        sliced, whole,
+        "slices compute exactly what one submission does"
+    );
+    let cpu = compute(&input, bins).unwrap();
+    assert!(max_error(&sliced, &cpu.overview) < 1e-5);
+    assert!(max_error(&weights, &cpu.weights) < 1e-6);
+}

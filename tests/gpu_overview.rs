@@ -40,10 +40,7 @@ fn compare(packed: &PackedAttention, bins: u32) -> (f32, f32, Vec<f32>) {
     let p = packed.params();
     let projections = attention::project(packed);
     let stats = overview::row_stats(p, &projections.q, &projections.k, packed.key_mask());
-    let params = OverviewParams {
-        bins: overview.bins(),
-        pad: [0; 3],
-    };
+    let params = OverviewParams::new(overview.bins());
     let map = overview::bins(
         p,
         &params,

@@ -156,13 +156,14 @@ fn training_params_layouts_match_their_shaders() {
     use gaze::model::overview::OverviewParams;
     let overview = [
         ("bins", offset_of!(OverviewParams, bins)),
-        ("pad0", offset_of!(OverviewParams, pad)),
-        ("pad1", offset_of!(OverviewParams, pad) + 4),
-        ("pad2", offset_of!(OverviewParams, pad) + 8),
+        ("row_offset", offset_of!(OverviewParams, row_offset)),
+        ("pad1", offset_of!(OverviewParams, pad)),
+        ("pad2", offset_of!(OverviewParams, pad) + 4),
     ];
+    // Both overview passes read it.
     assert_eq!(
         check_struct("OverviewParams", &overview, size_of::<OverviewParams>()),
-        1
+        2
     );
 }
 

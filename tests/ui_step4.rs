@@ -29,9 +29,7 @@ fn harness(scene: Scene) -> Harness<'static, Screen> {
                     Ok(false) => {}
                     Err(error) => *refusal = Some(error.to_string()),
                 }
-                if let Some(stage) = step4.stage.as_mut() {
-                    stage.wait(ctx).expect("the readback lands");
-                }
+                step4.wait(ctx).expect("the readback lands");
                 show_step_bar(ui, &mut scene.step);
                 let view = step4.view(refusal.as_deref());
                 egui::CentralPanel::default().show(ui, |ui| {

@@ -6,7 +6,7 @@
 use web_time::Instant;
 
 use crate::app::lesson::{Engine, Lesson};
-use crate::gpu::long_context::{ContextReadback, LongContext};
+use crate::gpu::long_context::{LongContext, OverviewProgress};
 use crate::gpu::overview::OverviewKernels;
 use crate::gpu::readback::Pending;
 use crate::gpu::{GpuContext, GpuError};
@@ -74,6 +74,8 @@ pub struct ContextNumbers {
     pub range: [f32; 2],
     /// From the edit to these numbers on screen, in milliseconds (GPU round trip included).
     pub latency_ms: f64,
+    /// From the edit to the overview on screen, once it is (it follows, a slice per frame).
+    pub overview_ms: Option<f64>,
 }
 
 /// Step 4 computed for one state of the scene.
@@ -86,7 +88,9 @@ pub struct ContextStage {
     pub retrieved: Vec<Retrieved>,
     /// The numbers, once read back (`None` while in flight: no stale numbers are shown).
     pub numbers: Option<ContextNumbers>,
-    pending: Option<Pending<ContextReadback>>,
+    pending: Option<Pending<(Vec<f32>, Vec<f32>)>>,
+    /// The overview, run a slice per frame after the focus row (GPU engine).
+    progress: Option<OverviewProgress>,
     started: Instant,
     /// The GPU buffers (GPU engine).
     pub gpu: Option<LongContext>,
@@ -106,40 +110,88 @@ impl ContextStage {
         self.gpu.as_ref().map_or(0, LongContext::gpu_bytes)
     }
 
-    /// Collects the readback if it has landed, without waiting. Returns whether it did.
-    pub fn poll(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
-        let Some(pending) = self.pending.take() else {
-            return Ok(false);
-        };
-        if !pending.poll(ctx)? {
-            self.pending = Some(pending);
-            return Ok(false);
+    /// How much of the overview is computed, 0–1 (1 when there is none to wait for).
+    pub fn overview_fraction(&self) -> f32 {
+        match (&self.progress, &self.gpu) {
+            (Some(progress), Some(gpu)) if !progress.finished() => gpu
+                .overview
+                .as_ref()
+                .map_or(1.0, |o| progress.fraction(o.n_tokens(), o.bins())),
+            _ => 1.0,
         }
-        self.land(pending.take()?);
-        Ok(true)
     }
 
-    /// Waits for the readback (headless rendering, `inspect` and tests).
-    pub fn wait(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
+    /// Collects what has landed and moves the overview on by a slice, without waiting.
+    /// Returns whether new numbers arrived.
+    fn poll(
+        &mut self,
+        ctx: &GpuContext,
+        kernels: Option<&OverviewKernels>,
+    ) -> Result<bool, GpuError> {
+        let mut landed = false;
         if let Some(pending) = self.pending.take() {
-            self.land(pending.wait(ctx)?);
+            if pending.poll(ctx)? {
+                let (weights, masses) = pending.take()?;
+                self.land(weights, masses, Vec::new());
+                landed = true;
+            } else {
+                self.pending = Some(pending);
+            }
+        }
+        // The overview's slices follow the focus row, whose numbers come first.
+        if let (Some(gpu), Some(progress), Some(kernels), true) = (
+            &self.gpu,
+            self.progress.as_mut(),
+            kernels,
+            self.numbers.is_some(),
+        ) {
+            if let Some(map) = gpu.advance(ctx, kernels, progress)? {
+                self.land_overview(map);
+                landed = true;
+            }
+        }
+        Ok(landed)
+    }
+
+    /// Waits for the numbers and the whole overview (headless rendering, `inspect`, tests).
+    fn wait(
+        &mut self,
+        ctx: &GpuContext,
+        kernels: Option<&OverviewKernels>,
+    ) -> Result<(), GpuError> {
+        if let Some(pending) = self.pending.take() {
+            let (weights, masses) = pending.wait(ctx)?;
+            self.land(weights, masses, Vec::new());
+        }
+        if let (Some(gpu), Some(progress), Some(kernels)) =
+            (&self.gpu, self.progress.as_mut(), kernels)
+        {
+            if let Some(map) = gpu.finish_overview(ctx, kernels, progress)? {
+                self.land_overview(map);
+            }
         }
         Ok(())
     }
 
-    fn land(&mut self, readback: ContextReadback) {
-        let ContextReadback {
-            weights,
-            masses,
-            map,
-        } = readback;
+    fn land(&mut self, weights: Vec<f32>, masses: Vec<f32>, map: Vec<f32>) {
+        let elapsed = self.started.elapsed().as_secs_f64() * 1e3;
         self.numbers = Some(ContextNumbers {
             weights,
             masses,
             range: crate::render::heatmap::overview_range(&map),
+            overview_ms: (!map.is_empty()).then_some(elapsed),
             overview: map,
-            latency_ms: self.started.elapsed().as_secs_f64() * 1e3,
+            latency_ms: elapsed,
         });
+    }
+
+    fn land_overview(&mut self, map: Vec<f32>) {
+        let elapsed = self.started.elapsed().as_secs_f64() * 1e3;
+        if let Some(numbers) = self.numbers.as_mut() {
+            numbers.range = crate::render::heatmap::overview_range(&map);
+            numbers.overview = map;
+            numbers.overview_ms = Some(elapsed);
+        }
     }
 }
 
@@ -288,6 +340,7 @@ impl Step4 {
             retrieved,
             numbers: None,
             pending: None,
+            progress: None,
             started,
             gpu: None,
             map: None,
@@ -308,8 +361,10 @@ impl Step4 {
                 let spans = stage.input.span_bounds();
                 let gpu = LongContext::prepare(ctx, attention, overview, &packed, &spans, bins)?;
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                gpu.encode(&mut encoder, attention, overview);
-                stage.pending = Some(gpu.start_read_back_with_map(ctx, encoder)?);
+                gpu.encode_focus(&mut encoder, attention, overview);
+                stage.pending = Some(gpu.start_read_back(ctx, encoder)?);
+                stage.progress =
+                    Some(gpu.start_overview(crate::gpu::long_context::FIRST_SLICE_SCORES));
                 stage.map = gpu.overview.as_ref().map(|o| o.map_buffer().clone());
                 stage.bins = gpu.overview.as_ref().map_or(0, |o| o.bins());
                 stage.gpu = Some(gpu);
@@ -333,11 +388,7 @@ impl Step4 {
                     ));
                 }
                 stage.bins = outcome.bins;
-                stage.land(ContextReadback {
-                    weights: outcome.weights,
-                    masses: outcome.masses,
-                    map: outcome.overview,
-                });
+                stage.land(outcome.weights, outcome.masses, outcome.overview);
             }
         }
         Ok(stage)
@@ -361,6 +412,8 @@ impl Step4 {
             overview: numbers.map_or(&[][..], |n| &n.overview[..]),
             range: numbers.map_or([0.0; 2], |n| n.range),
             latency_ms: numbers.map(|n| n.latency_ms),
+            overview_ms: numbers.and_then(|n| n.overview_ms),
+            overview_fraction: stage.map_or(1.0, ContextStage::overview_fraction),
             bins: stage.filter(|s| s.map.is_some()).map_or(0, |s| s.bins),
             on_gpu: stage.is_some_and(|s| s.on_gpu),
             gpu_bytes: stage.map_or(0, ContextStage::gpu_bytes),
@@ -374,9 +427,19 @@ impl Step4 {
         Some(numbers.range)
     }
 
-    /// Polls the stage's readback (a frame calls this; it never waits).
+    /// Polls the stage's readback and moves its overview on by a slice (a frame calls this; it
+    /// never waits). Returns whether new numbers arrived.
     pub fn poll(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
-        self.stage.as_mut().map_or(Ok(false), |s| s.poll(ctx))
+        let kernels = self.kernels.as_ref();
+        self.stage
+            .as_mut()
+            .map_or(Ok(false), |s| s.poll(ctx, kernels))
+    }
+
+    /// Waits for the stage's numbers and its whole overview (headless rendering and tests).
+    pub fn wait(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
+        let kernels = self.kernels.as_ref();
+        self.stage.as_mut().map_or(Ok(()), |s| s.wait(ctx, kernels))
     }
 
     /// The overview renderer for the current stage, when its map is new since `bound`

@@ -231,10 +231,8 @@ pub fn render_context(
         Err(ContextStageError::Context(error)) => Some(error.to_string()),
         Err(ContextStageError::Gpu(error)) => return Err(RenderError::Gpu(error)),
     };
-    if let Some(stage) = step4.stage.as_mut() {
-        // Headless: no frame to keep smooth, so wait for the numbers the panel prints.
-        stage.wait(ctx)?;
-    }
+    // Headless: no frame to keep smooth, so wait for the numbers and the whole overview.
+    step4.wait(ctx)?;
     let mut scene = scene.clone();
     let mut panel = crate::ui::step4_context::ContextPanel::default();
     let view = step4.view(refusal.as_deref());

@@ -4,8 +4,20 @@
 //! submission, and a readback of only what the panels print (N weights and the masses). The
 //! overview map stays on the GPU: the heatmap renderer draws it from its buffer.
 //!
+//! The overview is `O(N²)` work: nothing on a GPU at 10k tokens, but seconds on a software
+//! adapter (lavapipe, SwiftShader), where one submission of it would hold the queue — and every
+//! frame behind it. So the app runs it in slices ([`LongContext::advance`]): the focus row and the
+//! masses first, then a slice of the overview per frame, each sized from how long the last one
+//! took so that it fills about [`SLICE_TARGET`] of GPU time — one slice for the whole map on real
+//! hardware, dozens on a CPU — and the UI keeps drawing meanwhile.
+//!
 //! Memory is `O(N · (d_model + 3·d_k))` plus `bins²`: at 16,384 tokens it is a few MB, and no
 //! buffer comes near WebGPU's 128 MiB binding limit ([`LongContext::gpu_bytes`] sums them).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use web_time::{Duration, Instant};
 
 use super::attention::{AttentionBuffers, AttentionKernels};
 use super::context::GpuContext;
@@ -14,15 +26,49 @@ use super::overview::{ChunkMasses, Overview, OverviewKernels};
 use super::readback::{Pending, PendingFloats};
 use crate::model::attention::PackedAttention;
 
-/// What [`LongContext::start_read_back_with_map`] brings back.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ContextReadback {
-    /// The focus row (head 0), N weights.
-    pub weights: Vec<f32>,
-    /// Each span's mass.
-    pub masses: Vec<f32>,
-    /// The overview map, `bins × bins` (empty without an overview).
-    pub map: Vec<f32>,
+/// GPU time one overview slice aims for: well inside a frame.
+pub const SLICE_TARGET: Duration = Duration::from_millis(20);
+
+/// Score evaluations in the first slice: ~1 ms on a laptop GPU, ~100 ms on lavapipe; the next
+/// slices scale from the measured time.
+pub const FIRST_SLICE_SCORES: u64 = 1 << 20;
+
+/// A sliced overview in progress (see the module docs).
+#[derive(Debug)]
+pub struct OverviewProgress {
+    /// Token rows of pass 1 done.
+    rows_done: u32,
+    /// Bin rows of pass 2 done.
+    bins_done: u32,
+    /// Score evaluations per slice.
+    budget: u64,
+    /// The slice on the GPU: set when it has finished, and when it was submitted.
+    in_flight: Option<(Arc<AtomicBool>, Instant)>,
+    /// The map's readback, once both passes are done.
+    map: Option<Pending<Vec<f32>>>,
+    /// The map has been handed out.
+    finished: bool,
+    /// Slices submitted so far.
+    slices: u32,
+}
+
+impl OverviewProgress {
+    /// How much of the overview is done, 0–1 (pass 1 and pass 2 each count half).
+    pub fn fraction(&self, n_tokens: u32, bins: u32) -> f32 {
+        let one = self.rows_done as f32 / n_tokens.max(1) as f32;
+        let two = self.bins_done as f32 / bins.max(1) as f32;
+        0.5 * (one + two)
+    }
+
+    /// Whether the map has been read back.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Slices submitted so far.
+    pub fn slices(&self) -> u32 {
+        self.slices
+    }
 }
 
 /// One context's buffers, bound and ready to encode.
@@ -76,13 +122,146 @@ impl LongContext {
         }
     }
 
+    /// Records attention and the chunk masses only: the overview then runs in slices
+    /// ([`Self::advance`]).
+    pub fn encode_focus(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        attention: &AttentionKernels,
+        overview: &OverviewKernels,
+    ) {
+        attention.encode(encoder, &self.attention);
+        overview.encode_chunk_masses(encoder, &self.masses);
+    }
+
+    /// A sliced overview, not started (submit [`Self::encode_focus`]'s work first), whose
+    /// first slice computes about `first_slice_scores` scores ([`FIRST_SLICE_SCORES`]).
+    pub fn start_overview(&self, first_slice_scores: u64) -> OverviewProgress {
+        OverviewProgress {
+            rows_done: 0,
+            bins_done: 0,
+            slices: 0,
+            budget: first_slice_scores.max(1),
+            in_flight: None,
+            map: None,
+            finished: self.overview.is_none(),
+        }
+    }
+
+    /// Moves a sliced overview on without waiting: when the last slice has finished, sizes the
+    /// next from its time and submits it; after the last slice, reads the map back. Returns the
+    /// map once, when it has landed. Call once a frame (after `device.poll`).
+    pub fn advance(
+        &self,
+        ctx: &GpuContext,
+        kernels: &OverviewKernels,
+        progress: &mut OverviewProgress,
+    ) -> Result<Option<Vec<f32>>, GpuError> {
+        let Some(overview) = &self.overview else {
+            return Ok(None);
+        };
+        if progress.finished {
+            return Ok(None);
+        }
+        if let Some(pending) = progress.map.take() {
+            if pending.poll(ctx)? {
+                progress.finished = true;
+                return Ok(Some(pending.take()?));
+            }
+            progress.map = Some(pending);
+            return Ok(None);
+        }
+        if let Some((done, started)) = &progress.in_flight {
+            if !done.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+            // Scale the budget toward the target time, at most 4x either way per slice.
+            let took = started.elapsed().as_secs_f64().max(1e-4);
+            let scale = (SLICE_TARGET.as_secs_f64() / took).clamp(0.25, 4.0);
+            progress.budget = ((progress.budget as f64 * scale) as u64).max(1);
+            progress.in_flight = None;
+        }
+        let (n, bins) = (overview.n_tokens(), overview.bins());
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        if progress.rows_done < n {
+            // A pass-1 row is N scores.
+            let rows = (progress.budget / u64::from(n).max(1)).clamp(1, u64::from(n)) as u32;
+            let end = (progress.rows_done + rows).min(n);
+            kernels.encode_slice(
+                &ctx.queue,
+                &mut encoder,
+                overview,
+                true,
+                progress.rows_done..end,
+            );
+            progress.rows_done = end;
+        } else if progress.bins_done < bins {
+            // A pass-2 bin row is N · N / bins scores.
+            let per_row = (u64::from(n) * u64::from(n) / u64::from(bins).max(1)).max(1);
+            let rows = (progress.budget / per_row).clamp(1, u64::from(bins)) as u32;
+            let end = (progress.bins_done + rows).min(bins);
+            kernels.encode_slice(
+                &ctx.queue,
+                &mut encoder,
+                overview,
+                false,
+                progress.bins_done..end,
+            );
+            progress.bins_done = end;
+        } else {
+            let pending = PendingFloats::start(
+                ctx,
+                encoder,
+                &[(overview.map_buffer(), (bins * bins) as usize)],
+            )?;
+            progress.map = Some(Pending::new(pending, |buffers| {
+                buffers.into_iter().next().unwrap_or_default()
+            }));
+            return Ok(None);
+        }
+        ctx.queue.submit([encoder.finish()]);
+        progress.slices += 1;
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        ctx.queue
+            .on_submitted_work_done(move || flag.store(true, Ordering::Release));
+        progress.in_flight = Some((done, Instant::now()));
+        Ok(None)
+    }
+
+    /// Runs a sliced overview to its end, waiting (headless rendering and tests).
+    pub fn finish_overview(
+        &self,
+        ctx: &GpuContext,
+        kernels: &OverviewKernels,
+        progress: &mut OverviewProgress,
+    ) -> Result<Option<Vec<f32>>, GpuError> {
+        while !progress.finished {
+            if let Some(map) = self.advance(ctx, kernels, progress)? {
+                return Ok(Some(map));
+            }
+            ctx.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+        }
+        Ok(None)
+    }
+
     /// Submits `encoder` and starts reading back the focus row (head 0) and the masses.
     pub fn start_read_back(
         &self,
         ctx: &GpuContext,
         encoder: wgpu::CommandEncoder,
     ) -> Result<Pending<(Vec<f32>, Vec<f32>)>, GpuError> {
-        let floats = self.read_back_floats(ctx, encoder, false)?;
+        let n = self.attention.params().n();
+        let floats = PendingFloats::start(
+            ctx,
+            encoder,
+            &[
+                (self.attention.weights_buffer(), n),
+                (self.masses.buffer(), self.spans),
+            ],
+        )?;
         Ok(Pending::new(floats, |buffers| {
             let mut values = buffers.into_iter();
             (
@@ -90,42 +269,6 @@ impl LongContext {
                 values.next().unwrap_or_default(),
             )
         }))
-    }
-
-    /// Like [`Self::start_read_back`], with the overview map too (`bins²` floats: 64 KiB at
-    /// 128 bins) — for the hover values and the page's pixel checks.
-    pub fn start_read_back_with_map(
-        &self,
-        ctx: &GpuContext,
-        encoder: wgpu::CommandEncoder,
-    ) -> Result<Pending<ContextReadback>, GpuError> {
-        let floats = self.read_back_floats(ctx, encoder, true)?;
-        Ok(Pending::new(floats, |buffers| {
-            let mut values = buffers.into_iter();
-            ContextReadback {
-                weights: values.next().unwrap_or_default(),
-                masses: values.next().unwrap_or_default(),
-                map: values.next().unwrap_or_default(),
-            }
-        }))
-    }
-
-    fn read_back_floats(
-        &self,
-        ctx: &GpuContext,
-        encoder: wgpu::CommandEncoder,
-        with_map: bool,
-    ) -> Result<PendingFloats, GpuError> {
-        let n = self.attention.params().n();
-        let mut sources = vec![
-            (self.attention.weights_buffer(), n),
-            (self.masses.buffer(), self.spans),
-        ];
-        if let (true, Some(map)) = (with_map, &self.overview) {
-            let bins = map.bins() as usize;
-            sources.push((map.map_buffer(), bins * bins));
-        }
-        PendingFloats::start(ctx, encoder, &sources)
     }
 
     /// Every byte this context allocated on the GPU: the attention plan's buffers, the

@@ -35,6 +35,8 @@ pub struct Overview {
     n_tokens: u32,
     stats: wgpu::Buffer,
     map: wgpu::Buffer,
+    /// The `OverviewParams` uniform: its row offset is rewritten per slice.
+    settings: wgpu::Buffer,
     stats_group: wgpu::BindGroup,
     bins_group: wgpu::BindGroup,
 }
@@ -97,7 +99,7 @@ impl OverviewKernels {
                 device,
                 "overview_row_stats",
                 ROW_STATS_WGSL,
-                &[Uniform, Read, Read, Read, ReadWrite],
+                &[Uniform, Uniform, Read, Read, Read, ReadWrite],
             ),
             bins: Kernel::new(
                 device,
@@ -164,13 +166,13 @@ impl OverviewKernels {
             );
             let overview_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("overview params"),
-                contents: bytemuck::bytes_of(&OverviewParams { bins, pad: [0; 3] }),
-                usage: wgpu::BufferUsages::UNIFORM,
+                contents: bytemuck::bytes_of(&OverviewParams::new(bins)),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             });
             let [params, q, k, key_mask] = attention.overview_inputs();
             let stats_group = self
                 .row_stats
-                .bind(device, &[params, q, k, key_mask, &stats]);
+                .bind(device, &[params, &overview_params, q, k, key_mask, &stats]);
             let bins_group = self.bins.bind(
                 device,
                 &[params, &overview_params, q, k, key_mask, &stats, &map],
@@ -181,13 +183,15 @@ impl OverviewKernels {
                 n_tokens: p.n_tokens,
                 stats,
                 map,
+                settings: overview_params,
                 stats_group,
                 bins_group,
             }
         })
     }
 
-    /// Records both passes (after the attention kernels that filled Q and K).
+    /// Records both passes whole (after the attention kernels that filled Q and K), for an
+    /// overview whose row offset is 0 (never sliced).
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder, overview: &Overview) {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("overview"),
@@ -199,6 +203,42 @@ impl OverviewKernels {
         pass.set_pipeline(&self.bins.pipeline);
         pass.set_bind_group(0, &overview.bins_group, &[]);
         pass.dispatch_workgroups(overview.bins, overview.bins, overview.heads);
+    }
+
+    /// Records one slice of the overview: pass 1 over token rows `rows` (`pass_one`), or pass 2
+    /// over bin rows `rows` — all of pass 1 must have run before any of pass 2. The slice's
+    /// first row goes to the uniform by `queue.write_buffer`, which lands before the next
+    /// submission: submit each slice on its own.
+    pub fn encode_slice(
+        &self,
+        queue: &wgpu::Queue,
+        encoder: &mut wgpu::CommandEncoder,
+        overview: &Overview,
+        pass_one: bool,
+        rows: std::ops::Range<u32>,
+    ) {
+        let settings = OverviewParams {
+            row_offset: rows.start,
+            ..OverviewParams::new(overview.bins)
+        };
+        queue.write_buffer(&overview.settings, 0, bytemuck::bytes_of(&settings));
+        let count = rows.end.saturating_sub(rows.start);
+        if count == 0 {
+            return;
+        }
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("overview slice"),
+            timestamp_writes: None,
+        });
+        if pass_one {
+            pass.set_pipeline(&self.row_stats.pipeline);
+            pass.set_bind_group(0, &overview.stats_group, &[]);
+            pass.dispatch_workgroups(count, overview.heads, 1);
+        } else {
+            pass.set_pipeline(&self.bins.pipeline);
+            pass.set_bind_group(0, &overview.bins_group, &[]);
+            pass.dispatch_workgroups(overview.bins, count, overview.heads);
+        }
     }
 
     /// Binds the chunk masses of `weights` (the focus row of head 0: its first N floats) over
@@ -268,6 +308,11 @@ impl Overview {
     /// Bins per side.
     pub fn bins(&self) -> u32 {
         self.bins
+    }
+
+    /// Token rows (pass 1's rows).
+    pub fn n_tokens(&self) -> u32 {
+        self.n_tokens
     }
 
     /// Bytes this overview allocated on the GPU (statistics, map, its uniform).

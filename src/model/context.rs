@@ -535,7 +535,7 @@ pub fn compute(input: &ContextInput, bins: u32) -> Result<ContextOutcome, Contex
         Vec::new()
     } else {
         let stats = overview::row_stats(params, &result.q, &result.k, packed.key_mask());
-        let overview_params = OverviewParams { bins, pad: [0; 3] };
+        let overview_params = OverviewParams::new(bins);
         overview::bins(
             params,
             &overview_params,

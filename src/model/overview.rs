@@ -28,8 +28,22 @@ use super::attention::{is_attendable, AttentionParams, LOWEST_FINITE};
 pub struct OverviewParams {
     /// R: bins per side (rows and columns).
     pub bins: u32,
+    /// The first row this dispatch covers — a token for the row statistics, a bin for the bins —
+    /// so a slow adapter can be given the overview a slice per frame (`gpu::long_context`).
+    pub row_offset: u32,
     /// Padding to 16 bytes.
-    pub pad: [u32; 3],
+    pub pad: [u32; 2],
+}
+
+impl OverviewParams {
+    /// `bins` per side, from row 0.
+    pub fn new(bins: u32) -> Self {
+        Self {
+            bins,
+            row_offset: 0,
+            pad: [0; 2],
+        }
+    }
 }
 
 /// Threads per workgroup in the overview and chunk-mass kernels (`@workgroup_size`).
@@ -205,10 +219,7 @@ mod tests {
             let p = packed.params();
             let stats = row_stats(p, &full.q, &full.k, packed.key_mask());
             let r = 6;
-            let overview = OverviewParams {
-                bins: r as u32,
-                pad: [0; 3],
-            };
+            let overview = OverviewParams::new(r as u32);
             let got = bins(p, &overview, &full.q, &full.k, packed.key_mask(), &stats);
             let n = 37;
             for head in 0..2 {

@@ -36,6 +36,10 @@ pub struct ContextView<'a> {
     pub overview: &'a [f32],
     /// Its colour range.
     pub range: [f32; 2],
+    /// Edit to the overview on screen, ms (it follows the numbers, a slice per frame).
+    pub overview_ms: Option<f64>,
+    /// How much of the overview is computed, 0–1.
+    pub overview_fraction: f32,
     /// Edit to numbers on screen, ms.
     pub latency_ms: Option<f64>,
     /// Bins per side of the overview map; 0 when there is none.
@@ -147,6 +151,10 @@ fn header(ui: &mut egui::Ui, level: Level, view: &ContextView<'_>) {
     let latency = view
         .latency_ms
         .map_or(String::new(), |ms| format!("; edit to numbers {ms:.0} ms"));
+    let latency = match view.overview_ms {
+        Some(ms) => format!("{latency}, to overview {ms:.0} ms"),
+        None => latency,
+    };
     ui.weak(format!("{engine}{latency}"));
 }
 
@@ -584,6 +592,18 @@ fn overview(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) -> 
              at any size)",
             context::CPU_OVERVIEW_MAX_TOKENS
         ));
+        return None;
+    }
+    if view.overview.is_empty() {
+        // Slices of the overview are still running (a software GPU takes seconds at 10k tokens).
+        ui.add(
+            egui::ProgressBar::new(view.overview_fraction)
+                .desired_width(300.0)
+                .text(format!(
+                    "computing the overview: {:.0}%",
+                    view.overview_fraction * 100.0
+                )),
+        );
         return None;
     }
     let side = ui.available_width().min(300.0);
