@@ -112,7 +112,7 @@ fn rag_at_sixteen_thousand_tokens_fits_webgpu_default_limits_and_matches() {
         .unwrap_or_else(|e| panic!("over WebGPU's default limits: {e}"));
     assert!(plan.total_bytes() < 8 << 20, "{} bytes", plan.total_bytes());
     let (gpu, weights, masses, _) = run_gpu(&input, 0);
-    let binding = u64::from(defaults.max_storage_buffer_binding_size);
+    let binding = defaults.max_storage_buffer_binding_size;
     assert!(gpu.largest_buffer() < binding);
     assert!(gpu.gpu_bytes() < 8 << 20, "{} bytes", gpu.gpu_bytes());
     let cpu = compute(&input, 0).unwrap();

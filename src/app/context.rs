@@ -88,7 +88,7 @@ pub struct ContextStage {
     pub retrieved: Vec<Retrieved>,
     /// The numbers, once read back (`None` while in flight: no stale numbers are shown).
     pub numbers: Option<ContextNumbers>,
-    pending: Option<Pending<(Vec<f32>, Vec<f32>)>>,
+    pending: Option<Pending<crate::gpu::long_context::FocusNumbers>>,
     /// The overview, run a slice per frame after the focus row (GPU engine).
     progress: Option<OverviewProgress>,
     started: Instant,

@@ -26,6 +26,9 @@ use super::overview::{ChunkMasses, Overview, OverviewKernels};
 use super::readback::{Pending, PendingFloats};
 use crate::model::attention::PackedAttention;
 
+/// What the focus-row readback brings back: the focus row (head 0) and each span's mass.
+pub type FocusNumbers = (Vec<f32>, Vec<f32>);
+
 /// GPU time one overview slice aims for: well inside a frame.
 pub const SLICE_TARGET: Duration = Duration::from_millis(20);
 
@@ -252,7 +255,7 @@ impl LongContext {
         &self,
         ctx: &GpuContext,
         encoder: wgpu::CommandEncoder,
-    ) -> Result<Pending<(Vec<f32>, Vec<f32>)>, GpuError> {
+    ) -> Result<Pending<FocusNumbers>, GpuError> {
         let n = self.attention.params().n();
         let floats = PendingFloats::start(
             ctx,
