@@ -188,7 +188,7 @@ pub fn show_step_bar(ui: &mut egui::Ui, step: &mut u8) {
                 let response = if built {
                     response.on_hover_text(format!("key {number}; <- and -> step"))
                 } else {
-                    response.on_disabled_hover_text("step 4 is not in this build yet")
+                    response.on_disabled_hover_text("this step is not in this build yet")
                 };
                 if response.clicked() {
                     *step = number;
