@@ -86,6 +86,9 @@ pub struct ContextStage {
     pub input: ContextInput,
     /// Level 3: every chunk of the knowledge base, best first.
     pub retrieved: Vec<Retrieved>,
+    /// Level 3: for each chunk of the knowledge base, its span in the context (`None`: left
+    /// out) — so the table finds a chunk's mass without searching, every frame.
+    pub span_of_chunk: Vec<Option<usize>>,
     /// The numbers, once read back (`None` while in flight: no stale numbers are shown).
     pub numbers: Option<ContextNumbers>,
     pending: Option<Pending<crate::gpu::long_context::FocusNumbers>>,
@@ -334,10 +337,16 @@ impl Step4 {
         };
         self.generation += 1;
         let n = input.tokens.len();
+        let span_of_chunk = if retrieved.is_empty() {
+            Vec::new()
+        } else {
+            context::span_of_chunk(&input.spans, self.kb.chunks.len())
+        };
         let mut stage = ContextStage {
             key,
             input,
             retrieved,
+            span_of_chunk,
             numbers: None,
             pending: None,
             progress: None,
@@ -406,6 +415,7 @@ impl Step4 {
         crate::ui::step4_context::ContextView {
             input: stage.map(|s| &s.input),
             retrieved: stage.map_or(&[][..], |s| &s.retrieved[..]),
+            span_of_chunk: stage.map_or(&[][..], |s| &s.span_of_chunk[..]),
             kb: &self.kb,
             weights: numbers.map(|n| &n.weights[..]),
             masses: numbers.map(|n| &n.masses[..]),

@@ -181,6 +181,9 @@ pub struct Span {
     pub group: String,
     /// Its tokens in the context.
     pub range: Range<usize>,
+    /// Level 3: the chunk's index in the knowledge base (names can repeat: a heading's
+    /// paragraphs share it).
+    pub chunk: Option<usize>,
 }
 
 /// Everything step 4 hands the engine for one level.
@@ -339,6 +342,7 @@ pub fn self_attention_input(
             name: t.clone(),
             group: t.clone(),
             range: i..i + 1,
+            chunk: None,
         })
         .collect();
     Ok(ContextInput {
@@ -395,6 +399,7 @@ pub fn in_context_input(
             name: example.text.trim().to_owned(),
             group: example.label.trim().to_lowercase(),
             range: start..tokens.len(),
+            chunk: None,
         });
     }
     let focus_vector = retrieval::mean_embedding(model, &review_words);
@@ -467,6 +472,7 @@ pub fn rag_input(
                 name: chunk_name(c),
                 group: c.document.clone(),
                 range: range.clone(),
+                chunk: Some(*chunk),
             })
         })
         .collect();
@@ -487,6 +493,18 @@ pub fn rag_input(
         },
         retrieved,
     ))
+}
+
+/// For each chunk of a knowledge base of `chunks` chunks, the span it was placed as in `spans`
+/// (`None`: left out of the context).
+pub fn span_of_chunk(spans: &[Span], chunks: usize) -> Vec<Option<usize>> {
+    let mut of = vec![None; chunks];
+    for (i, span) in spans.iter().enumerate() {
+        if let Some(slot) = span.chunk.and_then(|c| of.get_mut(c)) {
+            *slot = Some(i);
+        }
+    }
+    of
 }
 
 /// `document § heading` (or `document ¶ n` without a heading).
@@ -852,6 +870,13 @@ mod tests {
         );
         let n = input.context_tokens();
         assert!((9_000..=DEFAULT_BUDGET).contains(&n), "{n}");
+        // The best chunk is placed first; a left-out chunk has no span.
+        let placed = span_of_chunk(&input.spans, kb.chunks.len());
+        assert_eq!(placed[retrieved[0].chunk], Some(0));
+        assert_eq!(
+            placed.iter().filter(|p| p.is_none()).count(),
+            input.left_out
+        );
         assert!(input.left_out > 0);
         let outcome = compute(&input, 0).unwrap();
         let total: f32 = outcome.masses.iter().sum();

@@ -26,6 +26,8 @@ pub struct ContextView<'a> {
     pub input: Option<&'a ContextInput>,
     /// Level 3: every chunk, best first.
     pub retrieved: &'a [Retrieved],
+    /// Level 3: each knowledge-base chunk's span in the context, if it made the budget.
+    pub span_of_chunk: &'a [Option<usize>],
     /// The knowledge base the retrieval ran over.
     pub kb: &'a KnowledgeBase,
     /// The focus row, `None` while the readback is in flight.
@@ -464,12 +466,8 @@ fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>
         ));
     }
     ui.label(RichText::new("retrieval (BM25 + cosine, fused by reciprocal rank, k = 60)").strong());
-    let mass_of = |chunk: usize| -> Option<f32> {
-        let name = view.kb.chunks.get(chunk).map(context::chunk_name)?;
-        let at = input.spans.iter().position(|s| s.name == name)?;
-        masses.get(at).copied()
-    };
-    let source_name = source.map(|(_, s)| s.name.as_str());
+    let span_of = |chunk: usize| view.span_of_chunk.get(chunk).copied().flatten();
+    let source_span = source.map(|(i, _)| i);
     egui::ScrollArea::vertical()
         .id_salt("retrieval")
         .max_height(220.0)
@@ -486,7 +484,7 @@ fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>
                             continue;
                         };
                         let name = context::chunk_name(chunk);
-                        let colour = if Some(name.as_str()) == source_name {
+                        let colour = if source_span.is_some() && span_of(r.chunk) == source_span {
                             SOURCE
                         } else {
                             ui.visuals().text_color()
@@ -495,7 +493,7 @@ fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>
                         ui.colored_label(colour, truncate(&name, 44));
                         ui.label(format!("{:.2} (#{})", r.bm25, r.bm25_rank));
                         ui.label(format!("{:.3} (#{})", r.cosine, r.cosine_rank));
-                        let mass = mass_of(r.chunk);
+                        let mass = span_of(r.chunk).and_then(|i| masses.get(i).copied());
                         ui.label(if mass.is_some() { "yes" } else { "no" });
                         ui.label(mass.map_or("-".to_owned(), |m| format!("{:.2}%", m * 100.0)));
                         ui.end_row();
