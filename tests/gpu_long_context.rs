@@ -65,17 +65,23 @@ fn max_error(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-#[test]
-fn icl_context_on_the_gpu_matches_the_cpu_reference() {
+/// `count` generated examples (seeded) and `review`, with the overview's bins for them.
+fn examples_context(count: usize, seed: u64, review: &str) -> (ContextInput, u32) {
     let model = LessonModel::builtin().unwrap();
     let input = in_context_input(
         &model,
-        &generate_examples(120, 3),
-        "loved it",
+        &generate_examples(count, seed),
+        review,
         context::DEFAULT_BUDGET,
     )
     .unwrap();
     let bins = context::overview_bins(input.tokens.len(), OVERVIEW_BINS);
+    (input, bins)
+}
+
+#[test]
+fn icl_context_on_the_gpu_matches_the_cpu_reference() {
+    let (input, bins) = examples_context(120, 3, "loved it");
     let cpu = compute(&input, bins).unwrap();
     let (_, weights, masses, map) = run_gpu(&input, bins);
     assert!(max_error(&weights, &cpu.weights) < 1e-6);
@@ -127,15 +133,7 @@ fn rag_at_sixteen_thousand_tokens_fits_webgpu_default_limits_and_matches() {
 #[test]
 fn sliced_overview_equals_the_one_submission_overview() {
     let (ctx, attention) = common::gpu();
-    let model = LessonModel::builtin().unwrap();
-    let input = in_context_input(
-        &model,
-        &generate_examples(90, 11),
-        "terrible, broken",
-        context::DEFAULT_BUDGET,
-    )
-    .unwrap();
-    let bins = context::overview_bins(input.tokens.len(), OVERVIEW_BINS);
+    let (input, bins) = examples_context(90, 11, "terrible, broken");
     let (_, _, _, whole) = run_gpu(&input, bins);
     let packed = input.packed().unwrap();
     let gpu = LongContext::prepare(

@@ -118,8 +118,7 @@ impl LongContext {
         attention: &AttentionKernels,
         overview: &OverviewKernels,
     ) {
-        attention.encode(encoder, &self.attention);
-        overview.encode_chunk_masses(encoder, &self.masses);
+        self.encode_focus(encoder, attention, overview);
         if let Some(map) = &self.overview {
             overview.encode(encoder, map);
         }
