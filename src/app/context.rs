@@ -68,6 +68,9 @@ pub struct ContextNumbers {
     pub weights: Vec<f32>,
     /// Each span's share.
     pub masses: Vec<f32>,
+    /// The tokens the focus attends to most, largest first: the arcs' targets, found once when
+    /// the numbers land rather than by scanning N weights every frame.
+    pub top: Vec<(usize, f32)>,
     /// The overview map, `bins × bins` (empty when there is none).
     pub overview: Vec<f32>,
     /// Its colour range (`render::heatmap::overview_range`).
@@ -179,6 +182,7 @@ impl ContextStage {
     fn land(&mut self, weights: Vec<f32>, masses: Vec<f32>, map: Vec<f32>) {
         let elapsed = self.started.elapsed().as_secs_f64() * 1e3;
         self.numbers = Some(ContextNumbers {
+            top: context::top_tokens(&weights, context::TOP_TOKENS, self.input.focus),
             weights,
             masses,
             range: crate::render::heatmap::overview_range(&map),
@@ -419,6 +423,7 @@ impl Step4 {
             kb: &self.kb,
             weights: numbers.map(|n| &n.weights[..]),
             masses: numbers.map(|n| &n.masses[..]),
+            top: numbers.map_or(&[][..], |n| &n.top[..]),
             overview: numbers.map_or(&[][..], |n| &n.overview[..]),
             range: numbers.map_or([0.0; 2], |n| n.range),
             latency_ms: numbers.map(|n| n.latency_ms),

@@ -8,8 +8,8 @@
 use egui::{Color32, FontId, Pos2, RichText, Sense, Stroke, Vec2};
 
 use crate::model::context::{
-    self, argmax, label_scores, top_tokens, ContextInput, KnowledgeBase, Level, MAX_CONTEXT_TOKENS,
-    MAX_PASTE_BYTES, TOP_TOKENS,
+    self, argmax, label_scores, ContextInput, KnowledgeBase, Level, MAX_CONTEXT_TOKENS,
+    MAX_PASTE_BYTES,
 };
 use crate::model::retrieval::Retrieved;
 use crate::render::colormap::Colormap;
@@ -34,6 +34,8 @@ pub struct ContextView<'a> {
     pub weights: Option<&'a [f32]>,
     /// Each span's share of it.
     pub masses: Option<&'a [f32]>,
+    /// The tokens the focus attends to most, largest first (the arcs' targets).
+    pub top: &'a [(usize, f32)],
     /// The overview map's values, `bins × bins` (empty until read back).
     pub overview: &'a [f32],
     /// Its colour range.
@@ -413,7 +415,7 @@ fn budget(ui: &mut egui::Ui, scene: &mut ContextScene) {
 
 /// The right column: what the focus's attention says, then where it goes.
 fn results(ui: &mut egui::Ui, level: Level, view: &ContextView<'_>) -> Option<egui::Rect> {
-    let (Some(input), Some(weights), Some(masses)) = (view.input, view.weights, view.masses) else {
+    let (Some(input), Some(_), Some(masses)) = (view.input, view.weights, view.masses) else {
         ui.label("computing…");
         return None;
     };
@@ -424,7 +426,7 @@ fn results(ui: &mut egui::Ui, level: Level, view: &ContextView<'_>) -> Option<eg
         Level::InContext => prediction(ui, input, masses),
         Level::Rag => answer_source(ui, input, view, masses),
     }
-    arcs(ui, input, weights, view);
+    arcs(ui, input, view);
     overview(ui, input, view)
 }
 
@@ -503,8 +505,8 @@ fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>
 }
 
 /// Arcs from the focus to the tokens it attends to most, thickness and colour by weight.
-fn arcs(ui: &mut egui::Ui, input: &ContextInput, weights: &[f32], view: &ContextView<'_>) {
-    let top = top_tokens(weights, TOP_TOKENS, input.focus);
+fn arcs(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) {
+    let top = view.top;
     let Some(&(_, strongest)) = top.first() else {
         return;
     };
@@ -515,14 +517,14 @@ fn arcs(ui: &mut egui::Ui, input: &ContextInput, weights: &[f32], view: &Context
         Vec2::new(width, row * top.len() as f32 + 8.0),
         Sense::hover(),
     );
-    let summary: Vec<String> = top
-        .iter()
-        .map(|(j, w)| {
-            let token = shown(input.tokens.get(*j).map_or("", String::as_str));
-            format!("{token} {:.2}%", w * 100.0)
-        })
-        .collect();
     response.widget_info(|| {
+        let summary: Vec<String> = top
+            .iter()
+            .map(|(j, w)| {
+                let token = shown(input.tokens.get(*j).map_or("", String::as_str));
+                format!("{token} {:.2}%", w * 100.0)
+            })
+            .collect();
         egui::WidgetInfo::labeled(
             egui::Role::Image,
             true,
