@@ -15,4 +15,5 @@ pub mod link;
 pub mod model;
 pub mod render;
 pub mod scene;
+pub mod scene_library;
 pub mod ui;

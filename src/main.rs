@@ -27,6 +27,7 @@ mod native {
     use gaze::model::lesson::LessonModel;
     use gaze::render::colormap::Colormap;
     use gaze::scene::Scene;
+    use gaze::ui::theme::Theme;
 
     /// Gaze teaches how a transformer turns a sentence into a guess.
     #[derive(Parser)]
@@ -44,9 +45,17 @@ mod native {
         #[arg(long, value_name = "FILE", requires = "frames")]
         screenshot: Option<PathBuf>,
         /// No animation: arcs jump to their weights, no particles (as the web build does for
-        /// `prefers-reduced-motion`).
+        /// `prefers-reduced-motion`; also key M in the window). Without it the desktop's own
+        /// setting is followed where it can be read (GNOME, macOS).
         #[arg(long)]
         reduced_motion: bool,
+        /// The look to open in: dark, or projector (high contrast on light, large type, thick
+        /// arcs; also key P in the window).
+        #[arg(long, default_value = "dark", value_parser = parse_theme)]
+        theme: Theme,
+        /// Folder where key S saves its PNGs (gaze-step3-1.png, …).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        export_dir: PathBuf,
     }
 
     #[derive(Subcommand)]
@@ -83,10 +92,20 @@ mod native {
             /// Colour map of the weights: viridis or cividis.
             #[arg(long, default_value = "viridis", value_parser = parse_colormap)]
             colormap: Colormap,
+            /// The look: dark, or projector (high contrast on light, large type, thick arcs).
+            #[arg(long, default_value = "dark", value_parser = parse_theme)]
+            theme: Theme,
             /// Where to write the PNG.
             #[arg(long, value_name = "FILE")]
             out: PathBuf,
         },
+    }
+
+    fn parse_theme(name: &str) -> Result<Theme, String> {
+        Theme::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| format!("unknown theme `{name}` (dark or projector)"))
     }
 
     fn parse_colormap(name: &str) -> Result<Colormap, String> {
@@ -121,6 +140,7 @@ mod native {
                 height,
                 scale,
                 colormap,
+                theme,
                 out,
             }) => {
                 match run_render(
@@ -131,6 +151,7 @@ mod native {
                         height,
                         pixels_per_point: scale,
                         colormap,
+                        theme,
                     },
                     &out,
                 ) {
@@ -141,7 +162,7 @@ mod native {
                     }
                 }
             }
-            None => match run_window(cli.scene, cli.frames, cli.screenshot, cli.reduced_motion) {
+            None => match run_window(cli) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("gaze: {error:#}");
@@ -158,23 +179,18 @@ mod native {
         Ok(report.passed())
     }
 
+    /// The scene at `path` (the lesson's default without one), opened leniently: a hand-written
+    /// file or one from another version still opens, and every note on what was not read as
+    /// written goes to stderr as `gaze: <note>`.
     fn load_scene(path: Option<PathBuf>) -> anyhow::Result<Scene> {
         let Some(path) = path else {
             return Ok(Scene::default());
         };
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("cannot read the scene file {}", path.display()))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| anyhow::anyhow!("the scene file {} is not UTF-8 text", path.display()))?;
-        let scene = Scene::from_json(&text).with_context(|| format!("in {}", path.display()))?;
-        let ignored = scene.ignored_sections();
-        if !ignored.is_empty() {
-            eprintln!(
-                "gaze: this build does not read these scene sections yet; they were ignored: {}",
-                ignored.join(", ")
-            );
+        let opened = gaze::app::scene_files::read_scene_file(&path)?;
+        for note in &opened.notes {
+            eprintln!("gaze: {note}");
         }
-        Ok(scene)
+        Ok(opened.scene)
     }
 
     fn run_inspect(scene: Option<PathBuf>) -> anyhow::Result<()> {
@@ -206,20 +222,34 @@ mod native {
         Ok(())
     }
 
-    fn run_window(
-        scene: Option<PathBuf>,
-        frames: Option<u64>,
-        screenshot: Option<PathBuf>,
-        reduced_motion: bool,
-    ) -> anyhow::Result<()> {
-        let scene = load_scene(scene)?;
+    fn run_window(cli: Cli) -> anyhow::Result<()> {
+        let (scene, notes) = match cli.scene {
+            Some(path) => {
+                let opened = gaze::app::scene_files::read_scene_file(&path)?;
+                for note in &opened.notes {
+                    eprintln!("gaze: {note}");
+                }
+                (opened.scene, opened.notes)
+            }
+            None => (Scene::default(), Vec::new()),
+        };
         gaze::app::window::run(
             scene,
             gaze::app::window::WindowOptions {
-                frames,
-                screenshot,
-                reduced_motion,
-                message: None,
+                frames: cli.frames,
+                screenshot: cli.screenshot,
+                reduced_motion: cli.reduced_motion
+                    || gaze::app::window::desktop_prefers_reduced_motion(),
+                theme: cli.theme,
+                export_dir: Some(cli.export_dir),
+                // What the scene file did not say as this build reads it, shown in the window too.
+                message: (!notes.is_empty()).then(|| {
+                    notes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }),
             },
         )?;
         Ok(())

@@ -5,6 +5,13 @@
 //! Every field but `version` is optional and a missing one takes the lesson's default. Sections
 //! this build does not read (anything unknown) are kept aside and reported as ignored, never
 //! silently dropped.
+//!
+//! Two ways in: [`Scene::open`] is for files people hand the app (the command line's `--scene`,
+//! "open scene file…", the shipped lessons): it reads what it can — a missing or different
+//! `version`, unknown fields at any depth — and returns a [`LoadNote`] for everything it did not
+//! read, so a lecturer's hand-written file opens and says what was skipped. [`Scene::from_json`] is
+//! the strict reading for callers that must not guess: it refuses a missing or different version.
+//! Both refuse a value out of range ([`SceneError::Invalid`]); nothing is loaded then.
 
 use std::collections::BTreeMap;
 
@@ -278,15 +285,126 @@ struct RawScene {
 /// Allowed head counts.
 pub const HEAD_CHOICES: [usize; 3] = [1, 2, 4];
 
-impl Scene {
-    /// Parses and checks a scene file.
-    pub fn from_json(text: &str) -> Result<Self, SceneError> {
-        let raw: RawScene = serde_json::from_str(text)?;
-        let version = raw.version.ok_or(SceneError::MissingVersion)?;
-        if version != SCENE_VERSION {
-            return Err(SceneError::Version { found: version });
+/// Something [`Scene::open`] read differently from what the file says, or did not read at all.
+/// Each is shown to the person who opened the file (the app's message line, `gaze: …` on
+/// stderr), so its text is a plain sentence naming the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadNote {
+    /// The file has no `version`; it was read as this build's version.
+    NoVersion,
+    /// The file is another version, older or newer; what this build knows was read.
+    OtherVersion {
+        /// The file's version.
+        found: u32,
+    },
+    /// A top-level section this build does not read; it is kept in [`Scene::ignored`] and saved
+    /// back unchanged.
+    KeptSection {
+        /// The section's name, e.g. `presenter`.
+        name: String,
+    },
+    /// A field inside a known section that this build does not read; it is dropped, so saving
+    /// the scene will not write it.
+    IgnoredField {
+        /// Its path, e.g. `attention.colour` or `corpus.rows[2].weight`.
+        path: String,
+    },
+}
+
+impl std::fmt::Display for LoadNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadNote::NoVersion => write!(
+                f,
+                "the scene has no version; it was read as version {SCENE_VERSION}"
+            ),
+            LoadNote::OtherVersion { found } => {
+                let age = if *found < SCENE_VERSION {
+                    "older"
+                } else {
+                    "newer"
+                };
+                write!(
+                    f,
+                    "the scene is version {found}, {age} than the version {SCENE_VERSION} this \
+                     build reads; the fields version {SCENE_VERSION} knows were read, and saving \
+                     writes version {SCENE_VERSION}"
+                )
+            }
+            LoadNote::KeptSection { name } => write!(
+                f,
+                "this build does not read the scene section \"{name}\"; it was kept as written \
+                 and is saved with the scene"
+            ),
+            LoadNote::IgnoredField { path } => write!(
+                f,
+                "this build does not read \"{path}\"; it was ignored and will not be saved"
+            ),
         }
-        let scene = Scene {
+    }
+}
+
+/// A scene [`Scene::open`] read, with what the user should be told about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenedScene {
+    /// The scene, validated.
+    pub scene: Scene,
+    /// Everything not read as written: version, kept sections, ignored fields (in that order;
+    /// fields by path, alphabetically). Empty for a file this build reads whole.
+    pub notes: Vec<LoadNote>,
+}
+
+impl OpenedScene {
+    /// The notes as one line for a message area, or `None` when there are none.
+    pub fn notes_line(&self) -> Option<String> {
+        (!self.notes.is_empty()).then(|| {
+            self.notes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// Adds to `out` the path of every key in `written` that `read` lacks, recursing into objects
+/// present in both and into arrays element by element. `read` is the typed scene serialized
+/// again, so a key it lacks is one serde skipped: a field this build does not know.
+fn unread_fields(
+    written: &serde_json::Value,
+    read: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (written, read) {
+        (Value::Object(written), Value::Object(read)) => {
+            for (key, value) in written {
+                let here = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match read.get(key) {
+                    Some(read_value) => unread_fields(value, read_value, &here, out),
+                    None => out.push(here),
+                }
+            }
+        }
+        (Value::Array(written), Value::Array(read)) => {
+            for (index, (value, read_value)) in written.iter().zip(read).enumerate() {
+                unread_fields(value, read_value, &format!("{path}[{index}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Scene {
+    /// The scene of a parsed file, its missing sections at the lesson's defaults, stamped with
+    /// `version` (not yet validated).
+    fn from_raw(raw: RawScene, version: u32) -> Self {
+        Scene {
             version,
             step: raw.step.unwrap_or(3),
             corpus: raw.corpus.unwrap_or_default(),
@@ -294,9 +412,61 @@ impl Scene {
             attention: raw.attention.unwrap_or_default(),
             context: raw.context.unwrap_or_default(),
             ignored: raw.rest,
-        };
+        }
+    }
+
+    /// Parses and checks a scene file, strictly: a missing `version` or one other than
+    /// [`SCENE_VERSION`] is refused, for callers that must not guess. Unknown top-level sections
+    /// are kept in [`Scene::ignored`]; unknown fields inside sections are dropped without a word.
+    /// Files people hand the app go through [`Scene::open`] instead, which reads them leniently
+    /// and names everything it skipped.
+    pub fn from_json(text: &str) -> Result<Self, SceneError> {
+        let raw: RawScene = serde_json::from_str(text)?;
+        let version = raw.version.ok_or(SceneError::MissingVersion)?;
+        if version != SCENE_VERSION {
+            return Err(SceneError::Version { found: version });
+        }
+        let scene = Self::from_raw(raw, version);
         scene.validate()?;
         Ok(scene)
+    }
+
+    /// Opens a scene file as a person wrote it: reads everything this build knows and returns a
+    /// [`LoadNote`] for everything else, so a file from another version, or with a field added
+    /// by hand, still opens and says what was skipped. A missing `version` is read as
+    /// [`SCENE_VERSION`]; another version is read as far as its fields match this one's. The
+    /// scene comes back stamped with [`SCENE_VERSION`], which is what saving writes.
+    ///
+    /// Still refused, with nothing loaded: text that is not JSON, a known field of the wrong type
+    /// ([`SceneError::Json`]), and a value out of range ([`SceneError::Invalid`]).
+    pub fn open(text: &str) -> Result<OpenedScene, SceneError> {
+        let raw: RawScene = serde_json::from_str(text)?;
+        // Parsed twice: the typed parse above gives errors with line and column, this one is
+        // what the typed scene is compared against to find the fields it skipped.
+        let written: serde_json::Value = serde_json::from_str(text)?;
+        let mut notes = Vec::new();
+        match raw.version {
+            None => notes.push(LoadNote::NoVersion),
+            Some(found) if found != SCENE_VERSION => notes.push(LoadNote::OtherVersion { found }),
+            Some(_) => {}
+        }
+        let scene = Self::from_raw(raw, SCENE_VERSION);
+        scene.validate()?;
+        notes.extend(
+            scene
+                .ignored
+                .keys()
+                .map(|name| LoadNote::KeptSection { name: name.clone() }),
+        );
+        let read = serde_json::to_value(&scene)?;
+        let mut unread = Vec::new();
+        unread_fields(&written, &read, "", &mut unread);
+        notes.extend(
+            unread
+                .into_iter()
+                .map(|path| LoadNote::IgnoredField { path }),
+        );
+        Ok(OpenedScene { scene, notes })
     }
 
     /// Checks every field against its range, naming the first that is out of it.
@@ -504,6 +674,177 @@ mod tests {
             message(r#"{ "version": 1, "context": { "budget_tokens": 20000 } }"#)
                 .contains("context.budget_tokens")
         );
+    }
+
+    /// A scene with every section away from the lesson's defaults, documents and examples
+    /// included, and a section this build does not read.
+    fn everything_edited() -> Scene {
+        let mut scene = Scene {
+            step: 2,
+            ..Scene::default()
+        };
+        scene
+            .corpus
+            .add_row("the best language is", "python", 4)
+            .unwrap();
+        scene.rlhf = RlhfScene {
+            preferred: "mysql".into(),
+            strength: 0.75,
+            reward_chosen: 2.5,
+            reward_winner: -0.25,
+        };
+        scene.attention = AttentionScene {
+            sentence: "it is the best database".into(),
+            focus: 1,
+            heads: 4,
+            positions: Positions::Rope,
+            causal: true,
+            residual_norm: true,
+            weight_edits: vec![WeightEdit {
+                head: 1,
+                matrix: crate::model::lesson::Projection::WK,
+                feature: "quality".into(),
+                dim: "description".into(),
+                value: 0.7,
+            }],
+        };
+        scene.context.level = 3;
+        scene.context.examples[1].label = "positive".into();
+        scene
+            .context
+            .examples
+            .push(Example::new("broke in a day", "negative"));
+        scene.context.review = "arrived late".into();
+        scene.context.question = "how long do refunds take?".into();
+        scene.context.set_document(
+            "faq.md",
+            "Refunds take five days.\n\n# Returns\nAlways.".into(),
+        );
+        scene.context.budget_tokens = 2000;
+        scene.context.archive = false;
+        scene.ignored.insert(
+            "presenter".into(),
+            serde_json::json!({ "zoom": 3, "dark": [1, 2.5] }),
+        );
+        scene
+    }
+
+    #[test]
+    fn save_then_open_round_trips_exactly() {
+        let scene = everything_edited();
+        let defaults = Scene::default();
+        assert_ne!(scene.corpus, defaults.corpus);
+        assert_ne!(scene.rlhf, defaults.rlhf);
+        assert_ne!(scene.attention, defaults.attention);
+        assert_ne!(scene.context, defaults.context);
+        let text = scene.to_json();
+        let opened = Scene::open(&text).unwrap();
+        assert_eq!(opened.scene, scene);
+        assert_eq!(
+            opened.notes,
+            [LoadNote::KeptSection {
+                name: "presenter".into()
+            }],
+            "only the section this build does not read is mentioned"
+        );
+        assert_eq!(opened.scene.to_json(), text, "saved again, byte for byte");
+    }
+
+    #[test]
+    fn a_scene_this_build_wrote_opens_without_notes() {
+        let opened = Scene::open(&Scene::default().to_json()).unwrap();
+        assert_eq!(opened.scene, Scene::default());
+        assert!(opened.notes.is_empty(), "{:?}", opened.notes);
+        assert_eq!(opened.notes_line(), None);
+    }
+
+    #[test]
+    fn unknown_nested_fields_are_named_when_a_scene_opens() {
+        let opened = Scene::open(
+            r#"{ "version": 1, "presenter": { "zoom": 2 },
+                 "attention": { "focus": 2, "colour": "red" },
+                 "corpus": { "rows": [ { "prefix": "p", "ending": "a", "count": 1 },
+                                       { "prefix": "p", "ending": "b", "count": 1 },
+                                       { "prefix": "p", "ending": "c", "count": 1, "weight": 2 } ],
+                             "source": "web" },
+                 "context": { "examples": [ { "text": "loved it", "label": "positive", "mood": ":)" } ] } }"#,
+        )
+        .unwrap();
+        assert_eq!(opened.scene.attention.focus, 2, "the known fields are read");
+        assert_eq!(opened.scene.corpus.rows[2].ending, "c");
+        let ignored = |path: &str| LoadNote::IgnoredField { path: path.into() };
+        assert_eq!(
+            opened.notes,
+            [
+                LoadNote::KeptSection {
+                    name: "presenter".into()
+                },
+                ignored("attention.colour"),
+                ignored("context.examples[0].mood"),
+                ignored("corpus.rows[2].weight"),
+                ignored("corpus.source"),
+            ]
+        );
+        let line = opened.notes_line().unwrap();
+        assert!(
+            line.contains("\"attention.colour\"; it was ignored and will not be saved"),
+            "{line}"
+        );
+        assert!(
+            line.contains("\"presenter\"; it was kept as written"),
+            "{line}"
+        );
+        assert!(
+            !opened.scene.to_json().contains("colour"),
+            "as the note says"
+        );
+    }
+
+    #[test]
+    fn an_older_or_newer_version_opens_with_a_note() {
+        for (found, age) in [(0, "older"), (2, "newer")] {
+            let text =
+                format!(r#"{{ "version": {found}, "step": 2, "rlhf": {{ "strength": 0.25 }} }}"#);
+            let opened = Scene::open(&text).unwrap();
+            assert_eq!(opened.scene.step, 2);
+            assert_eq!(opened.scene.rlhf.strength, 0.25);
+            assert_eq!(
+                opened.scene.version, SCENE_VERSION,
+                "saving writes this build's version"
+            );
+            assert_eq!(opened.notes, [LoadNote::OtherVersion { found }]);
+            let note = opened.notes[0].to_string();
+            assert!(
+                note.contains(&format!("version {found}, {age} than the version 1")),
+                "{note}"
+            );
+            assert!(Scene::from_json(&text).is_err(), "from_json stays strict");
+        }
+    }
+
+    #[test]
+    fn a_scene_without_a_version_opens_as_version_one_with_a_note() {
+        let opened = Scene::open(r#"{ "attention": { "causal": true } }"#).unwrap();
+        assert!(opened.scene.attention.causal);
+        assert_eq!(opened.scene.version, 1);
+        assert_eq!(opened.notes, [LoadNote::NoVersion]);
+        assert_eq!(
+            opened.notes[0].to_string(),
+            "the scene has no version; it was read as version 1"
+        );
+    }
+
+    #[test]
+    fn opening_still_refuses_broken_files_and_values_out_of_range() {
+        let message = |text: &str| Scene::open(text).unwrap_err().to_string();
+        assert!(message("{").contains("not valid"));
+        assert!(message("[1, 2]").contains("not valid"));
+        assert!(message(r#"{ "attention": { "heads": "two" } }"#).contains("not valid"));
+        assert!(
+            message(r#"{ "version": 3, "attention": { "heads": 3 } }"#).contains("attention.heads")
+        );
+        assert!(message(r#"{ "rlhf": { "strength": 1.5 } }"#).contains("rlhf.strength"));
+        assert!(message(r#"{ "version": 1, "step": 0 }"#).contains("step"));
     }
 
     #[test]

@@ -63,6 +63,7 @@ fn gpu_arc_easing_matches_cpu_twin_frame_by_frame() {
             particles: true,
             viewport_px: [400.0, 120.0],
             max_thickness: 10.0,
+            colors: gaze::render::arcs::ARC_COLORS,
         };
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         arcs.advance(&ctx.queue, &mut encoder, &frame);

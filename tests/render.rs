@@ -19,6 +19,7 @@ fn request(width: u32, height: u32, colormap: Colormap) -> RenderRequest {
         height,
         pixels_per_point: 1.0,
         colormap,
+        theme: gaze::ui::theme::Theme::Dark,
     }
 }
 

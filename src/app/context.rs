@@ -421,6 +421,7 @@ impl Step4 {
             retrieved: stage.map_or(&[][..], |s| &s.retrieved[..]),
             span_of_chunk: stage.map_or(&[][..], |s| &s.span_of_chunk[..]),
             kb: &self.kb,
+            colormap: crate::render::colormap::Colormap::Viridis,
             weights: numbers.map(|n| &n.weights[..]),
             masses: numbers.map(|n| &n.masses[..]),
             top: numbers.map_or(&[][..], |n| &n.top[..]),

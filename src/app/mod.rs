@@ -2,11 +2,14 @@
 //! `render`, `verify`) are native only; `window` runs on both; `web` is the browser's page.
 
 pub mod context;
+pub mod export;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod lesson;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod render;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod scene_files;
 pub mod training;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod verify;

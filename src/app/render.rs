@@ -59,6 +59,8 @@ pub struct RenderRequest {
     pub pixels_per_point: f32,
     /// Colour map of the weights.
     pub colormap: Colormap,
+    /// The look (dark, or projector: high contrast on light, large type).
+    pub theme: crate::ui::theme::Theme,
 }
 
 /// A rendered frame.
@@ -293,6 +295,7 @@ fn paint_ui(
     let max = ctx.limits().max_texture_dimension_2d;
     let ppp = request.pixels_per_point.clamp(0.25, 8.0);
     let egui_ctx = egui::Context::default();
+    request.theme.apply(&egui_ctx);
     let mut shapes = Vec::new();
     let mut textures = egui::TexturesDelta::default();
     for frame in 0..SETTLE_FRAMES {
@@ -397,70 +400,15 @@ fn paint_ui(
 /// formats are swizzled).
 pub fn read_texture(
     ctx: &GpuContext,
-    mut encoder: wgpu::CommandEncoder,
+    encoder: wgpu::CommandEncoder,
     commands: &mut Vec<wgpu::CommandBuffer>,
     texture: &wgpu::Texture,
     width: u32,
     height: u32,
     format: wgpu::TextureFormat,
 ) -> Result<image::RgbaImage, GpuError> {
-    let row_bytes = width * 4;
-    let padded =
-        row_bytes.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-    let buffer = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("render readback"),
-        size: u64::from(padded) * u64::from(height),
-        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        mapped_at_creation: false,
-    });
-    encoder.copy_texture_to_buffer(
-        texture.as_image_copy(),
-        wgpu::TexelCopyBufferInfo {
-            buffer: &buffer,
-            layout: wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(padded),
-                rows_per_image: Some(height),
-            },
-        },
-        wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        },
-    );
-    commands.push(encoder.finish());
-    ctx.queue.submit(commands.drain(..));
-    let (sender, receiver) = std::sync::mpsc::channel();
-    buffer.map_async(wgpu::MapMode::Read, .., move |result| {
-        let _ = sender.send(result);
-    });
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    receiver
-        .recv()
-        .map_err(|e| GpuError::Readback(e.to_string()))?
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    let data = buffer
-        .get_mapped_range(..)
-        .map_err(|e| GpuError::Readback(e.to_string()))?;
-    let mut pixels = Vec::with_capacity((row_bytes * height) as usize);
-    for row in data.chunks(padded as usize).take(height as usize) {
-        pixels.extend_from_slice(row.get(..row_bytes as usize).unwrap_or(row));
-    }
-    drop(data);
-    buffer.unmap();
-    if matches!(
-        format,
-        wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
-    ) {
-        for pixel in pixels.chunks_exact_mut(4) {
-            pixel.swap(0, 2);
-        }
-    }
-    image::RgbaImage::from_raw(width, height, pixels)
-        .ok_or_else(|| GpuError::Readback("the rendered image came back short".into()))
+    crate::app::export::PendingImage::start(ctx, encoder, commands, texture, width, height, format)
+        .wait(ctx)
 }
 
 /// Renders `scene` and writes it to `out` as a PNG.

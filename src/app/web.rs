@@ -108,6 +108,29 @@ fn scene_from_location() -> (Scene, Option<String>) {
     }
 }
 
+/// Hands `bytes` to the browser as a download named `name` (an exported PNG).
+pub fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    let document = document().ok_or("no document")?;
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let anchor: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "not an anchor".to_owned())?;
+    anchor.set_href(&url);
+    anchor.set_download(name);
+    anchor.click();
+    // The click has started the download; the URL is not needed past this task.
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
 fn prefers_reduced_motion() -> bool {
     web_sys::window()
         .and_then(|w| {
@@ -302,6 +325,7 @@ impl Page {
 fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
     let stage = state.stage();
     let heatmap = state.layout.heatmaps.first();
+    let colormap = state.presenter().colormap;
     // The colour each cell of head 0 must show: the CPU colour map of the computed weight (for
     // maps small enough to check cell by cell; a 1000-token map would be a 3 MB attribute).
     let cells: Vec<[u8; 3]> = stage
@@ -311,7 +335,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
             let cells = (result.params.query_count * result.params.n_tokens) as usize;
             result.weights[..cells.min(result.weights.len())]
                 .iter()
-                .map(|&w| Colormap::Viridis.sample(w))
+                .map(|&w| colormap.sample(w))
                 .collect()
         })
         .unwrap_or_default();
@@ -324,6 +348,9 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
         "device_pixel_ratio": state.window().scale_factor(),
         "surface": state.surface_size(),
         "reduced_motion": state.reduced_motion(),
+        "theme": state.presenter().theme.name(),
+        "colormap": state.presenter().colormap.name(),
+        "controls": state.presenter().controls,
         "documents": scene.context.documents.len(),
         "message": state.message(),
         "info": state.info(),
@@ -388,9 +415,7 @@ fn context_status(state: &WindowState) -> serde_json::Value {
         .map(|n| {
             n.overview
                 .iter()
-                .map(|&w| {
-                    Colormap::Viridis.sample(crate::render::heatmap::overview_shade(w, n.range))
-                })
+                .map(|&w| colormap.sample(crate::render::heatmap::overview_shade(w, n.range)))
                 .collect()
         })
         .unwrap_or_default();

@@ -18,14 +18,17 @@ use winit::event::WindowEvent;
 use winit::event_loop::{ActiveEventLoop, EventLoop, EventLoopProxy};
 use winit::window::{Window, WindowId};
 
+use crate::app::export::PendingImage;
 use crate::app::lesson::{AttentionStage, Lesson};
 use crate::gpu::GpuContext;
 use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
 use crate::scene::Scene;
 use crate::ui::behind_the_gaze::BehindView;
+use crate::ui::presenter::Presenter;
+use crate::ui::screen::{show_screen, ScreenOutput, ScreenView};
 use crate::ui::step3_attention::{AttentionLayout, AttentionView};
-use crate::ui::{show_lesson, LessonView};
+use crate::ui::theme::Theme;
 
 /// Why the window could not run.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,40 @@ pub struct WindowOptions {
     pub reduced_motion: bool,
     /// A message to show from the start (the web build: a link that could not be read).
     pub message: Option<String>,
+    /// The look to open in (`--theme`; key P switches).
+    pub theme: Theme,
+    /// Where key S saves its PNGs (`--export-dir`); the web build downloads them instead.
+    pub export_dir: Option<std::path::PathBuf>,
+}
+
+/// Whether the desktop asks for reduced motion, where it can be read: GNOME's "animations" switch
+/// (`gsettings`), macOS's "reduce motion" (`defaults`). Anywhere else, or if asking fails: no.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn desktop_prefers_reduced_motion() -> bool {
+    let read = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    if cfg!(target_os = "macos") {
+        read(
+            "defaults",
+            &["read", "com.apple.universalaccess", "reduceMotion"],
+        )
+        .is_some_and(|v| v == "1")
+    } else if cfg!(target_os = "linux") {
+        read(
+            "gsettings",
+            &["get", "org.gnome.desktop.interface", "enable-animations"],
+        )
+        .is_some_and(|v| v == "false")
+    } else {
+        false
+    }
 }
 
 /// What the app tells itself from outside the event loop.
@@ -55,6 +92,14 @@ pub enum AppEvent {
     Connected(Result<Connection, String>),
     /// The estimated embeddings arrived (the web build fetches them after the first frame).
     Estimated(Result<String, String>),
+    /// The native scene dialog closed: the file chosen (`None`: cancelled, or no dialog could
+    /// be shown), to open or to save to.
+    SceneFile {
+        /// Save the scene there (else open it).
+        save: bool,
+        /// The chosen file.
+        path: Option<std::path::PathBuf>,
+    },
     /// A file was dropped on the window: its name and bytes.
     Dropped {
         /// The file name.
@@ -143,7 +188,6 @@ pub struct GazeApp {
     state: Option<WindowState>,
     connecting: bool,
     /// For work that finishes outside the loop (the browser's async GPU set-up and fetches).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     proxy: EventLoopProxy<AppEvent>,
     fatal: Option<String>,
     /// Estimated embeddings that arrived before the GPU connected.
@@ -206,7 +250,8 @@ impl GazeApp {
 
     fn connected(&mut self, event_loop: &ActiveEventLoop, connection: Result<Connection, String>) {
         self.connecting = false;
-        let state = connection.and_then(|c| WindowState::new(c, &self.options));
+        let proxy = self.proxy.clone();
+        let state = connection.and_then(|c| WindowState::new(c, &self.options, proxy));
         match state {
             Ok(mut state) => {
                 if let Some(text) = self.estimated.take() {
@@ -281,9 +326,23 @@ pub struct WindowState {
     overview_rect: Option<egui::Rect>,
     /// Where the panels put the maps last frame (the web page reports it for its tests).
     pub(crate) layout: AttentionLayout,
-    reduced_motion: bool,
+    /// Theme, colour map, motion, controls, export scale, full screen.
+    presenter: Presenter,
+    /// The colour map the heatmap renderers were last set to (`None`: set it this frame).
+    bound_colormap: Option<Colormap>,
+    /// For the native scene dialogs' answers.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    proxy: EventLoopProxy<AppEvent>,
     /// The CPU-eased arcs' targets were last set from this stage revision.
     eased_revision: u64,
+    /// A PNG export on its way back from the GPU, and the step it shows.
+    export: Option<(PendingImage, u8)>,
+    /// Where exports are saved (native).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    export_dir: Option<std::path::PathBuf>,
+    /// An export being encoded and written on another thread: where it went, or why not.
+    #[cfg(not(target_arch = "wasm32"))]
+    saving: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
 }
 
 /// The notice shown when attention cannot run on this GPU.
@@ -292,7 +351,11 @@ computed on the CPU reference (the one every GPU kernel is tested against) - sam
 slower past a few hundred tokens.";
 
 impl WindowState {
-    fn new(connection: Connection, options: &WindowOptions) -> Result<Self, String> {
+    fn new(
+        connection: Connection,
+        options: &WindowOptions,
+        proxy: EventLoopProxy<AppEvent>,
+    ) -> Result<Self, String> {
         let Connection {
             window,
             surface,
@@ -356,8 +419,18 @@ impl WindowState {
             step4_refusal: None,
             overview_generation: 0,
             overview_rect: None,
-            reduced_motion: options.reduced_motion,
+            presenter: Presenter {
+                theme: options.theme,
+                reduced_motion: options.reduced_motion,
+                ..Presenter::default()
+            },
+            bound_colormap: None,
+            proxy,
             eased_revision: 0,
+            export: None,
+            export_dir: options.export_dir.clone(),
+            #[cfg(not(target_arch = "wasm32"))]
+            saving: None,
         })
     }
 
@@ -396,7 +469,13 @@ impl WindowState {
     /// Whether animation is off.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn reduced_motion(&self) -> bool {
-        self.reduced_motion
+        self.presenter.reduced_motion
+    }
+
+    /// How the lesson is being shown (theme, colour map, …).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn presenter(&self) -> &Presenter {
+        &self.presenter
     }
 
     /// The problem shown, if any.
@@ -497,6 +576,7 @@ impl WindowState {
                 .overview_resources(&self.ctx.device, format, &mut self.overview_generation)
         {
             resources.insert(map);
+            self.bound_colormap = None;
         } else if landed {
             // The map was drawn before its values were known: colour it over their range now.
             if let (Some(map), Some(range)) = (
@@ -537,7 +617,11 @@ impl WindowState {
         let format = self.config.format;
         let resources = &mut self.renderer.callback_resources;
         if stage.generation != self.bound_generation {
-            resources.insert(stage.heatmap_resources(&self.ctx.device, format, Colormap::Viridis));
+            resources.insert(stage.heatmap_resources(
+                &self.ctx.device,
+                format,
+                self.presenter.colormap,
+            ));
             let arcs = stage.arcs_resources(&self.ctx.device, format);
             resources.insert(arcs);
             self.bound_generation = stage.generation;
@@ -550,6 +634,23 @@ impl WindowState {
             }
             self.eased_revision = stage.revision;
         }
+        self.bind_colormap();
+    }
+
+    /// Points the maps' colour-map uniforms at the presenter's colour map when it changed (C).
+    fn bind_colormap(&mut self) {
+        let colormap = self.presenter.colormap;
+        if self.bound_colormap == Some(colormap) {
+            return;
+        }
+        let resources = &mut self.renderer.callback_resources;
+        if let Some(map) = resources.get::<crate::render::heatmap::HeatmapResources>() {
+            map.set_colormap(&self.ctx.queue, colormap);
+        }
+        if let Some(map) = resources.get::<crate::render::heatmap::OverviewMap>() {
+            map.0.set_colormap(&self.ctx.queue, colormap);
+        }
+        self.bound_colormap = Some(colormap);
     }
 
     fn frame(&mut self, scene: &mut Scene, capture: bool) -> Option<image::RgbaImage> {
@@ -562,101 +663,26 @@ impl WindowState {
         let dt = now.duration_since(self.last_frame).as_secs_f32();
         self.last_frame = now;
         let input = self.egui_state.take_egui_input(&self.window);
-        let stage = self.stage.as_ref();
-        let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
-        let reduced_motion = self.reduced_motion;
-        let model = &self.lesson.model;
-        let mut layout = None;
         if let Err(error) = self.trainers.update(&self.ctx, scene) {
             self.message = Some(error.to_string());
         }
-        let message = self.refusal.as_deref().or(self.message.as_deref());
-        let views = self.trainers.views();
-        let panels = &mut self.panels;
-        let context_view = self.step4.view(self.step4_refusal.as_deref());
-        let mut overview_rect = None;
-        let output = self.egui_ctx.run_ui(input, |ui| {
-            // The standing notice (attention on the CPU here) goes above everything, every step.
-            if let Some(notice) = notice {
-                egui::Panel::top("notice").show(ui, |ui| {
-                    ui.colored_label(egui::Color32::from_rgb(255, 210, 120), notice);
-                });
-            }
-            crate::ui::show_step_bar(ui, &mut scene.step);
-            if scene.step != 3 {
-                // No step-3 maps on this step: nothing for the page to report where they are.
-                layout = Some(AttentionLayout::default());
-                egui::CentralPanel::default().show(ui, |ui| {
-                    for (text, colour) in [
-                        (message, egui::Color32::from_rgb(255, 170, 80)),
-                        (info, egui::Color32::from_rgb(150, 210, 255)),
-                    ] {
-                        if let Some(text) = text {
-                            ui.colored_label(colour, text);
-                        }
-                    }
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        if scene.step == 4 {
-                            overview_rect = crate::ui::step4_context::show(
-                                ui,
-                                &mut scene.context,
-                                &mut scene.attention.sentence,
-                                &mut scene.attention.focus,
-                                &mut panels.context,
-                                &context_view,
-                            );
-                        } else {
-                            crate::ui::show_corpus_step(ui, scene, panels, &views);
-                        }
-                    });
-                });
-                return;
-            }
-            let Some(stage) = stage else {
-                // Nothing computed yet (the scene opened with a sentence the lesson refuses): keep
-                // the sentence box, so the user can fix it here.
-                egui::CentralPanel::default().show(ui, |ui| {
-                    ui.label(message.unwrap_or("starting…"));
-                    ui.horizontal(|ui| {
-                        let label = ui.label("sentence:");
-                        ui.text_edit_singleline(&mut scene.attention.sentence)
-                            .labelled_by(label.id);
-                    });
-                });
-                return;
-            };
-            let view = LessonView {
-                attention: AttentionView {
-                    tokens: &stage.tokens,
-                    head_names: &stage.head_names,
-                    result: stage.result.as_ref(),
-                    colormap: Colormap::Viridis,
-                    dt,
-                    snap: reduced_motion,
-                    particles: !reduced_motion,
-                },
-                behind: BehindView {
-                    tokens: &stage.tokens,
-                    result: stage.result.as_ref(),
-                    features: model.features(),
-                    head_dims: model.head_dims(),
-                    value_dims: model.value_dims(),
-                    weights: &stage.weights,
-                    stream: &stage.stream,
-                    w_o: model.w_o(),
-                },
-                message,
-                info,
-                // Drawn above the step bar already.
-                notice: None,
-            };
-            layout = Some(show_lesson(ui, &mut scene.attention, &view));
-        });
-        if let Some(layout) = layout {
-            self.layout = layout;
+        self.poll_export();
+        let (output, screen) = self.run_screen(input, scene, dt);
+        self.layout = screen.layout;
+        self.overview_rect = screen.overview_rect;
+        let export = screen.requests.export;
+        match screen.opened {
+            Some(Ok(opened)) => self.info = Some(opened),
+            Some(Err(error)) => self.message = Some(error),
+            None => {}
         }
-        self.overview_rect = overview_rect;
-        drop(views);
+        if let Some(action) = screen.scene_file {
+            self.scene_dialog(action, scene);
+        }
+        if let Some(on) = screen.requests.fullscreen {
+            self.window
+                .set_fullscreen(on.then_some(winit::window::Fullscreen::Borderless(None)));
+        }
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(folder) = self.panels.context.folder_requested.take() {
             self.panels.context.report = Some(crate::app::context::add_folder(scene, &folder));
@@ -666,7 +692,7 @@ impl WindowState {
             scene,
             &self.lesson.model,
             &mut self.panels,
-            self.reduced_motion,
+            self.presenter.reduced_motion,
         ) {
             self.message = Some(error);
         }
@@ -741,7 +767,308 @@ impl WindowState {
             self.renderer.free_texture(id);
         }
         self.frames += 1;
+        if let Some(scale) = export {
+            if let Err(error) = self.start_export(scene, scale) {
+                self.message = Some(error);
+            }
+        }
         image
+    }
+
+    /// Shows the native open or save dialog on its own thread; its answer comes back as
+    /// [`AppEvent::SceneFile`].
+    #[cfg(not(target_arch = "wasm32"))]
+    fn scene_dialog(&mut self, action: crate::ui::scenes_menu::SceneAction, scene: &Scene) {
+        use crate::app::scene_files::{spawn_open_dialog, spawn_save_dialog, suggested_file_name};
+        use crate::ui::scenes_menu::SceneAction;
+        let proxy = self.proxy.clone();
+        let save = action == SceneAction::SaveFile;
+        let on_done = move |path| {
+            // The window may have closed meanwhile; then nobody needs to hear.
+            let _ = proxy.send_event(AppEvent::SceneFile { save, path });
+        };
+        let started = match action {
+            SceneAction::OpenFile => spawn_open_dialog(on_done),
+            SceneAction::SaveFile => spawn_save_dialog(&suggested_file_name(scene), on_done),
+            SceneAction::OpenShipped(_) => Ok(()),
+        };
+        if let Err(error) = started {
+            self.message = Some(error.to_string());
+        }
+    }
+
+    /// The browser has no file dialogs: a scene lives in the page's link.
+    #[cfg(target_arch = "wasm32")]
+    fn scene_dialog(&mut self, _action: crate::ui::scenes_menu::SceneAction, _scene: &Scene) {}
+
+    /// Opens or saves the scene file the dialog chose. A file that cannot be read or is refused
+    /// leaves the current scene as it was, with the reason on screen.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn scene_file_chosen(
+        &mut self,
+        scene: &mut Scene,
+        save: bool,
+        path: Option<std::path::PathBuf>,
+    ) {
+        let Some(path) = path else {
+            self.info = Some(
+                "no file chosen (the dialog was cancelled, or this desktop offers no file \
+                 dialog: `gaze --scene FILE` opens one from the command line)"
+                    .into(),
+            );
+            return;
+        };
+        let name = path.display().to_string();
+        if save {
+            match crate::app::scene_files::write_scene_file(&path, scene) {
+                Ok(()) => self.info = Some(format!("saved the scene to {name}")),
+                Err(error) => self.message = Some(error.to_string()),
+            }
+            return;
+        }
+        match crate::app::scene_files::read_scene_file(&path) {
+            Ok(opened) => {
+                self.info = Some(crate::ui::scenes_menu::apply_opened(scene, opened, &name));
+                self.message = None;
+            }
+            Err(error) => self.message = Some(error.to_string()),
+        }
+    }
+
+    /// One pass of the whole screen (`ui::screen`) over `input`, with the arcs advanced by `dt`.
+    fn run_screen(
+        &mut self,
+        input: egui::RawInput,
+        scene: &mut Scene,
+        dt: f32,
+    ) -> (egui::FullOutput, ScreenOutput) {
+        let stage = self.stage.as_ref();
+        let model = &self.lesson.model;
+        let message = self.refusal.as_deref().or(self.message.as_deref());
+        let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
+        let views = self.trainers.views();
+        let context = self.step4.view(self.step4_refusal.as_deref());
+        let panels = &mut self.panels;
+        let presenter = &mut self.presenter;
+        let mut screen = ScreenOutput::default();
+        let output = self.egui_ctx.run_ui(input, |ui| {
+            let attention = stage.map(|stage| {
+                (
+                    AttentionView {
+                        tokens: &stage.tokens,
+                        head_names: &stage.head_names,
+                        result: stage.result.as_ref(),
+                        // The presenter's colour map and motion setting replace these.
+                        colormap: Colormap::Viridis,
+                        dt,
+                        snap: false,
+                        particles: true,
+                    },
+                    BehindView {
+                        tokens: &stage.tokens,
+                        result: stage.result.as_ref(),
+                        features: model.features(),
+                        head_dims: model.head_dims(),
+                        value_dims: model.value_dims(),
+                        weights: &stage.weights,
+                        stream: &stage.stream,
+                        w_o: model.w_o(),
+                    },
+                )
+            });
+            let view = ScreenView {
+                notice,
+                message,
+                info,
+                attention,
+                training: &views,
+                context,
+            };
+            screen = show_screen(ui, scene, panels, presenter, view);
+        });
+        (output, screen)
+    }
+
+    /// Draws the screen once more, offscreen, at `scale` times the window's pixels per point —
+    /// the same layout in points, so the same picture, sharper — and starts reading it back.
+    /// The arcs do not advance (dt = 0): the export shows the animation as it stands.
+    fn start_export(&mut self, scene: &mut Scene, scale: u32) -> Result<(), String> {
+        if self.export.is_some() {
+            return Err("an export is still being saved; press S again in a moment".into());
+        }
+        let scale = scale.clamp(1, 4);
+        let (width, height) = (self.config.width * scale, self.config.height * scale);
+        let max = self.ctx.limits().max_texture_dimension_2d;
+        if width > max || height > max {
+            return Err(format!(
+                "a {scale}x export of this window would be {width}x{height} pixels; this GPU \
+                 draws at most {max} a side: choose a smaller export scale (view menu)"
+            ));
+        }
+        let ppp = self.egui_ctx.pixels_per_point();
+        let zoom = self.egui_ctx.zoom_factor();
+        let mut input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(self.config.width as f32, self.config.height as f32) / ppp,
+            )),
+            max_texture_side: Some(max as usize),
+            ..Default::default()
+        };
+        input
+            .viewports
+            .entry(egui::ViewportId::ROOT)
+            .or_default()
+            .native_pixels_per_point = Some(ppp / zoom * scale as f32);
+        let (output, _) = self.run_screen(input, scene, 0.0);
+        let shapes = self
+            .egui_ctx
+            .tessellate(output.shapes, output.pixels_per_point);
+        let mut textures = output.textures_delta;
+        for (id, deltas) in std::mem::take(&mut textures.set) {
+            for delta in &deltas {
+                self.renderer
+                    .update_texture(&self.ctx.device, &self.ctx.queue, id, delta);
+            }
+        }
+        let format = self.config.format;
+        let target = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("export"),
+            size: wgpu::Extent3d {
+                width,
+                height,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = target.create_view(&Default::default());
+        let screen = egui_wgpu::ScreenDescriptor {
+            size_in_pixels: [width, height],
+            pixels_per_point: output.pixels_per_point,
+        };
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        let mut commands = self.renderer.update_buffers(
+            &self.ctx.device,
+            &self.ctx.queue,
+            &mut encoder,
+            &shapes,
+            &screen,
+        );
+        {
+            let mut pass = encoder
+                .begin_render_pass(&wgpu::RenderPassDescriptor {
+                    label: Some("export"),
+                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                        view: &view,
+                        depth_slice: None,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                            store: wgpu::StoreOp::Store,
+                        },
+                    })],
+                    ..Default::default()
+                })
+                .forget_lifetime();
+            self.renderer.render(&mut pass, &shapes, &screen);
+        }
+        let pending = PendingImage::start(
+            &self.ctx,
+            encoder,
+            &mut commands,
+            &target,
+            width,
+            height,
+            format,
+        );
+        for id in &textures.free {
+            self.renderer.free_texture(id);
+        }
+        self.export = Some((pending, scene.step));
+        self.info = Some(format!("saving a {width}x{height} PNG…"));
+        Ok(())
+    }
+
+    /// Hands a landed export to be saved (natively on another thread: encoding a 4x PNG takes
+    /// longer than a frame), and reports a finished save.
+    fn poll_export(&mut self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(saving) = &self.saving {
+            if let Ok(result) = saving.try_recv() {
+                match result {
+                    Ok(saved) => self.info = Some(saved),
+                    Err(error) => self.message = Some(error),
+                }
+                self.saving = None;
+            }
+        }
+        let ready = match self.export.as_ref().map(|(p, _)| p.poll(&self.ctx)) {
+            None | Some(Ok(false)) => return,
+            Some(Ok(true)) => true,
+            Some(Err(error)) => {
+                self.message = Some(format!("the export failed: {error}"));
+                false
+            }
+        };
+        let Some((pending, step)) = self.export.take() else {
+            return;
+        };
+        if !ready {
+            return;
+        }
+        match pending.take() {
+            Ok(image) => self.save_export(image, step),
+            Err(error) => self.message = Some(format!("the export failed: {error}")),
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn save_export(&mut self, image: image::RgbaImage, step: u8) {
+        let dir = self
+            .export_dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let path = crate::app::export::next_export_path(&dir, step);
+            let result = image
+                .save(&path)
+                .map(|()| {
+                    format!(
+                        "saved {} ({}x{} pixels)",
+                        path.display(),
+                        image.width(),
+                        image.height()
+                    )
+                })
+                .map_err(|e| format!("could not save {}: {e}", path.display()));
+            // The window may have closed meanwhile; then nobody needs to hear.
+            let _ = sender.send(result);
+        });
+        self.saving = Some(receiver);
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn save_export(&mut self, image: image::RgbaImage, step: u8) {
+        let name = format!("gaze-step{step}.png");
+        let result = crate::app::export::png_bytes(&image)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| crate::app::web::download(&name, &bytes, "image/png"));
+        match result {
+            Ok(()) => {
+                self.info = Some(format!(
+                    "downloaded {name} ({}x{} pixels)",
+                    image.width(),
+                    image.height()
+                ))
+            }
+            Err(error) => self.message = Some(format!("could not download {name}: {error}")),
+        }
     }
 }
 
@@ -803,6 +1130,15 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                 }
             }
             AppEvent::Dropped { name, bytes } => self.dropped(&name, bytes),
+            #[cfg(not(target_arch = "wasm32"))]
+            AppEvent::SceneFile { save, path } => {
+                if let Some(state) = self.state.as_mut() {
+                    state.scene_file_chosen(&mut self.scene, save, path);
+                    state.window.request_redraw();
+                }
+            }
+            #[cfg(target_arch = "wasm32")]
+            AppEvent::SceneFile { .. } => {}
         }
     }
 

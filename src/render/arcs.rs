@@ -31,6 +31,19 @@ const PARTICLES: u32 = 3;
 /// lightness as well as hue, so the classes survive colour blindness and greyscale projectors.
 pub const ARC_COLORS: [[u8; 3]; 3] = [[253, 231, 37], [53, 183, 121], [90, 100, 140]];
 
+/// The style buffer's contents for `colors` (strongest, notable, background).
+fn arc_style(colors: [[u8; 3]; 3], target_format: wgpu::TextureFormat) -> ArcStyle {
+    ArcStyle {
+        strongest: rgba(colors[0]),
+        notable: rgba(colors[1]),
+        background: rgba(colors[2]),
+        pad0: 0,
+        particles: PARTICLES,
+        srgb_target: u32::from(target_format.is_srgb()),
+        pad: 0,
+    }
+}
+
 /// Keep in sync with `struct Arcs` in `shaders/arcs.wgsl` and `shaders/arcs_ease.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
@@ -96,6 +109,8 @@ pub struct ArcFrame {
     pub viewport_px: [f32; 2],
     /// Thickness of an arc of weight 1, pixels.
     pub max_thickness: f32,
+    /// Colours of the strongest arc, the notable ones and the rest (the theme's).
+    pub colors: [[u8; 3]; 3],
 }
 
 /// Who advances the arcs' animation.
@@ -130,6 +145,10 @@ pub struct ArcsResources {
     arc_pipeline: wgpu::RenderPipeline,
     particle_pipeline: wgpu::RenderPipeline,
     draw_group: wgpu::BindGroup,
+    /// The arcs' colours, rewritten when the theme changes them.
+    style: wgpu::Buffer,
+    colors: [[u8; 3]; 3],
+    target_format: wgpu::TextureFormat,
 }
 
 impl ArcsResources {
@@ -239,16 +258,8 @@ impl ArcsResources {
         let particle_pipeline = pipeline(("vs_particle", "fs_particle"));
         let style = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("arc style"),
-            contents: bytemuck::bytes_of(&ArcStyle {
-                strongest: rgba(ARC_COLORS[0]),
-                notable: rgba(ARC_COLORS[1]),
-                background: rgba(ARC_COLORS[2]),
-                pad0: 0,
-                particles: PARTICLES,
-                srgb_target: u32::from(target_format.is_srgb()),
-                pad: 0,
-            }),
-            usage: wgpu::BufferUsages::UNIFORM,
+            contents: bytemuck::bytes_of(&arc_style(ARC_COLORS, target_format)),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         });
         let draw_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("arcs draw"),
@@ -272,6 +283,9 @@ impl ArcsResources {
             arc_pipeline,
             particle_pipeline,
             draw_group,
+            style,
+            colors: ARC_COLORS,
+            target_format,
         }
     }
 
@@ -307,6 +321,11 @@ impl ArcsResources {
             focus,
         };
         queue.write_buffer(&self.uniform, 0, bytemuck::bytes_of(&uniform));
+        if frame.colors != self.colors {
+            let style = arc_style(frame.colors, self.target_format);
+            queue.write_buffer(&self.style, 0, bytemuck::bytes_of(&style));
+            self.colors = frame.colors;
+        }
         match &mut self.easing {
             Easing::Gpu { pipeline, group } => {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {

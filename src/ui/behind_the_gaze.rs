@@ -3,12 +3,13 @@
 //! head's `W_Q` / `W_K`, editable — drag a weight and the attention is recomputed before the
 //! frame is drawn.
 
-use egui::{Color32, Pos2, Rect, Sense, Vec2};
+use egui::{Pos2, Rect, Sense, Vec2};
 
 use crate::model::attention::{AttentionResult, HeadWeights, Matrix};
 use crate::model::lesson::{LessonToken, Projection, WeightEdit};
 use crate::model::residual::carried_forward;
 use crate::scene::AttentionScene;
+use crate::ui::theme::palette;
 
 /// What the panel shows, derived by the app.
 pub struct BehindView<'a> {
@@ -30,9 +31,6 @@ pub struct BehindView<'a> {
     pub w_o: &'a Matrix,
 }
 
-const POSITIVE: Color32 = Color32::from_rgb(86, 180, 233);
-const NEGATIVE: Color32 = Color32::from_rgb(230, 159, 0);
-
 /// A horizontal bar for `value` in `[-scale, scale]`: blue right of the centre line when positive,
 /// orange left of it when negative (a colour-blind-safe pair; the side carries the sign too).
 fn bar(ui: &mut egui::Ui, value: f32, scale: f32, width: f32) {
@@ -45,7 +43,12 @@ fn bar(ui: &mut egui::Ui, value: f32, scale: f32, width: f32) {
     };
     let end = mid + fraction * rect.width() / 2.0;
     let (x0, x1) = if end >= mid { (mid, end) } else { (end, mid) };
-    let color = if value >= 0.0 { POSITIVE } else { NEGATIVE };
+    let colours = palette(ui);
+    let color = if value >= 0.0 {
+        colours.plus
+    } else {
+        colours.minus
+    };
     let painter = ui.painter();
     painter.rect_filled(
         Rect::from_min_max(

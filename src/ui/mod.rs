@@ -2,10 +2,14 @@
 //! and reads what it shows from the derived state the app hands it.
 
 pub mod behind_the_gaze;
+pub mod presenter;
+pub mod scenes_menu;
+pub mod screen;
 pub mod step1_pretraining;
 pub mod step2_rlhf;
 pub mod step3_attention;
 pub mod step4_context;
+pub mod theme;
 
 use crate::scene::AttentionScene;
 use behind_the_gaze::BehindView;
@@ -32,38 +36,41 @@ pub fn show_lesson(
     scene: &mut AttentionScene,
     view: &LessonView<'_>,
 ) -> AttentionLayout {
+    let colours = theme::palette(ui);
     if let Some(notice) = view.notice {
         egui::Panel::top("notice").show(ui, |ui| {
-            ui.colored_label(egui::Color32::from_rgb(255, 210, 120), notice);
+            ui.colored_label(colours.notice, notice);
         });
     }
-    egui::Panel::right("behind the gaze")
-        .resizable(true)
-        .default_size(400.0)
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                behind_the_gaze::show(ui, scene, &view.behind, 0);
+    // Hidden with the controls (H): the maps then take the whole width.
+    if presenter::controls_shown(ui) {
+        egui::Panel::right("behind the gaze")
+            .resizable(true)
+            .default_size(400.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    behind_the_gaze::show(ui, scene, &view.behind, 0);
+                });
             });
-        });
+    }
     egui::CentralPanel::default()
         .show(ui, |ui| {
             if let Some(message) = view.message {
-                ui.colored_label(egui::Color32::from_rgb(255, 170, 80), message);
+                ui.colored_label(colours.warning, message);
             }
             if let Some(info) = view.info {
-                ui.colored_label(egui::Color32::from_rgb(150, 210, 255), info);
+                ui.colored_label(colours.info, info);
             }
             step3_attention::show(ui, scene, &view.attention)
         })
         .inner
 }
 
-/// The colour of the winning answer (viridis's top, as the strongest arc).
-pub(crate) const WINNER: egui::Color32 = egui::Color32::from_rgb(253, 231, 37);
-
-/// A probability bar, 0–1, its value printed at its right end; the winner in [`WINNER`].
+/// A probability bar, 0–1, its value printed at its right end; the winner in the theme's winner
+/// colour (and outlined, so it does not rest on colour alone).
 pub(crate) fn probability_bar(ui: &mut egui::Ui, p: f64, winner: bool, width: f32) {
-    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, 20.0), egui::Sense::hover());
+    let height = theme::text_size(ui, 20.0);
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(width, height), egui::Sense::hover());
     let text = format!("{:.1}%", p * 100.0);
     // Screen readers (and the UI tests) read the bar as its value.
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &text));
@@ -71,17 +78,26 @@ pub(crate) fn probability_bar(ui: &mut egui::Ui, p: f64, winner: bool, width: f3
     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
     let mut fill = rect;
     fill.set_width(rect.width() * p.clamp(0.0, 1.0) as f32);
+    let colours = theme::palette(ui);
     let colour = if winner {
-        WINNER
+        colours.winner_fill
     } else {
-        egui::Color32::from_rgb(90, 160, 230)
+        colours.bar
     };
     painter.rect_filled(fill, 2.0, colour);
+    if winner {
+        painter.rect_stroke(
+            fill,
+            2.0,
+            egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
+            egui::StrokeKind::Inside,
+        );
+    }
     painter.text(
         rect.right_center() - egui::vec2(4.0, 0.0),
         egui::Align2::RIGHT_CENTER,
         text,
-        egui::FontId::proportional(15.0),
+        theme::font(ui, 15.0),
         ui.visuals().strong_text_color(),
     );
 }
@@ -153,6 +169,11 @@ pub struct PanelState {
 /// The step bar across the top, and the keys that move between steps: 1–4 jump, <- and ->
 /// step (not while a text box has the keyboard).
 pub fn show_step_bar(ui: &mut egui::Ui, step: &mut u8) {
+    show_top_bar(ui, step, |_| {});
+}
+
+/// The step bar with more on its right (the window's menus: [`screen::show_screen`]).
+pub fn show_top_bar(ui: &mut egui::Ui, step: &mut u8, right: impl FnOnce(&mut egui::Ui)) {
     if !ui.ctx().egui_wants_keyboard_input() {
         let (pressed, left, right) = ui.input(|i| {
             let keys = [
@@ -182,7 +203,7 @@ pub fn show_step_bar(ui: &mut egui::Ui, step: &mut u8) {
             for (index, name) in STEPS.iter().enumerate() {
                 let number = index as u8 + 1;
                 let built = number <= BUILT_STEPS;
-                let label = egui::RichText::new(*name).size(18.0);
+                let label = egui::RichText::new(*name).size(theme::text_size(ui, 18.0));
                 let response =
                     ui.add_enabled(built, egui::Button::selectable(*step == number, label));
                 let response = if built {
@@ -194,6 +215,7 @@ pub fn show_step_bar(ui: &mut egui::Ui, step: &mut u8) {
                     *step = number;
                 }
             }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), right);
         });
     });
 }

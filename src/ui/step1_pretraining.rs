@@ -5,7 +5,7 @@
 //! argmax, ties to the row listed first. Every number shown is computed from the table as it is
 //! this frame.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
 use crate::model::corpus::{parse_count, Corpus, DEFAULT_PREFIX, MAX_COUNT};
 
@@ -24,7 +24,8 @@ pub struct NewRow {
     pub count_error: Option<String>,
 }
 
-use super::{probability_bar, WINNER};
+use super::probability_bar;
+use super::theme::{palette, text_size};
 
 /// A fit of the output layer, running or run (`model::train`, on the GPU or its CPU twin).
 #[derive(Clone, Debug, PartialEq)]
@@ -85,14 +86,19 @@ pub fn show(
         let distribution = corpus.distribution(prefix);
         ui.separator();
         ui.horizontal(|ui| {
-            ui.label(RichText::new(format!("{prefix} ___")).size(22.0));
+            ui.label(RichText::new(format!("{prefix} ___")).size(text_size(ui, 22.0)));
             let prediction = distribution
                 .prediction
                 .as_deref()
                 .unwrap_or("(nothing: all counts are 0)");
-            ui.label(RichText::new("->").size(22.0));
-            ui.label(RichText::new(prediction).size(30.0).strong().color(WINNER))
-                .on_hover_text("the prediction: the ending with the highest count");
+            ui.label(RichText::new("->").size(text_size(ui, 22.0)));
+            ui.label(
+                RichText::new(prediction)
+                    .size(text_size(ui, 30.0))
+                    .strong()
+                    .color(palette(ui).winner_text),
+            )
+            .on_hover_text("the prediction: the ending with the highest count");
         });
         egui::Grid::new(("corpus", prefix))
             .num_columns(if fit.is_some() { 6 } else { 5 })
@@ -116,7 +122,7 @@ pub fn show(
                         .iter()
                         .find(|o| o.ending == row.ending)
                         .map_or(0.0, |o| o.probability);
-                    ui.label(RichText::new(&row.ending).size(18.0));
+                    ui.label(RichText::new(&row.ending).size(text_size(ui, 18.0)));
                     let label = format!("count of {}", row.ending);
                     // A typed count goes through `parse_count`: text that is not a whole number
                     // from 0 to MAX_COUNT is refused with its reason, and the count is kept.
@@ -182,15 +188,18 @@ pub fn show(
         corpus.rows.remove(index);
     }
     if let Some(error) = &new_row.count_error {
-        ui.colored_label(Color32::from_rgb(255, 170, 80), error);
+        ui.colored_label(palette(ui).warning, error);
     }
-    ui.separator();
-    add_row(
-        ui,
-        corpus,
-        new_row,
-        prefixes.first().map_or(DEFAULT_PREFIX, String::as_str),
-    );
+    // Presenting (H): the corpus stays, the form to add to it goes.
+    if crate::ui::presenter::controls_shown(ui) {
+        ui.separator();
+        add_row(
+            ui,
+            corpus,
+            new_row,
+            prefixes.first().map_or(DEFAULT_PREFIX, String::as_str),
+        );
+    }
 }
 
 /// The fitted model's guess after `prefix`: its most likely ending (ties to the first).
@@ -214,7 +223,8 @@ fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
         *train = true;
     }
     ui.horizontal(|ui| {
-        let label = RichText::new(if running { "training…" } else { "Train" }).size(20.0);
+        let label =
+            RichText::new(if running { "training…" } else { "Train" }).size(text_size(ui, 20.0));
         if ui
             .add_enabled(!running, egui::Button::new(label))
             .on_hover_text(
@@ -244,7 +254,7 @@ fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
                         if fit.on_gpu { "GPU" } else { "CPU" },
                         fit.loss_floor
                     ))
-                    .size(16.0),
+                    .size(text_size(ui, 16.0)),
                 );
             }
         }
@@ -258,6 +268,7 @@ fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
         .enumerate()
         .map(|(i, &loss)| [i as f64, loss as f64])
         .collect();
+    let colours = palette(ui);
     let response = egui_plot::Plot::new("loss curve")
         .height(170.0)
         .width(560.0)
@@ -275,11 +286,11 @@ fn training(ui: &mut egui::Ui, fit: Option<&FitView<'_>>, train: &mut bool) {
             plot.line(
                 egui_plot::Line::new("loss (cross-entropy)", points)
                     .width(3.0)
-                    .color(Color32::from_rgb(90, 160, 230)),
+                    .color(colours.bar),
             );
             plot.hline(
                 egui_plot::HLine::new("floor: the corpus's own entropy", fit.loss_floor)
-                    .color(WINNER)
+                    .color(colours.winner_text)
                     .style(egui_plot::LineStyle::dashed_loose()),
             );
         })
@@ -343,6 +354,6 @@ fn add_row(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow, first_p
         }
     });
     if let Some(error) = &new_row.error {
-        ui.colored_label(Color32::from_rgb(255, 170, 80), error);
+        ui.colored_label(palette(ui).warning, error);
     }
 }

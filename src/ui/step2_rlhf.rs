@@ -11,10 +11,8 @@ use crate::model::corpus::{Corpus, DEFAULT_PREFIX};
 use crate::model::rlhf::{apply, Rewards};
 use crate::scene::RlhfScene;
 
-use super::{probability_bar, WINNER};
-
-const PLUS: Color32 = Color32::from_rgb(53, 183, 121);
-const MINUS: Color32 = Color32::from_rgb(230, 110, 90);
+use super::probability_bar;
+use super::theme::{palette, text_size};
 
 /// The fine-tune's climb, running or landed (`model::finetune`, on the GPU or its CPU twin).
 #[derive(Clone, Debug, PartialEq)]
@@ -83,16 +81,18 @@ pub fn show(
     let pretrained = distribution.prediction.clone().unwrap_or_default();
 
     ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new("human-preferred answer:").size(18.0));
+        ui.label(RichText::new("human-preferred answer:").size(text_size(ui, 18.0)));
         for odds in distribution.vocabulary() {
             ui.selectable_value(&mut rlhf.preferred, odds.ending.clone(), &odds.ending);
         }
-        let label = ui.label("or type one:");
-        let response = ui
-            .add(egui::TextEdit::singleline(typed).desired_width(120.0))
-            .labelled_by(label.id);
-        if response.lost_focus() && !typed.trim().is_empty() {
-            rlhf.preferred = typed.trim().to_owned();
+        if crate::ui::presenter::controls_shown(ui) {
+            let label = ui.label("or type one:");
+            let response = ui
+                .add(egui::TextEdit::singleline(typed).desired_width(120.0))
+                .labelled_by(label.id);
+            if response.lost_focus() && !typed.trim().is_empty() {
+                rlhf.preferred = typed.trim().to_owned();
+            }
         }
     });
 
@@ -107,18 +107,19 @@ pub fn show(
         .spacing([16.0, 4.0])
         .show(ui, |ui| {
             ui.label(format!("{prefix} {}", rlhf.preferred));
-            ui.colored_label(PLUS, format!("{:+.1}", rlhf.reward_chosen));
+            ui.colored_label(palette(ui).plus, format!("{:+.1}", rlhf.reward_chosen));
             ui.end_row();
             if pretrained != rlhf.preferred && !pretrained.is_empty() {
                 ui.label(format!("{prefix} {pretrained}"));
-                ui.colored_label(MINUS, format!("{:+.1}", rlhf.reward_winner));
+                ui.colored_label(palette(ui).minus, format!("{:+.1}", rlhf.reward_winner));
                 ui.end_row();
             }
         });
 
     ui.add_space(10.0);
-    let question =
-        ui.label(RichText::new("how much should the model listen to humans?").size(18.0));
+    let question = ui.label(
+        RichText::new("how much should the model listen to humans?").size(text_size(ui, 18.0)),
+    );
     ui.horizontal(|ui| {
         ui.label("pretraining wins");
         ui.spacing_mut().slider_width = 360.0;
@@ -131,24 +132,29 @@ pub fn show(
         } else {
             format!("{beta:.3}")
         };
-        ui.label(RichText::new(format!("{:.0}%   β = {beta}", rlhf.strength * 100.0)).size(18.0));
+        ui.label(
+            RichText::new(format!("{:.0}%   β = {beta}", rlhf.strength * 100.0))
+                .size(text_size(ui, 18.0)),
+        );
     });
 
     let outcome = match apply(&distribution, &rlhf.preferred, rlhf.strength, rewards) {
         Ok(outcome) => outcome,
         Err(error) => {
-            ui.colored_label(Color32::from_rgb(255, 170, 80), error.to_string());
+            ui.colored_label(palette(ui).warning, error.to_string());
             return;
         }
     };
     ui.add_space(8.0);
     ui.horizontal(|ui| {
-        ui.label(RichText::new("at this strength the model now predicts").size(22.0));
+        ui.label(
+            RichText::new("at this strength the model now predicts").size(text_size(ui, 22.0)),
+        );
         ui.label(
             RichText::new(&outcome.prediction)
-                .size(30.0)
+                .size(text_size(ui, 30.0))
                 .strong()
-                .color(WINNER),
+                .color(palette(ui).winner_text),
         );
     });
 
@@ -161,10 +167,10 @@ pub fn show(
             ui.strong("probability now");
             ui.end_row();
             for row in &outcome.rows {
-                ui.label(RichText::new(&row.ending).size(18.0));
+                ui.label(RichText::new(&row.ending).size(text_size(ui, 18.0)));
                 let colour = match row.reward {
-                    r if r > 0.0 => PLUS,
-                    r if r < 0.0 => MINUS,
+                    r if r > 0.0 => palette(ui).plus,
+                    r if r < 0.0 => palette(ui).minus,
                     _ => ui.visuals().text_color(),
                 };
                 ui.colored_label(colour, format!("{:+.1}", row.reward));
@@ -230,7 +236,7 @@ fn fine_tune_section(ui: &mut egui::Ui, view: Option<&FineTuneView<'_>>, request
         } else {
             "fine-tune for real"
         })
-        .size(20.0);
+        .size(text_size(ui, 20.0));
         if ui
             .add_enabled(!running, egui::Button::new(label))
             .on_hover_text(
@@ -259,7 +265,7 @@ fn fine_tune_section(ui: &mut egui::Ui, view: Option<&FineTuneView<'_>>, request
                         view.steps,
                         if view.on_gpu { "GPU" } else { "CPU" },
                     ))
-                    .size(16.0),
+                    .size(text_size(ui, 16.0)),
                 );
             }
         }

@@ -11,10 +11,11 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2}
 use crate::model::attention::AttentionResult;
 use crate::model::lesson::LessonToken;
 use crate::model::positions::Positions;
-use crate::render::arcs::{ArcFrame, ArcsCallback, ARC_COLORS};
+use crate::render::arcs::{ArcFrame, ArcsCallback};
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapCallback;
 use crate::scene::{AttentionScene, HEAD_CHOICES};
+use crate::ui::theme::{font, text_size, Theme};
 
 /// What the panel shows, derived from the scene by the app.
 pub struct AttentionView<'a> {
@@ -47,6 +48,15 @@ pub struct AttentionLayout {
 const MIN_LABELLED_CELL: f32 = 34.0;
 /// Room for the row labels left of a map.
 const ROW_LABEL_WIDTH: f32 = 96.0;
+
+/// [`ROW_LABEL_WIDTH`] and [`COLUMN_LABEL_HEIGHT`] as the theme draws text (the projector's
+/// labels are larger).
+fn label_room(ui: &egui::Ui) -> (f32, f32) {
+    (
+        text_size(ui, ROW_LABEL_WIDTH),
+        text_size(ui, COLUMN_LABEL_HEIGHT),
+    )
+}
 /// Room for the column labels above a map.
 const COLUMN_LABEL_HEIGHT: f32 = 24.0;
 
@@ -62,7 +72,9 @@ pub fn show(
         scene.focus = n - 1;
     }
     ui.heading("Step 3 — How attention shaped the question");
-    controls(ui, scene);
+    if crate::ui::presenter::controls_shown(ui) {
+        controls(ui, scene);
+    }
     ui.label(formula(ui));
     ui.add_space(6.0);
 
@@ -99,10 +111,11 @@ pub fn show(
     let available = ui.available_size();
     let legend_height = 72.0;
     let spacing = ui.spacing().item_spacing.x;
+    let (row_label_width, column_label_height) = label_room(ui);
     let per_head_width =
-        ((available.x - spacing * heads as f32) / heads as f32 - ROW_LABEL_WIDTH).max(40.0);
+        ((available.x - spacing * heads as f32) / heads as f32 - row_label_width).max(40.0);
     let side = per_head_width
-        .min((available.y - legend_height - 64.0 - COLUMN_LABEL_HEIGHT) / 1.45)
+        .min((available.y - legend_height - 64.0 - column_label_height) / 1.45)
         .max(40.0);
     ui.horizontal(|ui| {
         for head in 0..heads {
@@ -123,7 +136,7 @@ pub fn show(
 const MAX_TOKEN_BUTTONS: usize = 40;
 
 fn token_button(ui: &mut egui::Ui, scene: &mut AttentionScene, index: usize, token: &LessonToken) {
-    let mut text = egui::RichText::new(&token.text).size(20.0);
+    let mut text = egui::RichText::new(&token.text).size(text_size(ui, 20.0));
     if token.source.is_estimated() {
         text = text.italics();
     }
@@ -182,17 +195,18 @@ fn heatmap(
 ) -> Rect {
     let n = view.tokens.len();
     let strip_height = arc_strip_height(side);
+    let (row_label_width, column_label_height) = label_room(ui);
     let (outer, response) = ui.allocate_exact_size(
         Vec2::new(
-            ROW_LABEL_WIDTH + side,
-            strip_height + COLUMN_LABEL_HEIGHT + side,
+            row_label_width + side,
+            strip_height + column_label_height + side,
         ),
         Sense::click(),
     );
     // Arcs above the map: token j's end of an arc sits over column j, so each arc joins a key's
     // column to the focus's.
     let strip = Rect::from_min_size(
-        Pos2::new(outer.min.x + ROW_LABEL_WIDTH, outer.min.y),
+        Pos2::new(outer.min.x + row_label_width, outer.min.y),
         Vec2::new(side, strip_height),
     );
     let ppp = ui.ctx().pixels_per_point();
@@ -206,14 +220,17 @@ fn heatmap(
                 snap: view.snap,
                 particles: view.particles,
                 viewport_px: [strip.width() * ppp, strip.height() * ppp],
-                max_thickness: (side / n as f32 * 0.5).clamp(4.0, 28.0) * ppp,
+                max_thickness: (side / n as f32 * 0.5).clamp(4.0, 28.0)
+                    * Theme::of(ui).arc_scale()
+                    * ppp,
+                colors: Theme::of(ui).arc_colors(),
             },
         },
     ));
     let rect = Rect::from_min_size(
         Pos2::new(
-            outer.min.x + ROW_LABEL_WIDTH,
-            outer.min.y + strip_height + COLUMN_LABEL_HEIGHT,
+            outer.min.x + row_label_width,
+            outer.min.y + strip_height + column_label_height,
         ),
         Vec2::splat(side),
     );
@@ -225,7 +242,7 @@ fn heatmap(
 
     let cell = side / n as f32;
     let painter = ui.painter();
-    let label_font = FontId::proportional((cell * 0.45).clamp(10.0, 18.0));
+    let label_font = font(ui, (cell * 0.45).clamp(10.0, 18.0));
     for (i, token) in view.tokens.iter().enumerate() {
         let y = rect.min.y + (i as f32 + 0.5) * cell;
         let x = rect.min.x + (i as f32 + 0.5) * cell;
@@ -253,8 +270,10 @@ fn heatmap(
     let col_of = |pos: Pos2| ((pos.x - rect.min.x) / cell).floor() as usize;
 
     if let Some(result) = view.result {
-        if cell >= MIN_LABELLED_CELL {
-            let font = FontId::monospace((cell * 0.3).clamp(10.0, 16.0));
+        let size = text_size(ui, (cell * 0.3).clamp(10.0, 16.0));
+        // Printed only where "0.00" fits its cell (a monospace digit is ~0.6 of the size wide).
+        if cell >= MIN_LABELLED_CELL.max(size * 2.6 + 4.0) {
+            let font = FontId::monospace(size);
             for i in 0..n {
                 let Some(row) = result.weights_row(head, i) else {
                     continue;
@@ -316,9 +335,9 @@ fn heatmap(
 /// `softmax(QKᵀ / √d_k) · V` with a real superscript (the default fonts have no `ᵀ` glyph).
 fn formula(ui: &egui::Ui) -> egui::text::LayoutJob {
     let color = ui.visuals().strong_text_color();
-    let body = egui::TextFormat::simple(FontId::proportional(22.0), color);
+    let body = egui::TextFormat::simple(font(ui, 22.0), color);
     let sup = egui::TextFormat {
-        font_id: FontId::proportional(13.0),
+        font_id: font(ui, 13.0),
         valign: egui::Align::TOP,
         ..body.clone()
     };
@@ -331,7 +350,7 @@ fn formula(ui: &egui::Ui) -> egui::text::LayoutJob {
         0.0,
         egui::TextFormat {
             valign: egui::Align::BOTTOM,
-            font_id: FontId::proportional(13.0),
+            font_id: font(ui, 13.0),
             ..body.clone()
         },
     );
@@ -361,7 +380,7 @@ fn legend(ui: &mut egui::Ui, colormap: Colormap) {
         ui.label("arcs:");
         for (name, [r, g, b]) in ["strongest", "notable (≥ ½ of the strongest)", "background"]
             .into_iter()
-            .zip(ARC_COLORS)
+            .zip(Theme::of(ui).arc_colors())
         {
             let (swatch, _) = ui.allocate_exact_size(Vec2::new(28.0, 8.0), Sense::hover());
             ui.painter()

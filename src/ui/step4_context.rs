@@ -5,7 +5,7 @@
 //! the top tokens, and the overview map of the whole context (drawn on the GPU by
 //! [`OverviewCallback`] from the compute pass's map buffer).
 
-use egui::{Color32, FontId, Pos2, RichText, Sense, Stroke, Vec2};
+use egui::{Color32, Pos2, RichText, Sense, Stroke, Vec2};
 
 use crate::model::context::{
     self, argmax, label_scores, ContextInput, KnowledgeBase, Level, MAX_CONTEXT_TOKENS,
@@ -15,9 +15,8 @@ use crate::model::retrieval::Retrieved;
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::{overview_shade, OverviewCallback};
 use crate::scene::ContextScene;
-
-const WARNING: Color32 = Color32::from_rgb(255, 170, 80);
-const SOURCE: Color32 = Color32::from_rgb(253, 231, 37);
+use crate::ui::presenter::controls_shown;
+use crate::ui::theme::{font, palette, text_size};
 
 /// What the panel shows, derived by the app (`app::context`).
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +53,8 @@ pub struct ContextView<'a> {
     pub gpu_bytes: u64,
     /// Why the current state was refused (the last good one stays on screen).
     pub refusal: Option<&'a str>,
+    /// The colour map of the overview and its legend.
+    pub colormap: Colormap,
 }
 
 /// What step 4 keeps between frames that is not part of the scene.
@@ -88,7 +89,8 @@ pub fn show(
     );
     ui.horizontal(|ui| {
         for level in Level::ALL {
-            let text = RichText::new(format!("{} {}", level as u8, level.name())).size(17.0);
+            let text = RichText::new(format!("{} {}", level as u8, level.name()))
+                .size(text_size(ui, 17.0));
             if ui
                 .add(egui::Button::selectable(scene.level == level as u8, text))
                 .clicked()
@@ -99,10 +101,10 @@ pub fn show(
     });
     header(ui, scene.level(), view);
     if let Some(refusal) = view.refusal {
-        ui.colored_label(WARNING, refusal);
+        ui.colored_label(palette(ui).warning, refusal);
     }
     if let Some(report) = &panel.report {
-        ui.colored_label(Color32::from_rgb(150, 210, 255), report);
+        ui.colored_label(palette(ui).info, report);
     }
     ui.separator();
     let mut map_rect = None;
@@ -133,7 +135,7 @@ fn header(ui: &mut egui::Ui, level: Level, view: &ContextView<'_>) {
     };
     ui.label(
         RichText::new(format!("focus: {}", input.focus_text))
-            .size(20.0)
+            .size(text_size(ui, 20.0))
             .strong(),
     );
     let mut line = format!(
@@ -143,7 +145,7 @@ fn header(ui: &mut egui::Ui, level: Level, view: &ContextView<'_>) {
     if input.left_out > 0 {
         line.push_str(&format!("; {} left out (over the budget)", input.left_out));
     }
-    ui.label(RichText::new(line).size(18.0));
+    ui.label(RichText::new(line).size(text_size(ui, 18.0)));
     let engine = if view.on_gpu {
         format!(
             "focus row, chunk masses and overview computed on the GPU ({} of buffers)",
@@ -169,7 +171,11 @@ fn sentence_controls(
     focus: &mut usize,
     view: &ContextView<'_>,
 ) {
-    ui.label(RichText::new("Level 1: self-attention").size(18.0).strong());
+    ui.label(
+        RichText::new("Level 1: self-attention")
+            .size(text_size(ui, 18.0))
+            .strong(),
+    );
     ui.horizontal(|ui| {
         let label = ui.label("sentence:");
         ui.text_edit_singleline(sentence).labelled_by(label.id);
@@ -202,7 +208,7 @@ fn examples_controls(
 ) {
     ui.label(
         RichText::new("Level 2: in-context learning")
-            .size(18.0)
+            .size(text_size(ui, 18.0))
             .strong(),
     );
     ui.horizontal(|ui| {
@@ -247,6 +253,10 @@ fn examples_controls(
         });
     if let Some(i) = remove {
         scene.examples.remove(i);
+    }
+    // Presenting (H): the examples stay, the tools to make more go.
+    if !controls_shown(ui) {
+        return;
     }
     ui.horizontal_wrapped(|ui| {
         if ui.button("add example").clicked() {
@@ -301,7 +311,7 @@ fn knowledge_base_controls(
 ) {
     ui.label(
         RichText::new("Level 3: retrieval-augmented generation")
-            .size(18.0)
+            .size(text_size(ui, 18.0))
             .strong(),
     );
     ui.horizontal(|ui| {
@@ -309,11 +319,13 @@ fn knowledge_base_controls(
         ui.add(egui::TextEdit::singleline(&mut scene.question).desired_width(320.0))
             .labelled_by(label.id);
     });
-    ui.checkbox(
-        &mut scene.archive,
-        "include the generated ticket archive (300 tickets, ~12k tokens)",
-    );
-    budget(ui, scene);
+    if controls_shown(ui) {
+        ui.checkbox(
+            &mut scene.archive,
+            "include the generated ticket archive (300 tickets, ~12k tokens)",
+        );
+        budget(ui, scene);
+    }
     ui.label(format!(
         "knowledge base: {} chunks, {} tokens",
         view.kb.chunks.len(),
@@ -321,7 +333,7 @@ fn knowledge_base_controls(
     ));
     if !view.kb.empty.is_empty() {
         ui.colored_label(
-            WARNING,
+            palette(ui).warning,
             format!(
                 "no text in {}: left out of retrieval",
                 view.kb.empty.join(", ")
@@ -341,6 +353,10 @@ fn knowledge_base_controls(
     }
     if !names.contains(&panel.selected_document) {
         panel.selected_document = names.first().cloned().unwrap_or_default();
+    }
+    // Presenting (H): the question and the retrieval stay, the document editor goes.
+    if !controls_shown(ui) {
+        return;
     }
     ui.horizontal_wrapped(|ui| {
         ui.label("edit a document:");
@@ -421,7 +437,11 @@ fn results(ui: &mut egui::Ui, level: Level, view: &ContextView<'_>) -> Option<eg
     };
     match level {
         Level::SelfAttention => {
-            ui.label(RichText::new("where the focus looks").size(18.0).strong());
+            ui.label(
+                RichText::new("where the focus looks")
+                    .size(text_size(ui, 18.0))
+                    .strong(),
+            );
         }
         Level::InContext => prediction(ui, input, masses),
         Level::Rag => answer_source(ui, input, view, masses),
@@ -439,9 +459,9 @@ fn prediction(ui: &mut egui::Ui, input: &ContextInput, masses: &[f32]) {
     };
     ui.label(
         RichText::new(format!("prediction: {}", scores[best].0))
-            .size(26.0)
+            .size(text_size(ui, 26.0))
             .strong()
-            .color(crate::ui::WINNER),
+            .color(palette(ui).winner_text),
     );
     ui.label(
         "read off attention: each label's score is the attention mass on the examples carrying \
@@ -449,7 +469,7 @@ fn prediction(ui: &mut egui::Ui, input: &ContextInput, masses: &[f32]) {
     );
     egui::Grid::new("label scores").show(ui, |ui| {
         for (i, (label, score)) in scores.iter().enumerate() {
-            ui.label(RichText::new(label).size(17.0));
+            ui.label(RichText::new(label).size(text_size(ui, 17.0)));
             crate::ui::probability_bar(ui, f64::from(*score), i == best, 240.0);
             ui.end_row();
         }
@@ -460,8 +480,13 @@ fn prediction(ui: &mut egui::Ui, input: &ContextInput, masses: &[f32]) {
 fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>, masses: &[f32]) {
     let source = argmax(masses).and_then(|i| input.spans.get(i).map(|s| (i, s)));
     if let Some((i, span)) = source {
-        ui.label(RichText::new("the answer's source:").size(17.0));
-        ui.label(RichText::new(&span.name).size(22.0).strong().color(SOURCE));
+        ui.label(RichText::new("the answer's source:").size(text_size(ui, 17.0)));
+        ui.label(
+            RichText::new(&span.name)
+                .size(text_size(ui, 22.0))
+                .strong()
+                .color(palette(ui).winner_text),
+        );
         ui.label(format!(
             "{:.1}% of the focus's attention - the most of any chunk",
             masses[i] * 100.0
@@ -487,7 +512,7 @@ fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>
                         };
                         let name = context::chunk_name(chunk);
                         let colour = if source_span.is_some() && span_of(r.chunk) == source_span {
-                            SOURCE
+                            palette(ui).winner_text
                         } else {
                             ui.visuals().text_color()
                         };
@@ -537,14 +562,14 @@ fn arcs(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) {
         focus,
         egui::Align2::CENTER_CENTER,
         "focus",
-        FontId::proportional(17.0),
+        font(ui, 17.0),
         ui.visuals().strong_text_color(),
     );
     let label_x = rect.left() + width * 0.45;
     for (k, (j, w)) in top.iter().enumerate() {
         let y = rect.top() + 4.0 + row * (k as f32 + 0.5);
         let t = w / strongest;
-        let [r, g, b] = Colormap::Viridis.sample(t);
+        let [r, g, b] = view.colormap.sample(t);
         let colour = Color32::from_rgb(r, g, b);
         let start = focus + Vec2::new(34.0, 0.0);
         let end = Pos2::new(label_x - 6.0, y);
@@ -570,7 +595,7 @@ fn arcs(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) {
             Pos2::new(label_x, y),
             egui::Align2::LEFT_CENTER,
             format!("{token}  {:.2}%  {}", w * 100.0, truncate(span, 28)),
-            FontId::proportional(15.0),
+            font(ui, 15.0),
             ui.visuals().text_color(),
         );
     }
@@ -652,12 +677,12 @@ fn overview(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) -> 
         hi * 100.0,
         100.0 / view.bins.max(1) as f64
     ));
-    legend(ui, view.range);
+    legend(ui, view.range, view.colormap);
     Some(rect)
 }
 
 /// The log scale's ticks, coloured by the same mapping the shader uses.
-fn legend(ui: &mut egui::Ui, range: [f32; 2]) {
+fn legend(ui: &mut egui::Ui, range: [f32; 2], colormap: Colormap) {
     let [lo, hi] = range;
     if !(lo > 0.0 && hi > lo) {
         return;
@@ -666,7 +691,7 @@ fn legend(ui: &mut egui::Ui, range: [f32; 2]) {
         for t in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
             // Geometric steps: what equal colour steps mean on a log scale.
             let weight = lo * (hi / lo).powf(t);
-            let [r, g, b] = Colormap::Viridis.sample(overview_shade(weight, range));
+            let [r, g, b] = colormap.sample(overview_shade(weight, range));
             let (rect, _) = ui.allocate_exact_size(Vec2::splat(14.0), Sense::hover());
             ui.painter()
                 .rect_filled(rect, 2.0, Color32::from_rgb(r, g, b));

@@ -104,12 +104,30 @@ function pixel(png, x, y) {
 
 // Every cell of head 0's map, sampled inside the cell away from its printed value and its gap,
 // must have the colour the report says its weight maps to.
+//
+// The screenshot and the status are taken separately, and SwiftShader draws only a few frames a
+// second, so the map may move between them (panels settling their widths, a 2x surface arriving a
+// frame late). A screenshot only counts when the map's rectangle is the same in the status read
+// just before it and just after it; up to five such tries, and the last one's errors are reported.
 async function checkHeatmapPixels(page, first, label) {
-  // Let a few more frames land, so the screenshot is of a settled frame, and read where the map
-  // is now: the panels may still have been settling their widths when the numbers arrived.
-  await page.waitForTimeout(500);
-  const s = (await status(page)) ?? first;
-  const shot = PNG.sync.read(await page.screenshot());
+  let last = null;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await page.waitForTimeout(500);
+    const before = (await status(page)) ?? first;
+    const shot = PNG.sync.read(await page.screenshot());
+    const s = (await status(page)) ?? before;
+    if (JSON.stringify(before.heatmap) !== JSON.stringify(s.heatmap)) {
+      last = { ok: false, message: `${label}: the map moved during the screenshot` };
+      continue;
+    }
+    last = compareHeatmapPixels(page, shot, s, label);
+    if (last.ok) return last;
+  }
+  assert.ok(last.ok, last.message);
+  return last;
+}
+
+function compareHeatmapPixels(page, shot, s, label) {
   const dpr = shot.width / page.viewportSize().width;
   const { x, y, width, height, n, rows } = s.heatmap;
   assert.equal(s.cells.length, n * rows, `${label}: one colour per cell`);
@@ -130,9 +148,13 @@ async function checkHeatmapPixels(page, first, label) {
       }
     }
   }
-  assert.ok(worst <= 12, `${label}: a cell's colour is off by ${worst}: ${JSON.stringify(worstAt)}`);
-  assert.ok(seen.size >= Math.min(3, n * rows), `${label}: the map is not blank (${seen.size} colours)`);
-  return { worst, colours: seen.size };
+  if (worst > 12) {
+    return { ok: false, worst, message: `${label}: a cell's colour is off by ${worst}: ${JSON.stringify(worstAt)}` };
+  }
+  if (seen.size < Math.min(3, n * rows)) {
+    return { ok: false, worst, message: `${label}: the map is blank (${seen.size} colours)` };
+  }
+  return { ok: true, worst, colours: seen.size };
 }
 
 // Step 4's overview map: every cell, sampled at its centre, must have the colour the report says

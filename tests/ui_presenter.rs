@@ -1,0 +1,417 @@
+//! The whole screen as the window draws it (`ui::screen`), driven from the keyboard like a
+//! lecturer in presenter mode (egui_kittest): step keys, H, zoom, the help overlay, themes —
+//! and checked for what a screen reader and the back row need: every control named, no text
+//! under the projector minimum.
+
+mod common;
+
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::{by, Queryable};
+use egui_kittest::Harness;
+use gaze::app::context::Step4;
+use gaze::app::lesson::{AttentionStage, Lesson};
+use gaze::app::training::Trainers;
+use gaze::render::colormap::Colormap;
+use gaze::scene::Scene;
+use gaze::ui::behind_the_gaze::BehindView;
+use gaze::ui::presenter::{Presenter, PresenterRequests, KEYS};
+use gaze::ui::screen::{show_screen, ScreenView};
+use gaze::ui::step3_attention::AttentionView;
+use gaze::ui::theme::{Theme, PROJECTOR_MIN_TEXT};
+use gaze::ui::PanelState;
+
+/// Everything the window keeps between frames that the screen reads or edits.
+struct App {
+    scene: Scene,
+    panels: PanelState,
+    presenter: Presenter,
+    stage: Option<AttentionStage>,
+    step4: Step4,
+    trainers: Trainers,
+    /// What the frames asked of the window (full screen, export), in order.
+    asked: Vec<PresenterRequests>,
+}
+
+/// The window's frame without a window: derive what the scene changed (on the GPU, waiting for
+/// the numbers, as a test may), then draw `show_screen` exactly as `app::window` does.
+fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'static, App> {
+    let ctx = &common::gpu().0;
+    let lesson = Lesson::new(ctx).expect("the lesson builds");
+    Harness::builder().with_size(size).build_ui_state(
+        move |ui, app: &mut App| {
+            lesson
+                .update(ctx, &app.scene.attention, &mut app.stage)
+                .expect("step 3 computes");
+            if let Some(stage) = app.stage.as_mut() {
+                stage.wait_readback(ctx).expect("step 3's numbers land");
+            }
+            if app.scene.step == 4 {
+                app.step4
+                    .update(ctx, &lesson, &app.scene)
+                    .expect("step 4 computes");
+                app.step4.wait(ctx).expect("step 4's numbers land");
+            }
+            app.trainers.update(ctx, &app.scene).expect("training");
+            let views = app.trainers.views();
+            let model = &lesson.model;
+            let attention = app.stage.as_ref().map(|stage| {
+                (
+                    AttentionView {
+                        tokens: &stage.tokens,
+                        head_names: &stage.head_names,
+                        result: stage.result.as_ref(),
+                        colormap: Colormap::Viridis,
+                        dt: 0.016,
+                        snap: false,
+                        particles: true,
+                    },
+                    BehindView {
+                        tokens: &stage.tokens,
+                        result: stage.result.as_ref(),
+                        features: model.features(),
+                        head_dims: model.head_dims(),
+                        value_dims: model.value_dims(),
+                        weights: &stage.weights,
+                        stream: &stage.stream,
+                        w_o: model.w_o(),
+                    },
+                )
+            });
+            let view = ScreenView {
+                notice: None,
+                message: None,
+                info: None,
+                attention,
+                training: &views,
+                context: app.step4.view(None),
+            };
+            let output = show_screen(
+                ui,
+                &mut app.scene,
+                &mut app.panels,
+                &mut app.presenter,
+                view,
+            );
+            if output.requests != PresenterRequests::default() {
+                app.asked.push(output.requests);
+            }
+        },
+        App {
+            scene,
+            panels: PanelState::default(),
+            presenter,
+            stage: None,
+            step4: Step4::default(),
+            trainers: Trainers::default(),
+            asked: Vec::new(),
+        },
+    )
+}
+
+fn lesson_on(step: u8) -> Harness<'static, App> {
+    let mut scene = Scene {
+        step,
+        ..Scene::default()
+    };
+    // The ~12k-token archive's overview takes seconds on a software GPU; the samples suffice.
+    scene.context.archive = false;
+    let mut harness = harness(scene, Presenter::default(), egui::vec2(1280.0, 900.0));
+    harness.run();
+    harness
+}
+
+fn press(harness: &mut Harness<'static, App>, key: Key) {
+    harness.key_press(key);
+    harness.run();
+}
+
+#[test]
+fn step_keys_and_arrows_run_the_whole_lesson() {
+    let mut harness = lesson_on(3);
+    press(&mut harness, Key::Num1);
+    assert_eq!(harness.state().scene.step, 1);
+    assert!(harness.query_by_label_contains("Step 1").is_some());
+    press(&mut harness, Key::ArrowRight);
+    assert_eq!(harness.state().scene.step, 2);
+    press(&mut harness, Key::ArrowRight);
+    assert_eq!(harness.state().scene.step, 3);
+    press(&mut harness, Key::Num4);
+    assert_eq!(harness.state().scene.step, 4);
+    press(&mut harness, Key::ArrowRight);
+    assert_eq!(
+        harness.state().scene.step,
+        4,
+        "the last step stays the last"
+    );
+    press(&mut harness, Key::ArrowLeft);
+    assert_eq!(harness.state().scene.step, 3);
+    press(&mut harness, Key::ArrowLeft);
+    press(&mut harness, Key::ArrowLeft);
+    press(&mut harness, Key::ArrowLeft);
+    assert_eq!(
+        harness.state().scene.step,
+        1,
+        "the first step stays the first"
+    );
+}
+
+#[test]
+fn h_hides_the_editing_controls_and_brings_them_back() {
+    let mut harness = lesson_on(3);
+    assert!(harness.query_by_label("causal mask").is_some());
+    assert!(harness.query_by_label_contains("Behind the gaze").is_some());
+    press(&mut harness, Key::H);
+    assert!(!harness.state().presenter.controls);
+    assert!(
+        harness.query_by_label("causal mask").is_none(),
+        "the switches are hidden"
+    );
+    assert!(
+        harness.query_by_label_contains("Behind the gaze").is_none(),
+        "the side panel is hidden: the maps take the width"
+    );
+    // What the lesson shows stays: the focus buttons and the formula.
+    assert!(harness.query_by_label("database").is_some());
+    press(&mut harness, Key::H);
+    assert!(harness.query_by_label("causal mask").is_some());
+
+    // Step 4 hides its editors the same way.
+    press(&mut harness, Key::Num4);
+    assert!(harness.query_by_label("add example").is_some());
+    press(&mut harness, Key::H);
+    assert!(harness.query_by_label("add example").is_none());
+}
+
+#[test]
+fn ctrl_plus_minus_and_zero_zoom_the_whole_ui() {
+    let mut harness = lesson_on(3);
+    assert_eq!(harness.ctx.zoom_factor(), 1.0);
+    let base = harness.ctx.pixels_per_point();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Plus);
+    harness.run();
+    assert!((harness.ctx.zoom_factor() - 1.1).abs() < 1e-6);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Plus);
+    harness.run();
+    assert!((harness.ctx.zoom_factor() - 1.2).abs() < 1e-6);
+    // Everything is drawn 1.2 times larger: more pixels per point.
+    assert!((harness.ctx.pixels_per_point() - base * 1.2).abs() < 1e-5);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Minus);
+    harness.run();
+    assert!((harness.ctx.zoom_factor() - 1.1).abs() < 1e-6);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Num0);
+    harness.run();
+    assert_eq!(harness.ctx.zoom_factor(), 1.0);
+}
+
+#[test]
+fn letters_typed_into_a_text_box_stay_text() {
+    let mut harness = lesson_on(3);
+    harness.get_by_label("sentence:").click();
+    harness.run();
+    harness.get_by_label("sentence:").type_text(" fhps");
+    harness.run();
+    let app = harness.state();
+    assert!(app.scene.attention.sentence.ends_with("fhps"));
+    assert!(
+        app.presenter.controls,
+        "H in a text box does not hide controls"
+    );
+    assert!(
+        !app.presenter.fullscreen,
+        "F in a text box does not go full screen"
+    );
+    assert_eq!(app.presenter.theme, Theme::Dark);
+    assert!(
+        app.asked.is_empty(),
+        "nothing asked of the window: {:?}",
+        app.asked
+    );
+}
+
+#[test]
+fn question_mark_lists_every_key_and_escape_closes_it() {
+    let mut harness = lesson_on(3);
+    press(&mut harness, Key::Questionmark);
+    assert!(harness.state().presenter.help);
+    for (keys, what) in KEYS {
+        assert!(harness.query_by_label(keys).is_some(), "{keys} is listed");
+        assert!(harness.query_by_label(what).is_some(), "{what} is said");
+    }
+    press(&mut harness, Key::Escape);
+    assert!(!harness.state().presenter.help);
+    assert!(harness.query_by_label(KEYS[0].1).is_none());
+    // The "keys (?)" button opens it too.
+    harness.get_by_label("keys (?)").click();
+    harness.run();
+    assert!(harness.state().presenter.help);
+}
+
+/// The last thing the frames asked of the window, clearing the list.
+fn asked(harness: &mut Harness<'static, App>) -> Option<PresenterRequests> {
+    let asked = std::mem::take(&mut harness.state_mut().asked);
+    asked.last().copied()
+}
+
+#[test]
+fn f_s_p_c_m_keys_ask_for_full_screen_export_theme_colours_and_stillness() {
+    let mut harness = lesson_on(3);
+    press(&mut harness, Key::F);
+    assert_eq!(asked(&mut harness).and_then(|r| r.fullscreen), Some(true));
+    press(&mut harness, Key::S);
+    assert_eq!(asked(&mut harness).and_then(|r| r.export), Some(1));
+    press(&mut harness, Key::P);
+    assert_eq!(harness.state().presenter.theme, Theme::Projector);
+    assert!(
+        !harness.ctx.global_style().visuals.dark_mode,
+        "the projector theme is light"
+    );
+    press(&mut harness, Key::C);
+    assert_eq!(harness.state().presenter.colormap, Colormap::Cividis);
+    assert!(
+        harness.query_by_label_contains("cividis").is_some(),
+        "the legend names the map"
+    );
+    press(&mut harness, Key::M);
+    assert!(harness.state().presenter.reduced_motion);
+    press(&mut harness, Key::Escape);
+    assert_eq!(
+        asked(&mut harness).and_then(|r| r.fullscreen),
+        Some(false),
+        "Esc leaves full screen"
+    );
+}
+
+#[test]
+fn the_view_menu_does_by_mouse_what_the_keys_do() {
+    let mut harness = lesson_on(3);
+    harness.get_by_label("view").click();
+    harness.run();
+    harness.get_by_label("projector").click();
+    harness.run();
+    assert_eq!(harness.state().presenter.theme, Theme::Projector);
+    harness.get_by_label("view").click();
+    harness.run();
+    harness.get_by_label("4x").click();
+    harness.run();
+    assert_eq!(harness.state().presenter.export_scale, 4);
+    harness.get_by_label("view").click();
+    harness.run();
+    harness.get_by_label("save PNG of this view (S)").click();
+    harness.run();
+    assert_eq!(asked(&mut harness).and_then(|r| r.export), Some(4));
+}
+
+/// Roles a user operates; each must carry a name a screen reader can say.
+fn is_control(role: egui::accesskit::Role) -> bool {
+    use egui::accesskit::Role;
+    matches!(
+        role,
+        Role::Button
+            | Role::CheckBox
+            | Role::RadioButton
+            | Role::Switch
+            | Role::TextInput
+            | Role::MultilineTextInput
+            | Role::SearchInput
+            | Role::Slider
+            | Role::SpinButton
+            | Role::ComboBox
+            | Role::MenuItem
+            | Role::MenuItemCheckBox
+            | Role::MenuItemRadio
+            | Role::Tab
+            | Role::Link
+    )
+}
+
+fn unnamed_controls(harness: &Harness<'static, App>) -> Vec<String> {
+    harness
+        .query_all(by().predicate(|node| {
+            is_control(node.role()) && node.label().is_none_or(|l| l.trim().is_empty())
+        }))
+        .map(|node| format!("{node:?} at {:?}", node.rect()))
+        .collect()
+}
+
+#[test]
+fn a_screen_reader_can_name_every_control_on_every_step() {
+    for step in 1..=4 {
+        let mut harness = lesson_on(step);
+        let controls = harness
+            .query_all(by().predicate(|node| is_control(node.role())))
+            .count();
+        assert!(controls >= 5, "step {step} has controls ({controls})");
+        let unnamed = unnamed_controls(&harness);
+        assert!(
+            unnamed.is_empty(),
+            "step {step}: unnamed controls {unnamed:?}"
+        );
+        // The menus and the help overlay too.
+        harness.get_by_label("view").click();
+        harness.run();
+        let unnamed = unnamed_controls(&harness);
+        assert!(unnamed.is_empty(), "step {step}, view menu: {unnamed:?}");
+        press(&mut harness, Key::Escape);
+    }
+}
+
+/// Every glyph of every text the screen draws, with its size in pixels.
+fn text_sizes(output: &egui::FullOutput) -> Vec<(f32, String)> {
+    fn walk(shape: &egui::Shape, ppp: f32, out: &mut Vec<(f32, String)>) {
+        match shape {
+            egui::Shape::Text(text) => {
+                let galley = &text.galley;
+                for section in &galley.job.sections {
+                    let words = galley
+                        .job
+                        .text
+                        .get(section.byte_range.start.0..section.byte_range.end.0)
+                        .unwrap_or_default();
+                    if !words.trim().is_empty() {
+                        out.push((section.format.font_id.size * ppp, words.to_owned()));
+                    }
+                }
+            }
+            egui::Shape::Vec(shapes) => {
+                for shape in shapes {
+                    walk(shape, ppp, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for clipped in &output.shapes {
+        walk(&clipped.shape, output.pixels_per_point, &mut out);
+    }
+    out
+}
+
+/// At 1080p (1920×1080, one pixel per point) in the projector theme, no text on any step is
+/// smaller than the projector minimum.
+#[test]
+fn projector_theme_draws_no_text_under_the_minimum_at_1080p() {
+    for step in 1..=4 {
+        let mut scene = Scene {
+            step,
+            ..Scene::default()
+        };
+        scene.context.archive = false;
+        let presenter = Presenter {
+            theme: Theme::Projector,
+            ..Presenter::default()
+        };
+        let mut harness = harness(scene, presenter, egui::vec2(1920.0, 1080.0));
+        harness.run();
+        let sizes = text_sizes(harness.output());
+        assert!(sizes.len() > 20, "step {step} draws text ({})", sizes.len());
+        let small: Vec<_> = sizes
+            .iter()
+            .filter(|(size, _)| *size < PROJECTOR_MIN_TEXT - 1e-3)
+            .collect();
+        assert!(
+            small.is_empty(),
+            "step {step}: text under {PROJECTOR_MIN_TEXT} px: {small:?}"
+        );
+    }
+}
