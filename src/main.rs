@@ -56,6 +56,12 @@ mod native {
         /// Folder where key S saves its PNGs (gaze-step3-1.png, …).
         #[arg(long, value_name = "DIR", default_value = ".")]
         export_dir: PathBuf,
+        /// The scale key S exports at: 1 (the window's pixels), 2 or 4 (for slides).
+        #[arg(long, default_value_t = 1, value_parser = parse_export_scale)]
+        export_scale: u32,
+        /// Press S at this frame (for tests, with --frames).
+        #[arg(long, value_name = "N", requires = "frames")]
+        export_at_frame: Option<u64>,
     }
 
     #[derive(Subcommand)]
@@ -99,6 +105,13 @@ mod native {
             #[arg(long, value_name = "FILE")]
             out: PathBuf,
         },
+    }
+
+    fn parse_export_scale(text: &str) -> Result<u32, String> {
+        match text.parse::<u32>() {
+            Ok(scale @ (1 | 2 | 4)) => Ok(scale),
+            _ => Err(format!("the export scale is 1, 2 or 4, not `{text}`")),
+        }
     }
 
     fn parse_theme(name: &str) -> Result<Theme, String> {
@@ -242,6 +255,8 @@ mod native {
                     || gaze::app::window::desktop_prefers_reduced_motion(),
                 theme: cli.theme,
                 export_dir: Some(cli.export_dir),
+                export_scale: cli.export_scale,
+                export_at_frame: cli.export_at_frame,
                 // What the scene file did not say as this build reads it, shown in the window too.
                 message: (!notes.is_empty()).then(|| {
                     notes

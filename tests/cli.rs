@@ -277,6 +277,59 @@ fn window_screenshot(name: &str, args: &[&str]) -> image::RgbaImage {
     image::load_from_memory(&bytes).expect("a PNG").to_rgba8()
 }
 
+/// Key S in the real window (pressed at frame 10 by `--export-at-frame`): a 2x export is the
+/// view the window shows, at twice its pixels — the same layout, drawn sharper.
+#[test]
+fn s_exports_the_window_view_at_twice_its_pixels() {
+    let dir = std::env::temp_dir().join(format!("gaze-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = window_screenshot(
+        "export",
+        &[
+            "--reduced-motion",
+            "--export-at-frame",
+            "10",
+            "--export-scale",
+            "2",
+            "--export-dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let path = dir.join("gaze-step3-1.png");
+    let export = image::open(&path)
+        .unwrap_or_else(|e| panic!("{} was not written: {e}", path.display()))
+        .to_rgba8();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(export.dimensions(), (shot.width() * 2, shot.height() * 2));
+    // Each 2x2 block of the export, averaged, against the window's pixel. Text is rasterised at
+    // each scale on its own, so glyph and shape edges differ a little (here ~3 per channel on average, ~2% of pixels by more than 64); the top bar's status line differs
+    // ("saving…" in the export, "saved …" at the end). Everything else is the same picture.
+    let mut total = 0u64;
+    let mut off = 0usize;
+    for (x, y, pixel) in shot.enumerate_pixels() {
+        let mut worst = 0u8;
+        for k in 0..3 {
+            let sum: u32 = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                .iter()
+                .map(|(dx, dy)| u32::from(export.get_pixel(2 * x + dx, 2 * y + dy).0[k]))
+                .sum();
+            let diff = (sum / 4).abs_diff(u32::from(pixel.0[k])) as u8;
+            total += u64::from(diff);
+            worst = worst.max(diff);
+        }
+        if worst > 64 {
+            off += 1;
+        }
+    }
+    let pixels = (shot.width() * shot.height()) as usize;
+    let mean = total as f64 / (pixels * 3) as f64;
+    assert!(mean < 6.0, "mean difference {mean:.2} per channel");
+    assert!(
+        off * 100 < pixels * 3,
+        "{off} of {pixels} pixels differ a lot"
+    );
+}
+
 /// Step 4 in the real window: the shipped in-context scene shows its prediction in the winner's
 /// yellow and the overview map in the colours of the values the CPU reference computes.
 #[test]

@@ -81,6 +81,7 @@ fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'sta
                 notice: None,
                 message: None,
                 info: None,
+                status: None,
                 attention,
                 training: &views,
                 context: app.step4.view(None),

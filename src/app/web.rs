@@ -19,7 +19,6 @@ use wasm_bindgen::JsCast;
 use winit::event_loop::EventLoopProxy;
 
 use crate::app::window::{spawn, AppEvent, WindowOptions, WindowState};
-use crate::render::colormap::Colormap;
 use crate::scene::Scene;
 
 /// What the browser needs for Gaze, said when it has neither.
@@ -351,6 +350,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
         "theme": state.presenter().theme.name(),
         "colormap": state.presenter().colormap.name(),
         "controls": state.presenter().controls,
+        "export": state.export_status(),
         "documents": scene.context.documents.len(),
         "message": state.message(),
         "info": state.info(),
@@ -391,6 +391,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
 
 /// Step 4 as the page reports it: the level's context and what attention read off it.
 fn context_status(state: &WindowState) -> serde_json::Value {
+    let colormap = state.presenter().colormap;
     use crate::model::context::{argmax, label_scores};
     let step4 = state.step4();
     let Some(stage) = step4.stage.as_ref() else {

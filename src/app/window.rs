@@ -54,6 +54,10 @@ pub struct WindowOptions {
     pub theme: Theme,
     /// Where key S saves its PNGs (`--export-dir`); the web build downloads them instead.
     pub export_dir: Option<std::path::PathBuf>,
+    /// The scale key S exports at until the view menu changes it (`--export-scale`).
+    pub export_scale: u32,
+    /// Press S at this frame (tests; `--export-at-frame`).
+    pub export_at_frame: Option<u64>,
 }
 
 /// Whether the desktop asks for reduced motion, where it can be read: GNOME's "animations" switch
@@ -100,6 +104,9 @@ pub enum AppEvent {
         /// The chosen file.
         path: Option<std::path::PathBuf>,
     },
+    /// A screen reader asked for the tree of controls, or to press one (native AccessKit).
+    #[cfg(not(target_arch = "wasm32"))]
+    AccessKit(egui_winit::accesskit_winit::Event),
     /// A file was dropped on the window: its name and bytes.
     Dropped {
         /// The file name.
@@ -107,6 +114,13 @@ pub enum AppEvent {
         /// Its contents.
         bytes: Vec<u8>,
     },
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl From<egui_winit::accesskit_winit::Event> for AppEvent {
+    fn from(event: egui_winit::accesskit_winit::Event) -> Self {
+        AppEvent::AccessKit(event)
+    }
 }
 
 /// A window with a GPU that can draw to it.
@@ -215,8 +229,12 @@ impl GazeApp {
     fn open(&mut self, event_loop: &ActiveEventLoop) -> Result<(), String> {
         let attributes = Window::default_attributes()
             .with_title("Gaze — how a transformer turns a sentence into a guess");
+        // Natively the window starts hidden: AccessKit's adapter must be attached before it is
+        // shown (`connected` shows it).
         #[cfg(not(target_arch = "wasm32"))]
-        let attributes = attributes.with_inner_size(winit::dpi::LogicalSize::new(1280.0, 800.0));
+        let attributes = attributes
+            .with_inner_size(winit::dpi::LogicalSize::new(1280.0, 800.0))
+            .with_visible(false);
         // In the page, the canvas's CSS decides its size (it fills the window); winit follows it
         // and the device pixel ratio.
         #[cfg(target_arch = "wasm32")]
@@ -256,6 +274,14 @@ impl GazeApp {
             Ok(mut state) => {
                 if let Some(text) = self.estimated.take() {
                     state.add_estimated(&text);
+                }
+                // The controls' names and roles reach the desktop's screen reader.
+                #[cfg(not(target_arch = "wasm32"))]
+                {
+                    state
+                        .egui_state
+                        .init_accesskit(event_loop, &state.window, self.proxy.clone());
+                    state.window.set_visible(true);
                 }
                 #[cfg(target_arch = "wasm32")]
                 self.page.connected(&state, &self.proxy);
@@ -335,6 +361,10 @@ pub struct WindowState {
     proxy: EventLoopProxy<AppEvent>,
     /// The CPU-eased arcs' targets were last set from this stage revision.
     eased_revision: u64,
+    /// Press S at this frame (`--export-at-frame`).
+    export_at_frame: Option<u64>,
+    /// The last export's progress or result, shown in the top bar.
+    export_status: Option<String>,
     /// A PNG export on its way back from the GPU, and the step it shows.
     export: Option<(PendingImage, u8)>,
     /// Where exports are saved (native).
@@ -422,8 +452,11 @@ impl WindowState {
             presenter: Presenter {
                 theme: options.theme,
                 reduced_motion: options.reduced_motion,
+                export_scale: options.export_scale.clamp(1, 4),
                 ..Presenter::default()
             },
+            export_at_frame: options.export_at_frame,
+            export_status: None,
             bound_colormap: None,
             proxy,
             eased_revision: 0,
@@ -470,6 +503,12 @@ impl WindowState {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn reduced_motion(&self) -> bool {
         self.presenter.reduced_motion
+    }
+
+    /// The last export's progress or result.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn export_status(&self) -> Option<&str> {
+        self.export_status.as_deref()
     }
 
     /// How the lesson is being shown (theme, colour map, …).
@@ -670,7 +709,9 @@ impl WindowState {
         let (output, screen) = self.run_screen(input, scene, dt);
         self.layout = screen.layout;
         self.overview_rect = screen.overview_rect;
-        let export = screen.requests.export;
+        let export = screen.requests.export.or_else(|| {
+            (self.export_at_frame == Some(self.frames)).then_some(self.presenter.export_scale)
+        });
         match screen.opened {
             Some(Ok(opened)) => self.info = Some(opened),
             Some(Err(error)) => self.message = Some(error),
@@ -846,6 +887,7 @@ impl WindowState {
         let model = &self.lesson.model;
         let message = self.refusal.as_deref().or(self.message.as_deref());
         let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
+        let status = self.export_status.as_deref();
         let views = self.trainers.views();
         let context = self.step4.view(self.step4_refusal.as_deref());
         let panels = &mut self.panels;
@@ -880,6 +922,7 @@ impl WindowState {
                 notice,
                 message,
                 info,
+                status,
                 attention,
                 training: &views,
                 context,
@@ -990,8 +1033,17 @@ impl WindowState {
             self.renderer.free_texture(id);
         }
         self.export = Some((pending, scene.step));
-        self.info = Some(format!("saving a {width}x{height} PNG…"));
+        self.export_status = Some(format!("saving a {width}x{height} PNG…"));
         Ok(())
+    }
+
+    /// Whether an export is still on its way to its file.
+    fn exporting(&self) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.saving.is_some() {
+            return true;
+        }
+        self.export.is_some()
     }
 
     /// Hands a landed export to be saved (natively on another thread: encoding a 4x PNG takes
@@ -1001,8 +1053,11 @@ impl WindowState {
         if let Some(saving) = &self.saving {
             if let Ok(result) = saving.try_recv() {
                 match result {
-                    Ok(saved) => self.info = Some(saved),
-                    Err(error) => self.message = Some(error),
+                    Ok(saved) => self.export_status = Some(saved),
+                    Err(error) => {
+                        self.export_status = None;
+                        self.message = Some(error);
+                    }
                 }
                 self.saving = None;
             }
@@ -1061,7 +1116,7 @@ impl WindowState {
             .and_then(|bytes| crate::app::web::download(&name, &bytes, "image/png"));
         match result {
             Ok(()) => {
-                self.info = Some(format!(
+                self.export_status = Some(format!(
                     "downloaded {name} ({}x{} pixels)",
                     image.width(),
                     image.height()
@@ -1131,6 +1186,20 @@ impl ApplicationHandler<AppEvent> for GazeApp {
             }
             AppEvent::Dropped { name, bytes } => self.dropped(&name, bytes),
             #[cfg(not(target_arch = "wasm32"))]
+            AppEvent::AccessKit(event) => {
+                use egui_winit::accesskit_winit::WindowEvent as Request;
+                if let Some(state) = self.state.as_mut() {
+                    match event.window_event {
+                        Request::InitialTreeRequested => state.egui_ctx.enable_accesskit(),
+                        Request::ActionRequested(request) => {
+                            state.egui_state.on_accesskit_action_request(request);
+                        }
+                        Request::AccessibilityDeactivated => state.egui_ctx.disable_accesskit(),
+                    }
+                    state.window.request_redraw();
+                }
+            }
+            #[cfg(not(target_arch = "wasm32"))]
             AppEvent::SceneFile { save, path } => {
                 if let Some(state) = self.state.as_mut() {
                     state.scene_file_chosen(&mut self.scene, save, path);
@@ -1174,7 +1243,10 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                 state.window.request_redraw();
             }
             WindowEvent::RedrawRequested => {
-                let last = self.options.frames.is_some_and(|n| state.frames + 1 >= n);
+                // The last frame waits for an export still being saved (at most ~10 s more).
+                let last = self.options.frames.is_some_and(|n| {
+                    state.frames + 1 >= n && (!state.exporting() || state.frames + 1 >= n + 600)
+                });
                 let image = state.frame(&mut self.scene, last && self.options.screenshot.is_some());
                 #[cfg(target_arch = "wasm32")]
                 self.page.after_frame(state, &self.scene);

@@ -17,8 +17,10 @@ pub struct ScreenView<'a> {
     pub notice: Option<&'a str>,
     /// A problem to show (a refused sentence, a file that could not be read).
     pub message: Option<&'a str>,
-    /// Something done (a document added, a PNG saved).
+    /// Something done (a document added, a scene opened).
     pub info: Option<&'a str>,
+    /// A passing status in the top bar, where it moves nothing (an export being saved, saved).
+    pub status: Option<&'a str>,
     /// Step 3's maps and the numbers behind them, once computed.
     pub attention: Option<(AttentionView<'a>, BehindView<'a>)>,
     /// Steps 1 and 2's optimisers.
@@ -76,6 +78,9 @@ pub fn show_screen(
     crate::ui::show_top_bar(ui, &mut scene.step, |ui| {
         presenter.menu(ui, &mut output.requests);
         chosen = scenes_menu::show(ui);
+        if let Some(status) = view.status {
+            ui.colored_label(colours.info, status);
+        }
     });
     match chosen {
         Some(SceneAction::OpenShipped(index)) => {
