@@ -121,34 +121,65 @@ fn steps_not_built_yet_and_empty_sizes_are_refused() {
 #[test]
 fn default_scene_matches_the_golden_image() {
     let (ctx, _) = gpu();
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/step3_default.png");
     let frame = render_scene(
         ctx,
         &Scene::default(),
         &request(1280, 800, Colormap::Viridis),
     )
     .unwrap();
+    assert_matches_golden(&frame.image, "step3_default");
+}
+
+/// `image` against `tests/golden/{name}.png`, with the tolerance above.
+fn assert_matches_golden(image: &image::RgbaImage, name: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.png"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        frame.image.save(&path).unwrap();
+        image.save(&path).unwrap();
     }
     let golden = image::open(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()))
         .to_rgba8();
-    assert_eq!(golden.dimensions(), frame.image.dimensions());
+    assert_eq!(golden.dimensions(), image.dimensions(), "{name}");
     let differing = golden
         .pixels()
-        .zip(frame.image.pixels())
+        .zip(image.pixels())
         .filter(|(a, b)| (0..3).any(|k| (i32::from(a.0[k]) - i32::from(b.0[k])).abs() > 24))
         .count();
     let total = (golden.width() * golden.height()) as usize;
     if differing * 200 > total {
-        let out = std::env::temp_dir().join("gaze-step3-actual.png");
-        let _ = frame.image.save(&out);
+        let out = std::env::temp_dir().join(format!("gaze-{name}-actual.png"));
+        let _ = image.save(&out);
         panic!(
-            "{differing} of {total} pixels differ from the golden image; this render: {}",
+            "{name}: {differing} of {total} pixels differ from the golden image; this render: {}",
             out.display()
         );
+    }
+}
+
+/// The golden renders of steps 1–4 in the projector theme (high contrast on light, large type,
+/// thick arcs), as `gaze render --theme projector --step N` draws them at 1280×800.
+#[test]
+fn projector_theme_renders_of_every_step_match_their_golden_images() {
+    let (ctx, _) = gpu();
+    let request = RenderRequest {
+        theme: gaze::ui::theme::Theme::Projector,
+        ..request(1280, 800, Colormap::Viridis)
+    };
+    for step in 1..=4 {
+        let scene = Scene {
+            step,
+            ..Scene::default()
+        };
+        let image = gaze::app::render::render_image(ctx, &scene, &request).unwrap();
+        // Light: the projector theme's panels are white, its text black.
+        let white = image.pixels().filter(|p| p.0[..3] == [255, 255, 255]).count();
+        assert!(
+            white * 2 > image.pixels().len(),
+            "step {step}: the projector theme is mostly white ({white} white pixels)"
+        );
+        assert_matches_golden(&image, &format!("projector_step{step}"));
     }
 }
 

@@ -411,6 +411,19 @@ pub fn read_texture(
         .wait(ctx)
 }
 
+/// Renders `scene` at its step, whichever it is (1 to 4).
+pub fn render_image(
+    ctx: &GpuContext,
+    scene: &Scene,
+    request: &RenderRequest,
+) -> Result<image::RgbaImage, RenderError> {
+    Ok(match scene.step {
+        1 | 2 => render_panels(ctx, scene, request)?,
+        4 => render_context(ctx, scene, request)?.image,
+        _ => render_scene(ctx, scene, request)?.image,
+    })
+}
+
 /// Renders `scene` and writes it to `out` as a PNG.
 pub fn render_to_png(
     ctx: &GpuContext,
@@ -418,11 +431,6 @@ pub fn render_to_png(
     request: &RenderRequest,
     out: &Path,
 ) -> Result<(), RenderError> {
-    let image = match scene.step {
-        1 | 2 => render_panels(ctx, scene, request)?,
-        4 => render_context(ctx, scene, request)?.image,
-        _ => render_scene(ctx, scene, request)?.image,
-    };
-    image.save_with_format(out, image::ImageFormat::Png)?;
+    render_image(ctx, scene, request)?.save_with_format(out, image::ImageFormat::Png)?;
     Ok(())
 }
