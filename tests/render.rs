@@ -174,7 +174,10 @@ fn projector_theme_renders_of_every_step_match_their_golden_images() {
         };
         let image = gaze::app::render::render_image(ctx, &scene, &request).unwrap();
         // Light: the projector theme's panels are white, its text black.
-        let white = image.pixels().filter(|p| p.0[..3] == [255, 255, 255]).count();
+        let white = image
+            .pixels()
+            .filter(|p| p.0[..3] == [255, 255, 255])
+            .count();
         assert!(
             white * 2 > image.pixels().len(),
             "step {step}: the projector theme is mostly white ({white} white pixels)"

@@ -536,8 +536,9 @@ fn arcs(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) {
         return;
     };
     ui.label(RichText::new(format!("top {} tokens the focus attends to", top.len())).strong());
-    let row = 22.0;
-    let width = ui.available_width().min(560.0);
+    let row = text_size(ui, 22.0);
+    let width = ui.available_width().min(text_size(ui, 560.0));
+    let theme = crate::ui::theme::Theme::of(ui);
     let (rect, response) = ui.allocate_exact_size(
         Vec2::new(width, row * top.len() as f32 + 8.0),
         Sense::hover(),
@@ -574,16 +575,27 @@ fn arcs(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>) {
         let start = focus + Vec2::new(34.0, 0.0);
         let end = Pos2::new(label_x - 6.0, y);
         let bend = (end.x - start.x) * 0.5;
+        let points = [
+            start,
+            start + Vec2::new(bend, 0.0),
+            end - Vec2::new(bend, 0.0),
+            end,
+        ];
+        let thickness = (1.0 + 7.0 * t) * theme.arc_scale();
+        if theme == crate::ui::theme::Theme::Projector {
+            // On white, the colour map's light end needs an edge to be seen.
+            painter.add(egui::epaint::CubicBezierShape::from_points_stroke(
+                points,
+                false,
+                Color32::TRANSPARENT,
+                Stroke::new(thickness + 2.0, Color32::from_gray(60)),
+            ));
+        }
         painter.add(egui::epaint::CubicBezierShape::from_points_stroke(
-            [
-                start,
-                start + Vec2::new(bend, 0.0),
-                end - Vec2::new(bend, 0.0),
-                end,
-            ],
+            points,
             false,
             Color32::TRANSPARENT,
-            Stroke::new(1.0 + 7.0 * t, colour),
+            Stroke::new(thickness, colour),
         ));
         let span = input
             .spans

@@ -13,7 +13,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { PNG } from "pngjs";
 
@@ -344,6 +344,51 @@ test("webgpu: T trains step 1 and fine-tunes step 2 in the browser's compute sha
   assert.equal(tune.on_gpu, true);
   assert.ok(tune.kl_to_closed_form < 1e-4, `lands on the closed form: KL ${tune.kl_to_closed_form}`);
   report.webgpu_training = { fit_ms: fitMs, fit_steps: fit.steps, kl_to_counts: fit.kl_to_counts[0], fine_tune_kl: tune.kl_to_closed_form };
+  await page.close();
+});
+
+test("webgpu: presenter keys: P projector theme, C cividis, H hides the controls, S downloads a PNG of the view", async () => {
+  const browser = servers[0] ?? (await launch(WEBGPU_FLAGS));
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  await page.goto(URL_BASE);
+  const first = await waitForNumbers(page);
+  assert.equal(first.theme, "dark");
+  await page.locator("#gaze-canvas").focus();
+  await page.keyboard.press("p");
+  await page.keyboard.press("c");
+  const projected = await waitForNumbers(page, (t) => t.theme === "projector" && t.colormap === "cividis");
+  // The cells now carry cividis's colours, and the pixels follow.
+  await checkHeatmapPixels(page, projected, "projector theme, cividis");
+  // The projector theme is light: a corner of the central panel is white.
+  const shot = PNG.sync.read(await page.screenshot());
+  assert.deepEqual(pixel(shot, shot.width * 0.45, shot.height * 0.97), [255, 255, 255]);
+  await page.keyboard.press("h");
+  await waitForStatus(page, (t) => t.controls === false);
+  const [download] = await Promise.all([
+    page.waitForEvent("download", { timeout: 60_000 }),
+    page.keyboard.press("s"),
+  ]);
+  assert.equal(download.suggestedFilename(), "gaze-step3.png");
+  const png = PNG.sync.read(readFileSync(await download.path()));
+  const canvas = await page.evaluate(() => {
+    const c = document.getElementById("gaze-canvas");
+    return [c.width, c.height];
+  });
+  assert.deepEqual([png.width, png.height], canvas, "the export is the canvas's size at 1x");
+  // The export is the view: its heatmap cells have the colours the report says.
+  const s = await waitForStatus(page, (t) => /downloaded/.test(t.export ?? ""));
+  const { x, y, width, height, n, rows } = s.heatmap;
+  const dpr = png.width / page.viewportSize().width;
+  let worst = 0;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < n; j++) {
+      const got = pixel(png, (x + (j + 0.2) * (width / n)) * dpr, (y + (i + 0.2) * (height / rows)) * dpr);
+      const want = s.cells[i * n + j];
+      worst = Math.max(worst, ...got.map((c, k) => Math.abs(c - want[k])));
+    }
+  }
+  assert.ok(worst <= 12, `the exported map's cells are off by ${worst}`);
+  report.webgpu_export = { width: png.width, height: png.height, worst_cell_error: worst };
   await page.close();
 });
 
