@@ -270,9 +270,14 @@ fn heatmap(
     let col_of = |pos: Pos2| ((pos.x - rect.min.x) / cell).floor() as usize;
 
     if let Some(result) = view.result {
-        let size = text_size(ui, (cell * 0.3).clamp(10.0, 16.0));
-        // Printed only where "0.00" fits its cell (a monospace digit is ~0.6 of the size wide).
-        if cell >= MIN_LABELLED_CELL.max(size * 2.6 + 4.0) {
+        // As large as the theme draws text, shrunk to fit "0.00" in the cell (a monospace digit
+        // is ~0.6 of the size wide), never under the theme's smallest text; printed only where
+        // it then fits.
+        let smallest = text_size(ui, 10.0);
+        let size = text_size(ui, (cell * 0.3).clamp(10.0, 16.0))
+            .min((cell - 4.0) / 2.5)
+            .max(smallest);
+        if cell >= MIN_LABELLED_CELL.max(size * 2.5 + 4.0) {
             let font = FontId::monospace(size);
             for i in 0..n {
                 let Some(row) = result.weights_row(head, i) else {
