@@ -13,10 +13,8 @@ use gaze::app::lesson::{AttentionStage, Lesson};
 use gaze::app::training::Trainers;
 use gaze::render::colormap::Colormap;
 use gaze::scene::Scene;
-use gaze::ui::behind_the_gaze::BehindView;
 use gaze::ui::presenter::{Presenter, PresenterRequests, KEYS};
 use gaze::ui::screen::{show_screen, ScreenView};
-use gaze::ui::step3_attention::AttentionView;
 use gaze::ui::theme::{Theme, PROJECTOR_MIN_TEXT};
 use gaze::ui::PanelState;
 
@@ -54,29 +52,7 @@ fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'sta
             app.trainers.update(ctx, &app.scene).expect("training");
             let views = app.trainers.views();
             let model = &lesson.model;
-            let attention = app.stage.as_ref().map(|stage| {
-                (
-                    AttentionView {
-                        tokens: &stage.tokens,
-                        head_names: &stage.head_names,
-                        result: stage.result.as_ref(),
-                        colormap: Colormap::Viridis,
-                        dt: 0.016,
-                        snap: false,
-                        particles: true,
-                    },
-                    BehindView {
-                        tokens: &stage.tokens,
-                        result: stage.result.as_ref(),
-                        features: model.features(),
-                        head_dims: model.head_dims(),
-                        value_dims: model.value_dims(),
-                        weights: &stage.weights,
-                        stream: &stage.stream,
-                        w_o: model.w_o(),
-                    },
-                )
-            });
+            let attention = app.stage.as_ref().map(|stage| stage.views(model, 0.016));
             let view = ScreenView {
                 notice: None,
                 message: None,

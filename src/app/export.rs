@@ -148,6 +148,28 @@ impl PendingImage {
     }
 }
 
+/// egui's input for a pass drawn offscreen (an export, a headless render): a screen of
+/// `points` (width, height) at `native_pixels_per_point`, no events.
+pub fn offscreen_input(
+    points: egui::Vec2,
+    native_pixels_per_point: f32,
+    max_texture_side: u32,
+    time: Option<f64>,
+) -> egui::RawInput {
+    let mut input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, points)),
+        time,
+        max_texture_side: Some(max_texture_side as usize),
+        ..Default::default()
+    };
+    input
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .native_pixels_per_point = Some(native_pixels_per_point);
+    input
+}
+
 /// Where the next export of `step` goes: `gaze-step{step}-{k}.png` in `dir`, with the first `k`
 /// from 1 that names no file yet (an export never overwrites an earlier one).
 pub fn next_export_path(dir: &Path, step: u8) -> PathBuf {

@@ -84,6 +84,40 @@ pub struct AttentionStage {
 }
 
 impl AttentionStage {
+    /// What step 3's panels show of this stage: the maps and arcs (advanced by `dt` seconds;
+    /// the screen applies the presenter's colour map and motion setting) and the numbers behind
+    /// them.
+    pub fn views<'a>(
+        &'a self,
+        model: &'a crate::model::lesson::LessonModel,
+        dt: f32,
+    ) -> (
+        crate::ui::step3_attention::AttentionView<'a>,
+        crate::ui::behind_the_gaze::BehindView<'a>,
+    ) {
+        (
+            crate::ui::step3_attention::AttentionView {
+                tokens: &self.tokens,
+                head_names: &self.head_names,
+                result: self.result.as_ref(),
+                colormap: crate::render::colormap::Colormap::Viridis,
+                dt,
+                snap: false,
+                particles: true,
+            },
+            crate::ui::behind_the_gaze::BehindView {
+                tokens: &self.tokens,
+                result: self.result.as_ref(),
+                features: model.features(),
+                head_dims: model.head_dims(),
+                value_dims: model.value_dims(),
+                weights: &self.weights,
+                stream: &self.stream,
+                w_o: model.w_o(),
+            },
+        )
+    }
+
     /// Collects the readback if it has arrived, without waiting. Returns whether it did.
     pub fn poll_readback(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
         let _ = ctx.device.poll(wgpu::PollType::Poll);

@@ -299,20 +299,12 @@ fn paint_ui(
     let mut shapes = Vec::new();
     let mut textures = egui::TexturesDelta::default();
     for frame in 0..SETTLE_FRAMES {
-        let mut input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(request.width as f32 / ppp, request.height as f32 / ppp),
-            )),
-            time: Some(f64::from(frame) * 0.25),
-            max_texture_side: Some(max as usize),
-            ..Default::default()
-        };
-        input
-            .viewports
-            .entry(egui::ViewportId::ROOT)
-            .or_default()
-            .native_pixels_per_point = Some(ppp);
+        let input = crate::app::export::offscreen_input(
+            egui::vec2(request.width as f32 / ppp, request.height as f32 / ppp),
+            ppp,
+            max,
+            Some(f64::from(frame) * 0.25),
+        );
         let output = egui_ctx.run_ui(input, &mut show);
         textures.append(output.textures_delta);
         shapes = egui_ctx.tessellate(output.shapes, output.pixels_per_point);

@@ -24,10 +24,9 @@ use crate::gpu::GpuContext;
 use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
 use crate::scene::Scene;
-use crate::ui::behind_the_gaze::BehindView;
 use crate::ui::presenter::Presenter;
 use crate::ui::screen::{show_screen, ScreenOutput, ScreenView};
-use crate::ui::step3_attention::{AttentionLayout, AttentionView};
+use crate::ui::step3_attention::AttentionLayout;
 use crate::ui::theme::Theme;
 
 /// Why the window could not run.
@@ -706,6 +705,8 @@ impl WindowState {
             self.message = Some(error.to_string());
         }
         self.poll_export();
+        // The window manager (or the browser's Esc) may have left full screen without F.
+        self.presenter.fullscreen = self.window.fullscreen().is_some();
         let (output, screen) = self.run_screen(input, scene, dt);
         self.layout = screen.layout;
         self.overview_rect = screen.overview_rect;
@@ -768,33 +769,7 @@ impl WindowState {
             size_in_pixels: [self.config.width, self.config.height],
             pixels_per_point: output.pixels_per_point,
         };
-        let view = frame.texture.create_view(&Default::default());
-        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
-        let mut commands = self.renderer.update_buffers(
-            &self.ctx.device,
-            &self.ctx.queue,
-            &mut encoder,
-            &shapes,
-            &screen,
-        );
-        {
-            let mut pass = encoder
-                .begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("frame"),
-                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                        view: &view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    })],
-                    ..Default::default()
-                })
-                .forget_lifetime();
-            self.renderer.render(&mut pass, &shapes, &screen);
-        }
+        let (encoder, mut commands) = self.draw_shapes(&frame.texture, &shapes, &screen);
         let image = if capture {
             // The last frame of a test run: wait for it (nothing comes after it to keep smooth).
             self.capture(encoder, &mut commands, &frame.texture)
@@ -876,6 +851,45 @@ impl WindowState {
         }
     }
 
+    /// Records egui's buffer uploads (and the paint callbacks' compute: the arcs' easing) and
+    /// one render pass of `shapes` into `target`, cleared first. The window's frame and the
+    /// export both draw through here; the caller submits (or copies out first).
+    fn draw_shapes(
+        &mut self,
+        target: &wgpu::Texture,
+        shapes: &[egui::ClippedPrimitive],
+        screen: &egui_wgpu::ScreenDescriptor,
+    ) -> (wgpu::CommandEncoder, Vec<wgpu::CommandBuffer>) {
+        let view = target.create_view(&Default::default());
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        let commands = self.renderer.update_buffers(
+            &self.ctx.device,
+            &self.ctx.queue,
+            &mut encoder,
+            shapes,
+            screen,
+        );
+        {
+            let mut pass = encoder
+                .begin_render_pass(&wgpu::RenderPassDescriptor {
+                    label: Some("frame"),
+                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                        view: &view,
+                        depth_slice: None,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                            store: wgpu::StoreOp::Store,
+                        },
+                    })],
+                    ..Default::default()
+                })
+                .forget_lifetime();
+            self.renderer.render(&mut pass, shapes, screen);
+        }
+        (encoder, commands)
+    }
+
     /// One pass of the whole screen (`ui::screen`) over `input`, with the arcs advanced by `dt`.
     fn run_screen(
         &mut self,
@@ -894,30 +908,7 @@ impl WindowState {
         let presenter = &mut self.presenter;
         let mut screen = ScreenOutput::default();
         let output = self.egui_ctx.run_ui(input, |ui| {
-            let attention = stage.map(|stage| {
-                (
-                    AttentionView {
-                        tokens: &stage.tokens,
-                        head_names: &stage.head_names,
-                        result: stage.result.as_ref(),
-                        // The presenter's colour map and motion setting replace these.
-                        colormap: Colormap::Viridis,
-                        dt,
-                        snap: false,
-                        particles: true,
-                    },
-                    BehindView {
-                        tokens: &stage.tokens,
-                        result: stage.result.as_ref(),
-                        features: model.features(),
-                        head_dims: model.head_dims(),
-                        value_dims: model.value_dims(),
-                        weights: &stage.weights,
-                        stream: &stage.stream,
-                        w_o: model.w_o(),
-                    },
-                )
-            });
+            let attention = stage.map(|stage| stage.views(model, dt));
             let view = ScreenView {
                 notice,
                 message,
@@ -950,19 +941,13 @@ impl WindowState {
         }
         let ppp = self.egui_ctx.pixels_per_point();
         let zoom = self.egui_ctx.zoom_factor();
-        let mut input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(self.config.width as f32, self.config.height as f32) / ppp,
-            )),
-            max_texture_side: Some(max as usize),
-            ..Default::default()
-        };
-        input
-            .viewports
-            .entry(egui::ViewportId::ROOT)
-            .or_default()
-            .native_pixels_per_point = Some(ppp / zoom * scale as f32);
+        // The same rectangle in points; egui multiplies the native scale by the zoom again.
+        let input = crate::app::export::offscreen_input(
+            egui::vec2(self.config.width as f32, self.config.height as f32) / ppp,
+            ppp / zoom * scale as f32,
+            max,
+            None,
+        );
         let (output, _) = self.run_screen(input, scene, 0.0);
         let shapes = self
             .egui_ctx
@@ -989,37 +974,11 @@ impl WindowState {
             usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
             view_formats: &[],
         });
-        let view = target.create_view(&Default::default());
         let screen = egui_wgpu::ScreenDescriptor {
             size_in_pixels: [width, height],
             pixels_per_point: output.pixels_per_point,
         };
-        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
-        let mut commands = self.renderer.update_buffers(
-            &self.ctx.device,
-            &self.ctx.queue,
-            &mut encoder,
-            &shapes,
-            &screen,
-        );
-        {
-            let mut pass = encoder
-                .begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("export"),
-                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                        view: &view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    })],
-                    ..Default::default()
-                })
-                .forget_lifetime();
-            self.renderer.render(&mut pass, &shapes, &screen);
-        }
+        let (encoder, mut commands) = self.draw_shapes(&target, &shapes, &screen);
         let pending = PendingImage::start(
             &self.ctx,
             encoder,
