@@ -9,11 +9,19 @@
 //! - [`scene`]: the serializable state every layer reads (the public scene-file format);
 //! - [`link`]: a scene as a URL fragment (the web build's address bar).
 
+//!
+//! `model`, `scene`, `scene_library` and `link` build without the `app` feature (no GPU, no
+//! window): the fuzzers in `fuzz/` use that build.
+
+#[cfg(feature = "app")]
 pub mod app;
+#[cfg(feature = "app")]
 pub mod gpu;
 pub mod link;
 pub mod model;
+#[cfg(feature = "app")]
 pub mod render;
 pub mod scene;
 pub mod scene_library;
+#[cfg(feature = "app")]
 pub mod ui;

@@ -171,7 +171,7 @@ pub enum ShippedError {
     Scene(#[from] SceneError),
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "app"))]
 mod tests {
     use super::*;
     use crate::model::positions::Positions;
