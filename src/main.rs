@@ -62,6 +62,10 @@ mod native {
         /// Press S at this frame (for tests, with --frames).
         #[arg(long, value_name = "N", requires = "frames")]
         export_at_frame: Option<u64>,
+        /// Meet a fault on purpose at a frame, KIND@FRAME (tests: device-lost, surface-lost,
+        /// surface-outdated, minimise, panic).
+        #[arg(long, value_name = "KIND@FRAME", hide = true)]
+        inject_fault: Option<gaze::app::faults::Fault>,
     }
 
     #[derive(Subcommand)]
@@ -257,6 +261,7 @@ mod native {
                 export_dir: Some(cli.export_dir),
                 export_scale: cli.export_scale,
                 export_at_frame: cli.export_at_frame,
+                fault: cli.inject_fault,
                 // What the scene file did not say as this build reads it, shown in the window too.
                 message: (!notes.is_empty()).then(|| {
                     notes

@@ -232,20 +232,28 @@ fn render_refuses_an_unknown_colour_map() {
 #[test]
 fn window_opens_and_draws_the_lesson() {
     let image = window_screenshot("lesson", &[]);
-    let has = |rgb: [u8; 3]| {
-        image
-            .pixels()
-            .any(|p| (0..3).all(|k| (i32::from(p.0[k]) - i32::from(rgb[k])).abs() <= 3))
-    };
-    // The `is → database` cell (weight 0.487) and the strongest arc's yellow.
-    let cell = gaze::render::colormap::Colormap::Viridis.sample(0.487);
-    assert!(has(cell), "no heatmap cell of colour {cell:?}");
-    assert!(has(gaze::render::arcs::ARC_COLORS[0]), "no strongest arc");
+    shows_the_computed_lesson(&image).unwrap();
 }
 
 /// Runs the real binary in a window (under Xvfb when there is no display) for 20 frames with
 /// `args`, and returns its last frame.
 fn window_screenshot(name: &str, args: &[&str]) -> image::RgbaImage {
+    let run = window_run(name, args, 20);
+    assert!(run.status.success(), "{}", run.stderr);
+    run.image.expect("a screenshot was written")
+}
+
+/// What a window run left: its exit status, what it printed, its last frame.
+struct WindowRun {
+    status: std::process::ExitStatus,
+    stderr: String,
+    image: Option<image::RgbaImage>,
+}
+
+/// Runs the real binary in a window for `frames` frames with `args`, saving its last frame.
+/// Scenes saved after a crash go to a folder of the test's own (`GAZE_RECOVERY_DIR`, named for
+/// `name`), never the user's.
+fn window_run(name: &str, args: &[&str], frames: u32) -> WindowRun {
     let shot = std::env::temp_dir().join(format!("gaze-{name}-{}.png", std::process::id()));
     let headless =
         std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
@@ -262,19 +270,111 @@ fn window_screenshot(name: &str, args: &[&str]) -> image::RgbaImage {
         gaze()
     };
     let out = command
+        .env("GAZE_RECOVERY_DIR", recovery_dir(name))
         .args(args)
-        .args(["--frames", "20", "--screenshot"])
+        .args(["--frames", &frames.to_string(), "--screenshot"])
         .arg(&shot)
         .output()
         .expect("xvfb-run (apt-get install xvfb xauth) or a display is needed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(&shot).expect("a screenshot was written");
+    let image = std::fs::read(&shot)
+        .ok()
+        .map(|bytes| image::load_from_memory(&bytes).expect("a PNG").to_rgba8());
     let _ = std::fs::remove_file(&shot);
-    image::load_from_memory(&bytes).expect("a PNG").to_rgba8()
+    WindowRun {
+        status: out.status,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        image,
+    }
+}
+
+/// The folder a window test's crash-recovery files go to.
+fn recovery_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("gaze-recovery-{name}-{}", std::process::id()))
+}
+
+/// Whether `image` shows the lesson's step 3 as computed: the `is -> database` cell's colour and
+/// the strongest arc's yellow.
+fn shows_the_computed_lesson(image: &image::RgbaImage) -> Result<(), String> {
+    let has = |rgb: [u8; 3]| {
+        image
+            .pixels()
+            .any(|p| (0..3).all(|k| (i32::from(p.0[k]) - i32::from(rgb[k])).abs() <= 3))
+    };
+    let cell = gaze::render::colormap::Colormap::Viridis.sample(0.487);
+    if !has(cell) {
+        return Err(format!("no heatmap cell of colour {cell:?}"));
+    }
+    if !has(gaze::render::arcs::ARC_COLORS[0]) {
+        return Err("no strongest arc".into());
+    }
+    Ok(())
+}
+
+/// A GPU driver reset in the middle of a lecture (`device.destroy()` at frame 10): the window
+/// connects to a new device, rebuilds every buffer and pipeline from the scene, says so, and
+/// goes on drawing the same numbers.
+#[test]
+fn window_survives_a_lost_device_and_draws_the_scene_again() {
+    let run = window_run("device-lost", &["--inject-fault", "device-lost@10"], 40);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(run.stderr.contains("GPU device lost"), "{}", run.stderr);
+    assert!(run.stderr.contains("reconnected to"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let image = run.image.expect("the last frame was saved");
+    shows_the_computed_lesson(&image).unwrap();
+}
+
+/// A surface the compositor took away (lost), one that no longer matches the window
+/// (outdated), and a minimised window (0x0 for 30 redraws): no panic, and the lesson is drawn
+/// again afterwards.
+#[test]
+fn window_survives_lost_and_outdated_surfaces_and_minimising() {
+    for fault in ["surface-lost@10", "surface-outdated@10", "minimise@10"] {
+        let name = fault.replace('@', "-");
+        let run = window_run(&name, &["--inject-fault", fault], 60);
+        assert!(run.status.success(), "{fault}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("injecting fault"),
+            "{fault}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{fault}: {}", run.stderr);
+        let image = run.image.expect("the last frame was saved");
+        shows_the_computed_lesson(&image).unwrap_or_else(|e| panic!("{fault}: {e}"));
+    }
+}
+
+/// A bug that panics mid-lecture: the panic hook saves the scene the user made before the
+/// process ends, and the next start offers it back.
+#[test]
+fn a_panic_saves_the_scene_and_the_next_start_offers_it() {
+    let mut scene = gaze::scene::Scene::default();
+    scene.attention.sentence = "the best database is 🙂 postgres".into();
+    scene.attention.causal = true;
+    scene.step = 3;
+    let file = scene_file("panic-scene.json", scene.to_json().as_bytes());
+    let file = file.to_str().unwrap();
+    let dir = recovery_dir("panic");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = window_run("panic", &["--scene", file, "--inject-fault", "panic@5"], 20);
+    assert!(!run.status.success(), "a panic ends the process");
+    assert!(
+        run.stderr.contains("Your scene was saved to"),
+        "{}",
+        run.stderr
+    );
+    let saved = dir.join("recovered-scene.json");
+    let text = std::fs::read_to_string(&saved).expect("the recovery file was written");
+    assert_eq!(gaze::scene::Scene::from_json(&text).unwrap(), scene);
+    // The next start says it is waiting (the banner in the window is tested in ui_presenter).
+    let again = window_run("panic", &[], 5);
+    assert!(again.status.success(), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("offers to restore it"),
+        "{}",
+        again.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Key S in the real window (pressed at frame 10 by `--export-at-frame`): a 2x export is the

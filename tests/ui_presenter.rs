@@ -14,6 +14,7 @@ use gaze::app::training::Trainers;
 use gaze::render::colormap::Colormap;
 use gaze::scene::Scene;
 use gaze::ui::presenter::{Presenter, PresenterRequests, KEYS};
+use gaze::ui::recovery_banner::RecoveryChoice;
 use gaze::ui::screen::{show_screen, ScreenView};
 use gaze::ui::theme::{Theme, PROJECTOR_MIN_TEXT};
 use gaze::ui::PanelState;
@@ -28,6 +29,10 @@ struct App {
     trainers: Trainers,
     /// What the frames asked of the window (full screen, export), in order.
     asked: Vec<PresenterRequests>,
+    /// A scene saved after a crash, offered in the banner (its summary).
+    recovery: Option<String>,
+    /// The answers given to the recovery banner, in order.
+    recovery_chosen: Vec<RecoveryChoice>,
 }
 
 /// The window's frame without a window: derive what the scene changed (on the GPU, waiting for
@@ -57,6 +62,7 @@ fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'sta
                 notice: None,
                 message: None,
                 info: None,
+                recovery: app.recovery.as_deref(),
                 status: None,
                 attention,
                 training: &views,
@@ -72,6 +78,7 @@ fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'sta
             if output.requests != PresenterRequests::default() {
                 app.asked.push(output.requests);
             }
+            app.recovery_chosen.extend(output.recovery);
         },
         App {
             scene,
@@ -81,6 +88,8 @@ fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'sta
             step4: Step4::default(),
             trainers: Trainers::default(),
             asked: Vec::new(),
+            recovery: None,
+            recovery_chosen: Vec::new(),
         },
     )
 }
@@ -390,5 +399,31 @@ fn projector_theme_draws_no_text_under_the_minimum_at_1080p() {
             small.is_empty(),
             "step {step}: text under {PROJECTOR_MIN_TEXT} px: {small:?}"
         );
+    }
+}
+
+/// After a crash the next start shows the saved scene's banner on whichever step is open; the
+/// buttons answer it, and nothing changes until one is pressed.
+#[test]
+fn recovery_banner_offers_the_saved_scene_until_answered() {
+    for (button, choice) in [
+        ("restore that scene", RecoveryChoice::Restore),
+        ("discard it", RecoveryChoice::Discard),
+    ] {
+        let mut harness = lesson_on(3);
+        harness.state_mut().recovery = Some("saved 2 min ago, on step 1".into());
+        harness.run();
+        assert!(harness
+            .query_by_label_contains("Gaze closed unexpectedly last time")
+            .is_some());
+        assert!(harness.state().recovery_chosen.is_empty());
+        press(&mut harness, Key::Num1);
+        assert!(
+            harness.query_by_label_contains("saved 2 min ago").is_some(),
+            "the banner stays on every step"
+        );
+        harness.get_by_label(button).click();
+        harness.run();
+        assert_eq!(harness.state().recovery_chosen, vec![choice]);
     }
 }

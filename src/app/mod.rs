@@ -3,9 +3,12 @@
 
 pub mod context;
 pub mod export;
+pub mod faults;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod lesson;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod recovery;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod render;
 #[cfg(not(target_arch = "wasm32"))]

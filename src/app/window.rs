@@ -57,6 +57,8 @@ pub struct WindowOptions {
     pub export_scale: u32,
     /// Press S at this frame (tests; `--export-at-frame`).
     pub export_at_frame: Option<u64>,
+    /// Meet this fault on purpose (tests; `--inject-fault`, `app::faults`).
+    pub fault: Option<crate::app::faults::Fault>,
 }
 
 /// Whether the desktop asks for reduced motion, where it can be read: GNOME's "animations" switch
@@ -168,9 +170,36 @@ async fn connect(
 
 /// Opens the lesson window and runs until it is closed.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn run(scene: Scene, options: WindowOptions) -> Result<(), WindowError> {
+pub fn run(scene: Scene, mut options: WindowOptions) -> Result<(), WindowError> {
+    use crate::app::recovery;
     let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
+    // A scene saved by the panic hook last time is offered back; a new panic saves this one.
+    let path = recovery::recovery_path();
+    let offer = match path.as_deref().map(recovery::pending_offer) {
+        Some(Ok(offer)) => offer,
+        Some(Err(error)) => {
+            options.message = Some(format!(
+                "a scene saved after a crash could not be read: {error}"
+            ));
+            None
+        }
+        None => None,
+    };
+    if let Some(offer) = &offer {
+        eprintln!(
+            "gaze: a scene saved when Gaze last stopped unexpectedly is waiting in {}; the window \
+             offers to restore it",
+            offer.path.display()
+        );
+    }
+    let snapshot = recovery::SceneSnapshot::default();
+    snapshot.update(&scene);
+    if let Some(path) = path {
+        recovery::install_panic_hook(snapshot.clone(), path);
+    }
     let mut app = GazeApp::new(scene, options, event_loop.create_proxy());
+    app.recovery = offer;
+    app.snapshot = Some(snapshot);
     event_loop.run_app(&mut app)?;
     match app.fatal {
         Some(message) => {
@@ -205,6 +234,16 @@ pub struct GazeApp {
     fatal: Option<String>,
     /// Estimated embeddings that arrived before the GPU connected.
     estimated: Option<String>,
+    /// The window whose GPU device was lost, while a new device is being connected to it.
+    lost: Option<WindowState>,
+    /// The fault to inject has been injected (`--inject-fault`).
+    fault_done: bool,
+    /// A scene saved after a crash, offered back until the user chooses.
+    #[cfg(not(target_arch = "wasm32"))]
+    recovery: Option<crate::app::recovery::RecoveryOffer>,
+    /// The scene as the panic hook would save it.
+    #[cfg(not(target_arch = "wasm32"))]
+    snapshot: Option<crate::app::recovery::SceneSnapshot>,
     #[cfg(target_arch = "wasm32")]
     page: crate::app::web::Page,
 }
@@ -219,6 +258,12 @@ impl GazeApp {
             proxy,
             fatal: None,
             estimated: None,
+            lost: None,
+            fault_done: false,
+            #[cfg(not(target_arch = "wasm32"))]
+            recovery: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            snapshot: None,
             #[cfg(target_arch = "wasm32")]
             page: crate::app::web::Page::default(),
         }
@@ -246,6 +291,13 @@ impl GazeApp {
                 .create_window(attributes)
                 .map_err(|e| e.to_string())?,
         );
+        self.connect_window(event_loop, window);
+        Ok(())
+    }
+
+    /// Connects `window` to a GPU: at once natively, asynchronously in the browser (the answer
+    /// comes back as [`AppEvent::Connected`]).
+    fn connect_window(&mut self, event_loop: &ActiveEventLoop, window: Arc<Window>) {
         let display = Box::new(event_loop.owned_display_handle());
         self.connecting = true;
         #[cfg(not(target_arch = "wasm32"))]
@@ -262,17 +314,49 @@ impl GazeApp {
                 let _ = proxy.send_event(AppEvent::Connected(connection));
             });
         }
-        Ok(())
+    }
+
+    /// The GPU device was lost (a driver reset, the browser's GPU process restarting): every
+    /// buffer, pipeline and texture on it is gone. Connect the same window to a new device; the
+    /// scene, the panels' text, egui's state (zoom, focus, the screen reader's tree) and the
+    /// presenter settings are kept, and everything on the GPU is built again from the scene.
+    fn recover(&mut self, event_loop: &ActiveEventLoop) {
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let why = state.ctx.lost().unwrap_or_default();
+        eprintln!("gaze: reconnecting to the GPU after the device was lost: {why}");
+        let window = state.window.clone();
+        self.lost = Some(state);
+        self.connecting = true;
+        self.connect_window(event_loop, window);
     }
 
     fn connected(&mut self, event_loop: &ActiveEventLoop, connection: Result<Connection, String>) {
         self.connecting = false;
         let proxy = self.proxy.clone();
+        if let Some(lost) = self.lost.take() {
+            match connection.and_then(|c| lost.recovered(c, &self.options)) {
+                Ok(state) => {
+                    state.window.request_redraw();
+                    self.state = Some(state);
+                }
+                Err(message) => self.fail(
+                    event_loop,
+                    format!("the GPU was lost and Gaze could not reconnect: {message}"),
+                ),
+            }
+            return;
+        }
         let state = connection.and_then(|c| WindowState::new(c, &self.options, proxy));
         match state {
             Ok(mut state) => {
                 if let Some(text) = self.estimated.take() {
                     state.add_estimated(&text);
+                }
+                #[cfg(not(target_arch = "wasm32"))]
+                {
+                    state.recovery_summary = self.recovery.as_ref().map(|o| o.summary.clone());
                 }
                 // The controls' names and roles reach the desktop's screen reader.
                 #[cfg(not(target_arch = "wasm32"))]
@@ -296,6 +380,41 @@ impl GazeApp {
         crate::app::web::show_failure(&message);
         self.fatal = Some(message);
         event_loop.exit();
+    }
+
+    /// After each frame: answer the recovery banner, and keep the panic hook's copy of the
+    /// scene current (compared a few times a second, copied only when it changed).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn after_frame(&mut self) {
+        use crate::ui::recovery_banner::RecoveryChoice;
+        let Some(state) = self.state.as_mut() else {
+            return;
+        };
+        if let (Some(choice), Some(offer)) = (state.recovery_choice.take(), self.recovery.take()) {
+            let told = match choice {
+                RecoveryChoice::Restore => {
+                    self.scene = offer.scene;
+                    format!(
+                        "restored the scene saved after the crash ({})",
+                        offer.summary
+                    )
+                }
+                RecoveryChoice::Discard => "discarded the scene saved after the crash".to_owned(),
+            };
+            state.info = Some(match crate::app::recovery::retire(&offer.path) {
+                Ok(()) => format!("{told}; the file is kept as {}.old", offer.path.display()),
+                Err(error) => format!(
+                    "{told}; {} could not be moved aside: {error}",
+                    offer.path.display()
+                ),
+            });
+            state.recovery_summary = None;
+        }
+        if let Some(snapshot) = &self.snapshot {
+            if state.frames % 15 == 0 {
+                snapshot.update(&self.scene);
+            }
+        }
     }
 
     /// A dropped `.md`/`.txt` file joins the knowledge base (`context.documents`).
@@ -372,6 +491,14 @@ pub struct WindowState {
     /// An export being encoded and written on another thread: where it went, or why not.
     #[cfg(not(target_arch = "wasm32"))]
     saving: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    /// An injected surface fault the next acquired frame is treated as (`--inject-fault`).
+    surface_fault: Option<crate::app::faults::FaultKind>,
+    /// Redraws left in an injected minimise (the window reports 0×0 meanwhile).
+    minimised_redraws: u32,
+    /// The offered recovery scene's summary, for the banner (`app::recovery`).
+    recovery_summary: Option<String>,
+    /// The user's answer to the recovery banner this frame.
+    recovery_choice: Option<crate::ui::recovery_banner::RecoveryChoice>,
 }
 
 /// The notice shown when attention cannot run on this GPU.
@@ -463,7 +590,103 @@ impl WindowState {
             export_dir: options.export_dir.clone(),
             #[cfg(not(target_arch = "wasm32"))]
             saving: None,
+            surface_fault: None,
+            minimised_redraws: 0,
+            recovery_summary: None,
+            recovery_choice: None,
         })
+    }
+
+    /// This window on a new GPU connection after the old device was lost. What lives on the CPU
+    /// is carried over; what lived on the GPU is rebuilt from the scene on the next frame.
+    fn recovered(self, connection: Connection, options: &WindowOptions) -> Result<Self, String> {
+        let why = self.ctx.lost().unwrap_or_default();
+        let mut state = Self::new(connection, options, self.proxy.clone())?;
+        // The lesson model as it stood (with the estimated words, if they had arrived).
+        state.lesson =
+            Lesson::with_model(&state.ctx, self.lesson.model.clone()).map_err(|e| e.to_string())?;
+        state.notice = (!state.lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
+        state.egui_ctx = self.egui_ctx;
+        state.egui_state = self.egui_state;
+        // The new egui renderer holds none of egui's textures, and egui only ever sends changes:
+        // upload the font atlas whole, as it stands.
+        let fonts = state.egui_ctx.fonts(|fonts| fonts.image());
+        let delta =
+            egui::epaint::ImageDelta::full(fonts, egui::epaint::TextureAtlas::texture_options());
+        state.renderer.update_texture(
+            &state.ctx.device,
+            &state.ctx.queue,
+            egui::TextureId::default(),
+            &delta,
+        );
+        state.presenter = self.presenter;
+        state.panels = self.panels;
+        state.frames = self.frames;
+        state.info = self.info;
+        state.export_dir = self.export_dir;
+        state.export_at_frame = self.export_at_frame;
+        state.recovery_summary = self.recovery_summary;
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            state.saving = self.saving;
+        }
+        state.message = Some(format!(
+            "The GPU device was lost ({why}). Gaze connected to it again and recomputed your scene."
+        ));
+        eprintln!("gaze: reconnected to {}", state.ctx.summary());
+        Ok(state)
+    }
+
+    /// Meets `kind` on purpose (`--inject-fault`): see `app::faults`.
+    fn inject(&mut self, kind: crate::app::faults::FaultKind) {
+        use crate::app::faults::{FaultKind, MINIMISED_FRAMES};
+        eprintln!(
+            "gaze: injecting fault {} at frame {}",
+            kind.name(),
+            self.frames
+        );
+        match kind {
+            FaultKind::DeviceLost => self.ctx.simulate_device_loss(),
+            FaultKind::SurfaceLost | FaultKind::SurfaceOutdated => self.surface_fault = Some(kind),
+            FaultKind::Minimise => self.minimised_redraws = MINIMISED_FRAMES,
+            FaultKind::Panic => panic!(
+                "fault injected at frame {} (--inject-fault panic@N)",
+                self.frames
+            ),
+        }
+    }
+
+    /// The window's size in pixels; 0×0 while it is minimised (or an injected minimise lasts).
+    fn window_size(&mut self) -> winit::dpi::PhysicalSize<u32> {
+        if self.minimised_redraws > 0 {
+            self.minimised_redraws -= 1;
+            return winit::dpi::PhysicalSize::new(0, 0);
+        }
+        self.window.inner_size()
+    }
+
+    /// The frame's surface texture, or `None` when there is nothing to draw into this time: the
+    /// surface was lost or outdated (reconfigured here, drawn on the next frame), timed out, or
+    /// the window is hidden. None of these is an error worth a message.
+    fn acquire(&mut self) -> Option<wgpu::SurfaceTexture> {
+        use crate::app::faults::FaultKind;
+        let acquired = self.surface.get_current_texture();
+        let acquired = match (self.surface_fault.take(), acquired) {
+            // An injected fault: the real texture is dropped unpresented, as a lost one would be.
+            (Some(FaultKind::SurfaceLost), _) => wgpu::CurrentSurfaceTexture::Lost,
+            (Some(_), _) => wgpu::CurrentSurfaceTexture::Outdated,
+            (None, acquired) => acquired,
+        };
+        match acquired {
+            wgpu::CurrentSurfaceTexture::Success(frame)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(frame) => Some(frame),
+            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                // The window changed under us: reconfigure and draw on the next frame.
+                self.surface.configure(&self.ctx.device, &self.config);
+                None
+            }
+            _ => None,
+        }
     }
 
     /// The window.
@@ -694,7 +917,7 @@ impl WindowState {
     fn frame(&mut self, scene: &mut Scene, capture: bool) -> Option<image::RgbaImage> {
         // A resize or a new device pixel ratio (a browser zoom, a window dragged to another
         // screen) may arrive without its own event on some platforms: follow the window.
-        let size = self.window.inner_size();
+        let size = self.window_size();
         self.resize(size.width, size.height);
         self.derive(scene);
         let now = Instant::now();
@@ -713,6 +936,7 @@ impl WindowState {
         let export = screen.requests.export.or_else(|| {
             (self.export_at_frame == Some(self.frames)).then_some(self.presenter.export_scale)
         });
+        self.recovery_choice = screen.recovery;
         match screen.opened {
             Some(Ok(opened)) => self.info = Some(opened),
             Some(Err(error)) => self.message = Some(error),
@@ -755,15 +979,13 @@ impl WindowState {
                     .update_texture(&self.ctx.device, &self.ctx.queue, *id, delta);
             }
         }
-        let frame = match self.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(frame)
-            | wgpu::CurrentSurfaceTexture::Suboptimal(frame) => frame,
-            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
-                // The window changed under us: reconfigure and draw on the next frame.
-                self.surface.configure(&self.ctx.device, &self.config);
-                return None;
-            }
-            _ => return None,
+        // Minimised: nothing to draw into (the panels above still ran, so edits and readbacks
+        // carry on); the surface keeps its last configuration until the window comes back.
+        if size.width == 0 || size.height == 0 {
+            return None;
+        }
+        let Some(frame) = self.acquire() else {
+            return None;
         };
         let screen = egui_wgpu::ScreenDescriptor {
             size_in_pixels: [self.config.width, self.config.height],
@@ -902,6 +1124,7 @@ impl WindowState {
         let message = self.refusal.as_deref().or(self.message.as_deref());
         let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
         let status = self.export_status.as_deref();
+        let recovery = self.recovery_summary.as_deref();
         let views = self.trainers.views();
         let context = self.step4.view(self.step4_refusal.as_deref());
         let panels = &mut self.panels;
@@ -913,6 +1136,7 @@ impl WindowState {
                 notice,
                 message,
                 info,
+                recovery,
                 status,
                 attention,
                 training: &views,
@@ -1202,11 +1426,30 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                 state.window.request_redraw();
             }
             WindowEvent::RedrawRequested => {
+                if state.ctx.lost().is_some() {
+                    self.recover(event_loop);
+                    return;
+                }
+                if let Some(fault) = self.options.fault {
+                    if !self.fault_done && state.frames >= fault.frame {
+                        self.fault_done = true;
+                        state.inject(fault.kind);
+                        if state.ctx.lost().is_some() {
+                            self.recover(event_loop);
+                            return;
+                        }
+                    }
+                }
                 // The last frame waits for an export still being saved (at most ~10 s more).
                 let last = self.options.frames.is_some_and(|n| {
                     state.frames + 1 >= n && (!state.exporting() || state.frames + 1 >= n + 600)
                 });
                 let image = state.frame(&mut self.scene, last && self.options.screenshot.is_some());
+                #[cfg(not(target_arch = "wasm32"))]
+                self.after_frame();
+                let Some(state) = self.state.as_mut() else {
+                    return;
+                };
                 #[cfg(target_arch = "wasm32")]
                 self.page.after_frame(state, &self.scene);
                 if last {

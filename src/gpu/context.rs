@@ -1,7 +1,7 @@
 //! The wgpu context: one adapter, device and queue, for a window surface or headless.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::error::GpuError;
 
@@ -66,6 +66,10 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     /// Its queue.
     pub queue: wgpu::Queue,
+    /// Set by the device-lost callback: why the device is gone (a driver reset, the browser's
+    /// GPU process restarting, `destroy`). Everything made on this device is then dead; the
+    /// window builds a new context and recomputes the scene from scratch.
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -103,12 +107,44 @@ impl GpuContext {
         device.on_uncaptured_error(Arc::new(|error| {
             report(&format!("gaze: uncaptured GPU error: {error}"));
         }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_slot = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            let what = match reason {
+                wgpu::DeviceLostReason::Destroyed => "the device was destroyed",
+                wgpu::DeviceLostReason::Unknown => "the driver lost the device",
+            };
+            let why = if message.is_empty() {
+                what.to_owned()
+            } else {
+                format!("{what}: {message}")
+            };
+            report(&format!("gaze: GPU device lost: {why}"));
+            // A poisoned lock only means another thread panicked while holding it; the slot is
+            // a plain Option and still meaningful.
+            let mut slot = lost_slot.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Some(why);
+        });
         Ok(Self {
             instance,
             adapter,
             device,
             queue,
+            lost,
         })
+    }
+
+    /// Why the device was lost, once it has been (`None` while it works).
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Destroys the device, as a driver reset would lose it: for testing recovery
+    /// (`--inject-fault device-lost@N`). The lost callback runs and [`GpuContext::lost`] says so.
+    pub fn simulate_device_loss(&self) {
+        self.device.destroy();
+        // Natively the callback runs when the device is next polled.
+        let _ = self.device.poll(wgpu::PollType::Poll);
     }
 
     /// The adapter, for people.

@@ -3,6 +3,7 @@
 
 pub mod behind_the_gaze;
 pub mod presenter;
+pub mod recovery_banner;
 pub mod scenes_menu;
 pub mod screen;
 pub mod step1_pretraining;

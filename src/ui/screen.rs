@@ -19,6 +19,8 @@ pub struct ScreenView<'a> {
     pub message: Option<&'a str>,
     /// Something done (a document added, a scene opened).
     pub info: Option<&'a str>,
+    /// A scene saved when Gaze last stopped unexpectedly, offered back (one line: when, what).
+    pub recovery: Option<&'a str>,
     /// A passing status in the top bar, where it moves nothing (an export being saved, saved).
     pub status: Option<&'a str>,
     /// Step 3's maps and the numbers behind them, once computed.
@@ -43,6 +45,8 @@ pub struct ScreenOutput {
     pub scene_file: Option<SceneAction>,
     /// What opening a shipped scene did, or why it could not.
     pub opened: Option<Result<String, String>>,
+    /// Restore or discard the offered scene (chosen this frame).
+    pub recovery: Option<crate::ui::recovery_banner::RecoveryChoice>,
 }
 
 /// Draws the screen and applies the user's edits to `scene`, `panels` and `presenter`.
@@ -63,6 +67,9 @@ pub fn show_screen(
         egui::Panel::top("notice").show(ui, |ui| {
             ui.colored_label(colours.notice, notice);
         });
+    }
+    if let Some(summary) = view.recovery {
+        output.recovery = crate::ui::recovery_banner::show(ui, summary);
     }
     // Ctrl+O and Ctrl+S: the scene files, where this build has them (native).
     if scenes_menu::FILE_DIALOGS {
