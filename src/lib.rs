@@ -13,6 +13,17 @@
 //! `model`, `scene`, `scene_library` and `link` build without the `app` feature (no GPU, no
 //! window): the fuzzers in `fuzz/` use that build.
 
+// Library code does not panic on what a user or a file can send it: no `unwrap`/`expect`, no
+// `panic!`, no indexing that could be out of bounds (use `get`, iterators, checked splits).
+// Tests are exempt (`clippy.toml`); the CPU twins of the kernels opt out module by module, with
+// the reason written there. `.ci/run` runs clippy with `-D warnings`.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[cfg(feature = "app")]
 pub mod app;
 #[cfg(feature = "app")]

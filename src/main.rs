@@ -66,6 +66,10 @@ mod native {
         /// surface-outdated, minimise, panic).
         #[arg(long, value_name = "KIND@FRAME", hide = true)]
         inject_fault: Option<gaze::app::faults::Fault>,
+        /// Compute attention on the CPU reference instead of the GPU kernels (to compare, or on
+        /// a driver whose compute misbehaves); the window says so in a notice.
+        #[arg(long)]
+        cpu_reference: bool,
     }
 
     #[derive(Subcommand)]
@@ -262,6 +266,7 @@ mod native {
                 export_scale: cli.export_scale,
                 export_at_frame: cli.export_at_frame,
                 fault: cli.inject_fault,
+                cpu_reference: cli.cpu_reference,
                 // What the scene file did not say as this build reads it, shown in the window too.
                 message: (!notes.is_empty()).then(|| {
                     notes

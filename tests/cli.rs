@@ -96,8 +96,10 @@ fn inspect_default_scene_agrees_with_the_model() {
     let expected = attend(&input, QueryRows::All).unwrap();
     let heads = report["heads"].as_array().unwrap();
     assert_eq!(heads.len(), 1);
-    for i in 0..4 {
-        let row: Vec<f32> = serde_json::from_value(heads[0]["weights"][i].clone()).unwrap();
+    let rows = heads[0]["weights"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for (i, row) in rows.iter().enumerate() {
+        let row: Vec<f32> = serde_json::from_value(row.clone()).unwrap();
         assert_eq!(
             row.as_slice(),
             expected.weights_row(0, i).unwrap(),
@@ -342,6 +344,46 @@ fn window_survives_lost_and_outdated_surfaces_and_minimising() {
         let image = run.image.expect("the last frame was saved");
         shows_the_computed_lesson(&image).unwrap_or_else(|e| panic!("{fault}: {e}"));
     }
+}
+
+/// A GPU whose compute cannot be used (or `--cpu-reference`): the same lesson, computed on the
+/// CPU reference, drawn, and said.
+#[test]
+fn window_on_the_cpu_reference_draws_the_same_lesson_and_says_so() {
+    let run = window_run("cpu-reference", &["--cpu-reference"], 20);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("attention runs on the CPU reference"),
+        "{}",
+        run.stderr
+    );
+    shows_the_computed_lesson(&run.image.expect("the last frame was saved")).unwrap();
+}
+
+/// No adapter at all (a backend this machine lacks): the window says what is missing, how to
+/// fix it and what still works, and exits with an error — no panic.
+#[test]
+fn window_without_any_adapter_names_the_fix_and_exits() {
+    let headless =
+        std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none();
+    let mut command = if headless {
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", env!("CARGO_BIN_EXE_gaze")]);
+        c
+    } else {
+        gaze()
+    };
+    let out = command
+        .env("WGPU_BACKEND", "metal")
+        .env("GAZE_RECOVERY_DIR", recovery_dir("no-adapter"))
+        .args(["--frames", "5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("mesa-vulkan-drivers"), "{stderr}");
+    assert!(stderr.contains("gaze inspect"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 /// A bug that panics mid-lecture: the panic hook saves the scene the user made before the

@@ -159,7 +159,7 @@ fn focus_row_allocates_no_n_by_n_buffer() {
         1.0,
     );
     let packed = PackedAttention::new(&input, QueryRows::Focus(7)).unwrap();
-    let plan = plan(&packed.params(), &ctx.limits()).unwrap();
+    let plan = plan(packed.params(), &ctx.limits()).unwrap();
     assert_eq!(
         plan.bytes("attention weights (heads × rows × N)"),
         (4 * n * 4) as u64
@@ -176,4 +176,110 @@ fn focus_row_allocates_no_n_by_n_buffer() {
 fn no_adapter_error_names_the_fix() {
     let message = GpuError::NoAdapter("no backend".into()).to_string();
     assert!(message.contains("mesa-vulkan-drivers"), "{message}");
+}
+
+/// A sentence longer than this GPU's storage binding holds as a full N x N map (a 256 KiB
+/// binding, standing in for a small GPU): step 3 does not fail, it shows the first tokens that fit —
+/// computed exactly, equal to the CPU reference on those tokens — and says why, naming the limit.
+#[test]
+fn step_three_beyond_the_binding_limit_shows_the_tokens_that_fit_and_says_why() {
+    use gaze::app::lesson::{AttentionStage, Lesson};
+    use gaze::model::attention::attend;
+    use gaze::scene::AttentionScene;
+
+    let small = gaze::gpu::GpuContext::headless_with_limits(|offered| wgpu::Limits {
+        max_storage_buffer_binding_size: 1 << 18,
+        ..offered
+    })
+    .unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    let lesson = Lesson::new(&small).expect("the lesson builds");
+    let words = ["the", "best", "database", "is", "postgres", "because"];
+    let sentence: Vec<&str> = (0..400).map(|i| words[i % words.len()]).collect();
+    let scene = AttentionScene {
+        sentence: sentence.join(" "),
+        heads: 1,
+        ..AttentionScene::default()
+    };
+    let mut stage: Option<AttentionStage> = None;
+    lesson
+        .update(&small, &scene, &mut stage)
+        .expect("a smaller view, not an error");
+    let stage = stage.as_mut().expect("a stage");
+    stage.wait_readback(&small).expect("the numbers land");
+    // 256 KiB holds 65,536 f32: a 256 x 256 map.
+    assert_eq!(stage.tokens.len(), 256);
+    let message = stage
+        .shortened
+        .as_deref()
+        .expect("the view says it is smaller");
+    assert!(
+        message.contains("showing the first 256 of 400 tokens"),
+        "{message}"
+    );
+    assert!(
+        message.contains("max_storage_buffer_binding_size"),
+        "{message}"
+    );
+    let first: Vec<&str> = sentence[..256].to_vec();
+    let (_, input) = lesson
+        .model
+        .attention_input_with_edits(&first.join(" "), 1, Default::default(), &[])
+        .unwrap();
+    let reference = attend(&input, QueryRows::All).unwrap();
+    let result = stage.result.as_ref().expect("read back");
+    let worst = result
+        .weights
+        .iter()
+        .zip(&reference.weights)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < 1e-5,
+        "GPU differs from the CPU reference by {worst}"
+    );
+}
+
+/// Step 4 over the ~12k-token archive on a GPU whose storage bindings hold 256 KiB (standing in
+/// for a small GPU): a smaller context — fewer retrieved chunks — computed and shown, with a
+/// message naming the limit, instead of an error.
+#[test]
+fn step_four_beyond_the_binding_limit_shows_a_smaller_context_and_says_why() {
+    use gaze::app::context::Step4;
+    use gaze::app::lesson::Lesson;
+    use gaze::scene::Scene;
+
+    let small = gaze::gpu::GpuContext::headless_with_limits(|offered| wgpu::Limits {
+        max_storage_buffer_binding_size: 1 << 18,
+        ..offered
+    })
+    .unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    let lesson = Lesson::new(&small).expect("the lesson builds");
+    let mut scene = Scene::default();
+    scene.step = 4;
+    scene.context.level = 3;
+    scene.context.archive = true;
+    let mut step4 = Step4::default();
+    assert!(step4
+        .update(&small, &lesson, &scene)
+        .expect("a smaller view, not an error"));
+    step4.wait(&small).expect("the numbers land");
+    let stage = step4.stage.as_ref().expect("a stage");
+    let message = stage
+        .shortened
+        .as_deref()
+        .expect("the view says it is smaller");
+    assert!(message.contains("showing"), "{message}");
+    assert!(
+        message.contains("max_storage_buffer_binding_size"),
+        "{message}"
+    );
+    let shown = stage.input.tokens.len();
+    eprintln!("{message}");
+    assert!(
+        shown > 100 && shown < scene.context.budget_tokens,
+        "{shown} tokens"
+    );
+    let masses = &stage.numbers.as_ref().expect("read back").masses;
+    let total: f32 = masses.iter().sum();
+    assert!((total - 1.0).abs() < 1e-3, "chunk masses sum to {total}");
 }

@@ -101,8 +101,10 @@ fn render_is_not_blank_and_marks_the_focus_row() {
 #[test]
 fn steps_not_built_yet_and_empty_sizes_are_refused() {
     let (ctx, _) = gpu();
-    let mut scene = Scene::default();
-    scene.step = 1;
+    let scene = Scene {
+        step: 1,
+        ..Scene::default()
+    };
     assert!(matches!(
         render_scene(ctx, &scene, &request(100, 100, Colormap::Viridis)),
         Err(RenderError::Step(1))

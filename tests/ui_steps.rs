@@ -31,7 +31,6 @@ fn harness(scene: Scene) -> Harness<'static, Screen> {
                         }
                     })
                 });
-                drop(views);
                 trainers
                     .start_requested(ctx, scene, &model, panels, true)
                     .unwrap();

@@ -108,6 +108,9 @@ pub struct ContextStage {
     pub generation: u64,
     /// Whether the GPU kernels computed it.
     pub on_gpu: bool,
+    /// Why the context is shorter than its budget asked: this GPU's limits hold only part of it
+    /// (the smaller view); `None` when all of it is shown.
+    pub shortened: Option<String>,
 }
 
 impl ContextStage {
@@ -311,6 +314,31 @@ impl Step4 {
         }
     }
 
+    /// The context's tokens at `budget` (the scene's own, or a smaller one for a small GPU), and
+    /// for RAG the retrieved chunks.
+    fn assemble(
+        &mut self,
+        model: &crate::model::lesson::LessonModel,
+        key: &ContextKey,
+        budget: usize,
+    ) -> Result<(ContextInput, Vec<Retrieved>), ContextError> {
+        let scene = &key.context;
+        Ok(match scene.level() {
+            Level::SelfAttention => (
+                context::self_attention_input(model, &key.sentence, key.focus)?,
+                Vec::new(),
+            ),
+            Level::InContext => (
+                context::in_context_input(model, &scene.examples, &scene.review, budget)?,
+                Vec::new(),
+            ),
+            Level::Rag => {
+                let kb = self.knowledge_base(scene);
+                context::rag_input(model, kb, &scene.question, budget)?
+            }
+        })
+    }
+
     fn compute(
         &mut self,
         ctx: &GpuContext,
@@ -318,27 +346,42 @@ impl Step4 {
         key: ContextKey,
     ) -> Result<ContextStage, ContextStageError> {
         let started = Instant::now();
-        let scene = &key.context;
         let model = &lesson.model;
-        let (input, retrieved) = match scene.level() {
-            Level::SelfAttention => (
-                context::self_attention_input(model, &key.sentence, key.focus)?,
-                Vec::new(),
-            ),
-            Level::InContext => (
-                context::in_context_input(
-                    model,
-                    &scene.examples,
-                    &scene.review,
-                    scene.budget_tokens,
-                )?,
-                Vec::new(),
-            ),
-            Level::Rag => {
-                let kb = self.knowledge_base(scene);
-                context::rag_input(model, kb, &scene.question, scene.budget_tokens)?
-            }
-        };
+        let (mut input, mut retrieved) = self.assemble(model, &key, key.context.budget_tokens)?;
+        // A GPU whose limits cannot hold this context (binding sizes, the loop bound; checked
+        // before anything is allocated) gets a smaller one: half the tokens at a time, assembled
+        // the same way (fewer examples, fewer retrieved chunks), with a message saying so.
+        let mut prepared = None;
+        let mut shortened = None;
+        if let Engine::Gpu(attention) = &lesson.engine {
+            // Held outside `self` while the context may be assembled again below.
+            let overview = match self.kernels.take() {
+                Some(kernels) => kernels,
+                None => OverviewKernels::new(ctx)?,
+            };
+            let fitted = loop {
+                let packed = input.packed().map_err(ContextError::from)?;
+                let n = input.tokens.len();
+                let bins = context::overview_bins(n, OVERVIEW_BINS);
+                let spans = input.span_bounds();
+                match LongContext::prepare(ctx, attention, &overview, &packed, &spans, bins) {
+                    Ok(gpu) => break Ok(gpu),
+                    Err(error @ (GpuError::LimitExceeded { .. } | GpuError::LoopBound { .. }))
+                        if n > 1 && key.context.level() != Level::SelfAttention =>
+                    {
+                        shortened.get_or_insert_with(|| (n, error.to_string()));
+                        let smaller = self.assemble(model, &key, n / 2)?;
+                        if smaller.0.tokens.len() >= n {
+                            break Err(error);
+                        }
+                        (input, retrieved) = smaller;
+                    }
+                    Err(error) => break Err(error),
+                }
+            };
+            self.kernels = Some(overview);
+            prepared = Some(fitted?);
+        }
         self.generation += 1;
         let n = input.tokens.len();
         let span_of_chunk = if retrieved.is_empty() {
@@ -360,19 +403,15 @@ impl Step4 {
             bins: 0,
             generation: self.generation,
             on_gpu: false,
+            shortened: shortened.map(|(asked, why)| {
+                format!(
+                    "this GPU's limits hold only part of the context: showing {n} of {asked} \
+                     tokens ({why})"
+                )
+            }),
         };
-        match &lesson.engine {
-            Engine::Gpu(attention) => {
-                if self.kernels.is_none() {
-                    self.kernels = Some(OverviewKernels::new(ctx)?);
-                }
-                let Some(overview) = self.kernels.as_ref() else {
-                    return Ok(stage);
-                };
-                let packed = stage.input.packed().map_err(ContextError::from)?;
-                let bins = context::overview_bins(n, OVERVIEW_BINS);
-                let spans = stage.input.span_bounds();
-                let gpu = LongContext::prepare(ctx, attention, overview, &packed, &spans, bins)?;
+        match (&lesson.engine, self.kernels.as_ref(), prepared) {
+            (Engine::Gpu(attention), Some(overview), Some(gpu)) => {
                 let mut encoder = ctx.device.create_command_encoder(&Default::default());
                 gpu.encode_focus(&mut encoder, attention, overview);
                 stage.pending = Some(gpu.start_read_back(ctx, encoder)?);
@@ -383,7 +422,7 @@ impl Step4 {
                 stage.gpu = Some(gpu);
                 stage.on_gpu = true;
             }
-            Engine::Cpu => {
+            _ => {
                 let bins = if n <= CPU_OVERVIEW_MAX_TOKENS {
                     OVERVIEW_BINS
                 } else {

@@ -302,7 +302,8 @@ pub fn inspect(scene: &Scene, model: &LessonModel) -> Result<InspectReport, Insp
                     .iter()
                     .enumerate()
                     .map(|(p, prefix)| {
-                        let probabilities = after[p * v..(p + 1) * v].to_vec();
+                        let probabilities =
+                            after.get(p * v..(p + 1) * v).unwrap_or_default().to_vec();
                         PrefixFit {
                             prefix: prefix.clone(),
                             kl_to_counts: crate::model::train::kl_divergence(
@@ -397,7 +398,9 @@ fn context_section(scene: &Scene, model: &LessonModel) -> Result<ContextSection,
         Level::InContext => {
             let scores = step4::label_scores(&input.spans, &outcome.masses);
             let values: Vec<f32> = scores.iter().map(|s| s.1).collect();
-            let best = step4::argmax(&values).map(|i| scores[i].0.clone());
+            let best = step4::argmax(&values)
+                .and_then(|i| scores.get(i))
+                .map(|score| score.0.clone());
             labels = scores
                 .into_iter()
                 .map(|(label, score)| LabelScore { label, score })

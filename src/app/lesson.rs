@@ -10,7 +10,7 @@ use wgpu::util::DeviceExt;
 use crate::gpu::attention::{start_read_back, PendingReadback};
 use crate::gpu::{AttentionBuffers, AttentionKernels, GpuContext, GpuError};
 use crate::model::attention::{
-    AttentionOptions, AttentionParams, AttentionResult, PackedAttention, QueryRows,
+    AttentionInput, AttentionOptions, AttentionParams, AttentionResult, PackedAttention, QueryRows,
 };
 use crate::model::lesson::{LessonError, LessonModel, LessonToken};
 use crate::scene::AttentionScene;
@@ -81,6 +81,9 @@ pub struct AttentionStage {
     /// Bumped whenever the weights change, rewritten in place or not (the CPU-eased arcs take
     /// new targets then).
     pub revision: u64,
+    /// Why only the first tokens are shown, when the sentence is longer than step 3 computes
+    /// here (a paste of a whole page, or a GPU with small limits): the smaller view's message.
+    pub shortened: Option<String>,
 }
 
 impl AttentionStage {
@@ -275,12 +278,13 @@ impl Lesson {
             edits: scene.weight_edits.clone(),
             model_revision: self.model_revision,
         };
-        let (tokens, input) = self.model.attention_input_with_edits(
+        let (mut tokens, mut input) = self.model.attention_input_with_edits(
             &key.sentence,
             key.heads,
             key.options.clone(),
             &key.edits,
         )?;
+        let shortened = self.shorten_to_fit(ctx, &mut tokens, &mut input)?;
         let packed = PackedAttention::new(&input, QueryRows::All)?;
         let previous = stage.take();
         let (last_generation, last_revision) = previous
@@ -313,8 +317,67 @@ impl Lesson {
                 last_generation + 1
             },
             revision: last_revision + 1,
+            shortened,
         });
         Ok(true)
+    }
+
+    /// The most tokens of the sentence whose full N×N map fits this device's limits (the model
+    /// already refuses sentences past `MAX_SENTENCE_TOKENS`; a small GPU may hold fewer). A
+    /// longer sentence keeps its first tokens — the smaller view — and the returned message says
+    /// so, naming the limit; the sentence itself is left as the user wrote it.
+    fn shorten_to_fit(
+        &self,
+        ctx: &GpuContext,
+        tokens: &mut Vec<LessonToken>,
+        input: &mut AttentionInput,
+    ) -> Result<Option<String>, StageError> {
+        let total = tokens.len();
+        let mut shown = total;
+        let mut limit_message = None;
+        if matches!(self.engine, Engine::Gpu(_)) {
+            // The device's limits (binding sizes, the loop bound) are checked by `plan` without
+            // allocating anything; the largest N that passes is found by bisection.
+            let mut params = *PackedAttention::new(input, QueryRows::All)?.params();
+            let limits = ctx.limits();
+            let mut fits = |n: usize| {
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                params.n_tokens = n;
+                params.query_count = n;
+                crate::gpu::attention::plan(&params, &limits)
+            };
+            if let Err(error) = fits(shown) {
+                let (mut low, mut high) = (0, shown);
+                while high - low > 1 {
+                    let middle = low + (high - low) / 2;
+                    if fits(middle).is_ok() {
+                        low = middle;
+                    } else {
+                        high = middle;
+                    }
+                }
+                if low == 0 {
+                    return Err(error.into());
+                }
+                shown = low;
+                limit_message = Some(error.to_string());
+            }
+        }
+        let Some(why) = limit_message.filter(|_| shown < total) else {
+            return Ok(None);
+        };
+        let width = input.x.cols();
+        let kept = input
+            .x
+            .data()
+            .get(..shown * width)
+            .unwrap_or_default()
+            .to_vec();
+        input.x = crate::model::attention::Matrix::new(shown, width, kept)?;
+        tokens.truncate(shown);
+        Ok(Some(format!(
+            "showing the first {shown} of {total} tokens ({why})"
+        )))
     }
 
     /// The kernels, into the previous stage's buffers when the shape allows; a readback starts.

@@ -314,8 +314,10 @@ impl Page {
         self.scene_changed = false;
         self.reported = now;
         let mut report = status(state, scene);
-        report["first_frame_ms"] = self.first_frame_ms.into();
-        report["numbers_ms"] = self.numbers_ms.into();
+        if let Some(fields) = report.as_object_mut() {
+            fields.insert("first_frame_ms".into(), self.first_frame_ms.into());
+            fields.insert("numbers_ms".into(), self.numbers_ms.into());
+        }
         set_data("gazeStatus", &report.to_string());
     }
 }
@@ -332,8 +334,10 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
         .filter(|r| r.params.n_tokens <= 64)
         .map(|result| {
             let cells = (result.params.query_count * result.params.n_tokens) as usize;
-            result.weights[..cells.min(result.weights.len())]
+            result
+                .weights
                 .iter()
+                .take(cells)
                 .map(|&w| colormap.sample(w))
                 .collect()
         })
@@ -401,10 +405,12 @@ fn context_status(state: &WindowState) -> serde_json::Value {
     let prediction = masses.and_then(|m| {
         let scores = label_scores(&stage.input.spans, m);
         let values: Vec<f32> = scores.iter().map(|s| s.1).collect();
-        argmax(&values).map(|i| scores[i].0.clone())
+        argmax(&values)
+            .and_then(|i| scores.get(i))
+            .map(|score| score.0.clone())
     });
     let source = masses
-        .and_then(|m| argmax(m))
+        .and_then(argmax)
         .and_then(|i| stage.input.spans.get(i))
         .map(|s| s.name.clone());
     let overview = state.overview_rect();

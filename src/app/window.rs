@@ -35,6 +35,9 @@ pub enum WindowError {
     /// No event loop (no display server).
     #[error("cannot open a window: {0}")]
     EventLoop(#[from] winit::error::EventLoopError),
+    /// The window opened but could not be drawn into (no GPU adapter at all, no surface).
+    #[error("{0}")]
+    Gpu(String),
 }
 
 /// Options from the command line.
@@ -59,6 +62,10 @@ pub struct WindowOptions {
     pub export_at_frame: Option<u64>,
     /// Meet this fault on purpose (tests; `--inject-fault`, `app::faults`).
     pub fault: Option<crate::app::faults::Fault>,
+    /// Compute attention on the CPU reference even where the GPU could (`--cpu-reference`: to
+    /// compare, or on a driver whose compute misbehaves). Adapters without compute shaders use it
+    /// anyway.
+    pub cpu_reference: bool,
 }
 
 /// Whether the desktop asks for reduced motion, where it can be read: GNOME's "animations" switch
@@ -160,7 +167,14 @@ async fn connect(
         .map_err(|e| format!("{what} ({e})"))?;
     let ctx = GpuContext::new(instance, Some(&surface))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|error| match error {
+            // Natively nothing can be drawn without an adapter; the numbers can still be had.
+            crate::gpu::GpuError::NoAdapter(_) if cfg!(not(target_arch = "wasm32")) => format!(
+                "{error}. Without any GPU, `gaze inspect --scene FILE` still computes every number \
+                 of the lesson on the CPU reference"
+            ),
+            error => error.to_string(),
+        })?;
     Ok(Connection {
         window,
         surface,
@@ -202,10 +216,7 @@ pub fn run(scene: Scene, mut options: WindowOptions) -> Result<(), WindowError> 
     app.snapshot = Some(snapshot);
     event_loop.run_app(&mut app)?;
     match app.fatal {
-        Some(message) => {
-            eprintln!("gaze: {message}");
-            Ok(())
-        }
+        Some(message) => Err(WindowError::Gpu(message)),
         None => Ok(()),
     }
 }
@@ -502,9 +513,16 @@ pub struct WindowState {
 }
 
 /// The notice shown when attention cannot run on this GPU.
+#[cfg(target_arch = "wasm32")]
 pub const CPU_NOTICE: &str = "This browser has no WebGPU: drawing with WebGL2, and attention is \
 computed on the CPU reference (the one every GPU kernel is tested against) - same numbers, \
 slower past a few hundred tokens.";
+
+/// The notice shown when attention cannot run on this GPU.
+#[cfg(not(target_arch = "wasm32"))]
+pub const CPU_NOTICE: &str = "Attention is computed on the CPU reference here (the one every GPU \
+kernel is tested against): this GPU has no compute shaders Gaze can use, or --cpu-reference was \
+given. Same numbers, slower past a few hundred tokens.";
 
 impl WindowState {
     fn new(
@@ -537,8 +555,18 @@ impl WindowState {
         #[cfg(target_arch = "wasm32")]
         let model = crate::model::lesson::LessonModel::curated_only();
         let model = model.map_err(|e| e.to_string())?;
-        let lesson = Lesson::with_model(&ctx, model).map_err(|e| e.to_string())?;
+        let lesson = if options.cpu_reference {
+            Lesson::on_cpu_reference(model)
+        } else {
+            Lesson::with_model(&ctx, model).map_err(|e| e.to_string())?
+        };
         let notice = (!lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
+        if notice.is_some() {
+            crate::gpu::context::report(&format!(
+                "gaze: attention runs on the CPU reference ({})",
+                ctx.summary()
+            ));
+        }
         let egui_ctx = egui::Context::default();
         let egui_state = egui_winit::State::new(
             egui_ctx.clone(),
@@ -603,8 +631,12 @@ impl WindowState {
         let why = self.ctx.lost().unwrap_or_default();
         let mut state = Self::new(connection, options, self.proxy.clone())?;
         // The lesson model as it stood (with the estimated words, if they had arrived).
-        state.lesson =
-            Lesson::with_model(&state.ctx, self.lesson.model.clone()).map_err(|e| e.to_string())?;
+        let model = self.lesson.model.clone();
+        state.lesson = if options.cpu_reference {
+            Lesson::on_cpu_reference(model)
+        } else {
+            Lesson::with_model(&state.ctx, model).map_err(|e| e.to_string())?
+        };
         state.notice = (!state.lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
         state.egui_ctx = self.egui_ctx;
         state.egui_state = self.egui_state;
@@ -649,6 +681,7 @@ impl WindowState {
             FaultKind::DeviceLost => self.ctx.simulate_device_loss(),
             FaultKind::SurfaceLost | FaultKind::SurfaceOutdated => self.surface_fault = Some(kind),
             FaultKind::Minimise => self.minimised_redraws = MINIMISED_FRAMES,
+            #[allow(clippy::panic, reason = "the fault asked for is a panic")]
             FaultKind::Panic => panic!(
                 "fault injected at frame {} (--inject-fault panic@N)",
                 self.frames
@@ -822,7 +855,10 @@ impl WindowState {
             return;
         }
         match self.step4.update(&self.ctx, &self.lesson, scene) {
-            Ok(true) => self.step4_refusal = None,
+            // A context this GPU holds only part of is shown smaller, with the reason.
+            Ok(true) => {
+                self.step4_refusal = self.step4.stage.as_ref().and_then(|s| s.shortened.clone());
+            }
             Ok(false) => {}
             Err(error) => self.step4_refusal = Some(error.to_string()),
         }
@@ -859,8 +895,12 @@ impl WindowState {
                 .lesson
                 .update(&self.ctx, &scene.attention, &mut self.stage)
             {
-                Ok(_) => {
-                    self.refusal = None;
+                Ok(changed) => {
+                    // A sentence longer than step 3 computes here shows its first tokens, and
+                    // the message line says so (the smaller view).
+                    if changed {
+                        self.refusal = self.stage.as_ref().and_then(|s| s.shortened.clone());
+                    }
                     self.refused = None;
                 }
                 Err(error) => {
@@ -984,9 +1024,7 @@ impl WindowState {
         if size.width == 0 || size.height == 0 {
             return None;
         }
-        let Some(frame) = self.acquire() else {
-            return None;
-        };
+        let frame = self.acquire()?;
         let screen = egui_wgpu::ScreenDescriptor {
             size_in_pixels: [self.config.width, self.config.height],
             pixels_per_point: output.pixels_per_point,

@@ -335,16 +335,16 @@ impl AttentionBuffers {
         }
         self.params = *packed.params();
         queue.write_buffer(&self.params_buffer, 0, bytemuck::bytes_of(&self.params));
-        queue.write_buffer(&self.x, 0, bytemuck::cast_slice(&packed.x()));
-        queue.write_buffer(&self.w_qkv, 0, bytemuck::cast_slice(&packed.w_qkv()));
+        queue.write_buffer(&self.x, 0, bytemuck::cast_slice(packed.x()));
+        queue.write_buffer(&self.w_qkv, 0, bytemuck::cast_slice(packed.w_qkv()));
         if !packed.sinusoid().is_empty() {
-            queue.write_buffer(&self.sinusoid, 0, bytemuck::cast_slice(&packed.sinusoid()));
+            queue.write_buffer(&self.sinusoid, 0, bytemuck::cast_slice(packed.sinusoid()));
         }
         if !packed.rope().is_empty() {
-            queue.write_buffer(&self.rope, 0, bytemuck::cast_slice(&packed.rope()));
+            queue.write_buffer(&self.rope, 0, bytemuck::cast_slice(packed.rope()));
         }
         if !packed.key_mask().is_empty() {
-            queue.write_buffer(&self.key_mask, 0, bytemuck::cast_slice(&packed.key_mask()));
+            queue.write_buffer(&self.key_mask, 0, bytemuck::cast_slice(packed.key_mask()));
         }
         true
     }
@@ -429,7 +429,7 @@ impl AttentionKernels {
         let plan = plan(packed.params(), &ctx.limits())?;
         let device = &ctx.device;
         ctx.scoped(|| {
-            let bytes = |i: usize| plan.buffers[i].1;
+            let bytes = |i: usize| plan.buffers.get(i).map_or(EMPTY_BINDING_BYTES, |b| b.1);
             let params_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("attention params"),
                 contents: bytemuck::bytes_of(packed.params()),
@@ -438,31 +438,31 @@ impl AttentionKernels {
             let x = storage_init(
                 device,
                 "embeddings",
-                bytemuck::cast_slice(&packed.x()),
+                bytemuck::cast_slice(packed.x()),
                 bytes(0),
             );
             let w_qkv = storage_init(
                 device,
                 "projection weights",
-                bytemuck::cast_slice(&packed.w_qkv()),
+                bytemuck::cast_slice(packed.w_qkv()),
                 bytes(1),
             );
             let sinusoid = storage_init(
                 device,
                 "sinusoidal table",
-                bytemuck::cast_slice(&packed.sinusoid()),
+                bytemuck::cast_slice(packed.sinusoid()),
                 bytes(2),
             );
             let rope = storage_init(
                 device,
                 "rope table",
-                bytemuck::cast_slice(&packed.rope()),
+                bytemuck::cast_slice(packed.rope()),
                 bytes(3),
             );
             let key_mask = storage_init(
                 device,
                 "key mask",
-                bytemuck::cast_slice(&packed.key_mask()),
+                bytemuck::cast_slice(packed.key_mask()),
                 bytes(4),
             );
             let q = storage_output(device, "queries", bytes(5));

@@ -87,18 +87,36 @@ impl GpuContext {
         instance: wgpu::Instance,
         compatible_surface: Option<&wgpu::Surface<'_>>,
     ) -> Result<Self, GpuError> {
+        Self::with_limits(instance, compatible_surface, |offered| offered).await
+    }
+
+    /// A headless context whose device is opened with `limits(adapter's limits)`: tests use it
+    /// to stand in for a smaller GPU (a 1 MiB storage binding, say) on the one they have.
+    pub fn headless_with_limits(
+        limits: impl FnOnce(wgpu::Limits) -> wgpu::Limits,
+    ) -> Result<Self, GpuError> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        pollster::block_on(Self::with_limits(instance, None, limits))
+    }
+
+    async fn with_limits(
+        instance: wgpu::Instance,
+        compatible_surface: Option<&wgpu::Surface<'_>>,
+        limits: impl FnOnce(wgpu::Limits) -> wgpu::Limits,
+    ) -> Result<Self, GpuError> {
         let adapter =
             wgpu::util::initialize_adapter_from_env_or_default(&instance, compatible_surface)
                 .await
                 .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
-        // Ask for everything the adapter offers: the focus-row mode over 16k tokens and the full
-        // matrix at N = 4096 need more than WebGPU's default 128 MiB storage binding on some
-        // adapters, and every request is checked against these limits before it is dispatched.
+        // Ask for everything the adapter offers: the focus-row mode over 16k tokens needs more
+        // than WebGPU's default 128 MiB storage binding on some adapters, and every request is
+        // checked against these limits before it is dispatched.
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("gaze"),
                 required_features: wgpu::Features::empty(),
-                required_limits: adapter.limits(),
+                required_limits: limits(adapter.limits()),
                 ..Default::default()
             })
             .await?;
@@ -202,7 +220,7 @@ impl GpuContext {
 }
 
 /// Reports an error nobody asked for: stderr natively, the console in the browser.
-fn report(message: &str) {
+pub fn report(message: &str) {
     #[cfg(target_arch = "wasm32")]
     web_sys::console::error_1(&message.into());
     #[cfg(not(target_arch = "wasm32"))]

@@ -63,8 +63,12 @@ fn buffer(
     })
 }
 
+/// The row statistics (`heads × N × 2`: max, sum) and the reduced map (`heads × R × R`), on their
+/// way back from the GPU.
+pub type PendingOverview = Pending<(Vec<f32>, Vec<f32>)>;
+
 fn check_size(what: &str, bytes: u64, limits: &wgpu::Limits) -> Result<(), GpuError> {
-    let allowed = u64::from(limits.max_storage_buffer_binding_size);
+    let allowed = limits.max_storage_buffer_binding_size;
     if bytes > allowed {
         return Err(GpuError::LimitExceeded {
             limit: "max_storage_buffer_binding_size",
@@ -330,7 +334,7 @@ impl Overview {
         &self,
         ctx: &GpuContext,
         encoder: wgpu::CommandEncoder,
-    ) -> Result<Pending<(Vec<f32>, Vec<f32>)>, GpuError> {
+    ) -> Result<PendingOverview, GpuError> {
         let (heads, n, r) = (
             self.heads as usize,
             self.n_tokens as usize,

@@ -84,8 +84,8 @@ pub fn compare_kernels(packed: &PackedAttention, gpu: &AttentionResult) -> [Chec
     let project_error = max_abs_diff(&gpu.q, &cpu.q)
         .max(max_abs_diff(&gpu.k, &cpu.k))
         .max(max_abs_diff(&gpu.v, &cpu.v));
-    let scores = attention::scores(p, &gpu.q, &gpu.k, &packed.key_mask());
-    let weights = attention::softmax_rows(p, &gpu.scores, &packed.key_mask());
+    let scores = attention::scores(p, &gpu.q, &gpu.k, packed.key_mask());
+    let weights = attention::softmax_rows(p, &gpu.scores, packed.key_mask());
     let output = attention::weighted_values(p, &gpu.weights, &gpu.v);
     [
         Check {

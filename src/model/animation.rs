@@ -11,6 +11,11 @@
 //! The exponential form makes the motion independent of the frame rate: two steps of `dt/2` land
 //! where one step of `dt` does. [`ease_arcs`] is the CPU twin of `shaders/arcs_ease.wgsl`.
 
+#![allow(
+    clippy::indexing_slicing,
+    reason = "a CPU twin indexes its flat buffers exactly as its WGSL kernel does, loop for loop, so a mismatch points at the same line in both; every shape is validated before any loop runs (`PackedAttention::new`, the plan checks) and the edge-shape tests run these loops under bounds checks"
+)]
+
 use super::attention::LANES;
 
 /// The easing time constant, seconds.

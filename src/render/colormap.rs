@@ -87,10 +87,12 @@ impl Colormap {
         let x = t * (STOPS - 1) as f32;
         let i = (x.floor() as usize).min(STOPS - 2);
         let f = x - i as f32;
-        let (a, b) = (self.stops()[i], self.stops()[i + 1]);
-        let mix =
-            |k: usize| (f32::from(a[k]) + (f32::from(b[k]) - f32::from(a[k])) * f).round() as u8;
-        [mix(0), mix(1), mix(2)]
+        let stops = self.stops();
+        let (Some(a), Some(b)) = (stops.get(i), stops.get(i + 1)) else {
+            return [0; 3];
+        };
+        let mix = |a: u8, b: u8| (f32::from(a) + (f32::from(b) - f32::from(a)) * f).round() as u8;
+        [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
     }
 
     /// Whether dark or light text reads better on the colour of weight `t`.

@@ -305,9 +305,12 @@ fn heatmap(
         }
         if let Some(pos) = response.hover_pos().filter(|p| rect.contains(*p)) {
             let (i, j) = (row_of(pos).min(n - 1), col_of(pos).min(n - 1));
-            if let Some(w) = result.weights_row(head, i).and_then(|row| row.get(j)) {
+            let weight = result.weights_row(head, i).and_then(|row| row.get(j));
+            if let (Some(w), Some(row), Some(column)) =
+                (weight, view.tokens.get(i), view.tokens.get(j))
+            {
                 // "row -> column: weight" (the default fonts have no arrow glyph).
-                let text = format!("{} -> {}: {w:.4}", view.tokens[i].text, view.tokens[j].text);
+                let text = format!("{} -> {}: {w:.4}", row.text, column.text);
                 response.clone().on_hover_text_at_pointer(text);
             }
         }
