@@ -30,15 +30,22 @@ const ESTIMATED_URL: &str = "assets/estimated_embeddings.txt";
 
 /// Starts Gaze in the page: called by `main` in the wasm build.
 pub fn start() {
+    // The scene is always in the address bar (`Page::after_frame`), so a reload picks up where
+    // the page stopped: the web's recovery file.
     std::panic::set_hook(Box::new(|info| {
-        let message = format!("Gaze stopped: {info}");
+        let message = format!(
+            "Gaze stopped: {info}. Your scene is kept in this page's address: reload the page to \
+             carry on where you were."
+        );
         web_sys::console::error_1(&message.clone().into());
         show_failure(&message);
     }));
     let (scene, message) = scene_from_location();
+    let (fault, fault_error) = fault_from_location();
     let options = WindowOptions {
         reduced_motion: prefers_reduced_motion(),
-        message,
+        message: message.or(fault_error),
+        fault,
         ..WindowOptions::default()
     };
     match spawn(scene, options) {
@@ -77,6 +84,25 @@ fn set_data(key: &str, value: &str) {
         if let Ok(root) = root.dyn_into::<web_sys::HtmlElement>() {
             let _ = root.dataset().set(key, value);
         }
+    }
+}
+
+/// A fault to inject for the page's tests, `?fault=KIND@FRAME` (see `app::faults`), or why the
+/// parameter could not be read.
+fn fault_from_location() -> (Option<crate::app::faults::Fault>, Option<String>) {
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    let Some(value) = search
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("fault="))
+    else {
+        return (None, None);
+    };
+    match value.parse() {
+        Ok(fault) => (Some(fault), None),
+        Err(error) => (None, Some(error.to_string())),
     }
 }
 

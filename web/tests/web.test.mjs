@@ -427,6 +427,25 @@ test("webgpu: step 4 reads the prediction off attention in compute shaders; the 
   await page.close();
 });
 
+test("webgpu: a lost GPU device is reconnected and the scene's numbers come back, drawn right", async () => {
+  const browser = await launch(WEBGPU_FLAGS);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // device.destroy() at frame 30 (`?fault=`, app::faults), on a scene with the causal mask on.
+  const url = new URL("?fault=device-lost@30#step=3&causal=1", URL_BASE);
+  await page.goto(url.href);
+  const recovered = await waitForStatus(page, (t) => /connected to it again/.test(t.message ?? ""));
+  assert.equal(recovered.compute, "gpu", "the new device computes attention again");
+  const s = await waitForNumbers(page);
+  assert.equal(s.attention.causal, true, "the scene survived the loss");
+  const pixels = await checkHeatmapPixels(page, s, "after the device was lost");
+  const later = await waitForStatus(page, (t) => t.frames > s.frames + 10);
+  assert.ok(later.frames > s.frames, "frames keep coming");
+  assert.deepEqual(errors, [], "no uncaught error on the page");
+  report.device_lost = { recovered_at_frame: recovered.frames, worst_cell_error: pixels.worst };
+});
+
 test("webgl2: without WebGPU the lesson still draws, computes on the CPU and says so", async () => {
   const browser = await launch(WEBGL_FLAGS);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
