@@ -255,8 +255,17 @@ fn heatmap(
                 label_font.clone(),
                 color,
             );
-            // Column labels only where they fit inside their column.
-            let galley = painter.layout_no_wrap(token.text.clone(), label_font.clone(), color);
+            // Column labels fit inside their column: a long word is set smaller rather than
+            // dropped (`database` is the lesson's answer), down to the theme's smallest text.
+            let mut galley = painter.layout_no_wrap(token.text.clone(), label_font.clone(), color);
+            let width = galley.size().x;
+            if width > cell - 2.0 && width > 0.0 {
+                let fitted = label_font.size * (cell - 2.0) / width;
+                if fitted >= text_size(ui, 10.0) {
+                    let smaller = FontId::new(fitted, label_font.family.clone());
+                    galley = painter.layout_no_wrap(token.text.clone(), smaller, color);
+                }
+            }
             if galley.size().x <= cell - 2.0 {
                 let pos = Pos2::new(
                     x - galley.size().x / 2.0,
