@@ -47,21 +47,51 @@ fn encode(text: &str) -> String {
     utf8_percent_encode(text, COMPONENT).to_string()
 }
 
+/// The longest fragment read, in bytes: past what browsers keep in an address bar (~2 MB), so
+/// only a pasted or generated one can be longer.
+pub const MAX_FRAGMENT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Whether every `%` in `text` starts an escape of two hex digits. This format writes a literal
+/// `%` as `%25`, so a bare one means the link was cut short or mangled.
+fn escapes_are_whole(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
 fn decode(key: &'static str, text: &str) -> Result<String, SceneError> {
     // `+` is a space in form encoding; this format writes `%20`, but accept both.
     let text = text.replace('+', " ");
+    if !escapes_are_whole(&text) {
+        return Err(invalid(
+            key,
+            &text,
+            "percent-encoded text, each % followed by two hex digits (was the link cut short?)",
+        ));
+    }
     percent_decode_str(&text)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| invalid(key, text.clone(), "percent-encoded UTF-8 text"))
+        .map_err(|_| invalid(key, &text, "percent-encoded UTF-8 text"))
 }
 
-fn invalid(field: &'static str, value: String, expected: &'static str) -> SceneError {
-    SceneError::Invalid {
-        field,
-        value,
-        expected,
-    }
+fn invalid(field: &'static str, value: &str, expected: &'static str) -> SceneError {
+    SceneError::invalid(field, value, expected)
+}
+
+/// A JSON value of the link (`examples`, `edits`), its serde error turned into a message that
+/// names the key and says what the value should be.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    field: &'static str,
+    value: &str,
+    expected: &'static str,
+) -> Result<T, SceneError> {
+    let json = decode(field, value)?;
+    serde_json::from_str(&json).map_err(|_| invalid(field, &json, expected))
 }
 
 fn flag(value: bool) -> &'static str {
@@ -76,7 +106,7 @@ fn parse_flag(key: &'static str, value: &str) -> Result<bool, SceneError> {
     match value {
         "1" | "true" | "on" => Ok(true),
         "0" | "false" | "off" => Ok(false),
-        _ => Err(invalid(key, value.into(), "1 or 0")),
+        _ => Err(invalid(key, value, "1 or 0")),
     }
 }
 
@@ -85,9 +115,7 @@ fn parse_number<T: std::str::FromStr>(
     value: &str,
     expected: &'static str,
 ) -> Result<T, SceneError> {
-    value
-        .parse()
-        .map_err(|_| invalid(key, value.into(), expected))
+    value.parse().map_err(|_| invalid(key, value, expected))
 }
 
 /// The corpus as `prefix:ending*count,…;prefix:…`.
@@ -119,12 +147,12 @@ fn parse_corpus(value: &str) -> Result<Corpus, SceneError> {
     for group in value.split(';').filter(|g| !g.is_empty()) {
         let (prefix, endings) = group
             .split_once(':')
-            .ok_or_else(|| invalid(KEY, group.into(), SHAPE))?;
+            .ok_or_else(|| invalid(KEY, group, SHAPE))?;
         let prefix = decode(KEY, prefix)?;
         for entry in endings.split(',').filter(|e| !e.is_empty()) {
             let (ending, count) = entry
                 .split_once('*')
-                .ok_or_else(|| invalid(KEY, entry.into(), SHAPE))?;
+                .ok_or_else(|| invalid(KEY, entry, SHAPE))?;
             rows.push(CorpusRow {
                 prefix: prefix.clone(),
                 ending: decode(KEY, ending)?,
@@ -198,6 +226,13 @@ impl Scene {
     /// defaults; the result is checked like a scene file. Returns the scene and the keys this
     /// build did not know (kept out, reported).
     pub fn from_fragment(fragment: &str) -> Result<(Scene, Vec<String>), SceneError> {
+        if fragment.len() > MAX_FRAGMENT_BYTES {
+            return Err(SceneError::invalid(
+                "link",
+                &format!("{} bytes long", fragment.len()),
+                format!("a link of at most {MAX_FRAGMENT_BYTES} bytes (2 MiB)"),
+            ));
+        }
         let mut scene = Scene::default();
         let mut unknown = Vec::new();
         let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
@@ -217,11 +252,7 @@ impl Scene {
                         .into_iter()
                         .find(|p| p.name() == value)
                         .ok_or_else(|| {
-                            invalid(
-                                "attention.positions",
-                                value.into(),
-                                "none, sinusoidal or rope",
-                            )
+                            invalid("attention.positions", value, "none, sinusoidal or rope")
                         })?;
                 }
                 "causal" => a.causal = parse_flag("attention.causal", value)?,
@@ -248,14 +279,25 @@ impl Scene {
                 }
                 "archive" => scene.context.archive = parse_flag("context.archive", value)?,
                 "examples" => {
-                    let json = decode("context.examples", value)?;
-                    scene.context.examples = serde_json::from_str(&json)?;
+                    scene.context.examples = parse_json(
+                        "context.examples",
+                        value,
+                        "a JSON list of examples, [{\"text\": \"loved it\", \"label\": \"positive\"}]",
+                    )?;
                 }
                 "edits" => {
-                    let json = decode("attention.weight_edits", value)?;
-                    a.weight_edits = serde_json::from_str(&json)?;
+                    a.weight_edits = parse_json(
+                        "attention.weight_edits",
+                        value,
+                        "a JSON list of weight edits, [{\"head\": 0, \"matrix\": \"w_k\", \
+                         \"feature\": …, \"dim\": …, \"value\": 1.5}]",
+                    )?;
                 }
-                other => unknown.push(decode("key", other)?),
+                // Reported, never fatal: a newer build's key. Shown as best it can be read.
+                other => unknown.push(
+                    String::from_utf8_lossy(&percent_decode_str(other).collect::<Vec<u8>>())
+                        .into_owned(),
+                ),
             }
         }
         scene.validate()?;
@@ -270,8 +312,10 @@ mod tests {
     use crate::model::positions::Positions;
 
     fn edited_scene() -> Scene {
-        let mut scene = Scene::default();
-        scene.step = 2;
+        let mut scene = Scene {
+            step: 2,
+            ..Scene::default()
+        };
         scene.attention.sentence = "the best database, for me: is \"postgres\" & co #1".into();
         scene.attention.focus = 2;
         scene.attention.heads = 4;
@@ -281,7 +325,7 @@ mod tests {
         scene.attention.weight_edits.push(WeightEdit {
             head: 1,
             matrix: Projection::WK,
-            feature: "is a database".into(),
+            feature: "software & data".into(),
             dim: "topic".into(),
             value: -0.25,
         });

@@ -100,8 +100,8 @@ mod native {
             /// Height in pixels.
             #[arg(long, default_value_t = 800)]
             height: u32,
-            /// UI scale in pixels per point (2 or 4 for slides).
-            #[arg(long, default_value_t = 1.0)]
+            /// UI scale in pixels per point, 0.25 to 8 (2 or 4 for slides).
+            #[arg(long, default_value_t = 1.0, value_parser = parse_render_scale)]
             scale: f32,
             /// Colour map of the weights: viridis or cividis.
             #[arg(long, default_value = "viridis", value_parser = parse_colormap)]
@@ -119,6 +119,15 @@ mod native {
         match text.parse::<u32>() {
             Ok(scale @ (1 | 2 | 4)) => Ok(scale),
             _ => Err(format!("the export scale is 1, 2 or 4, not `{text}`")),
+        }
+    }
+
+    fn parse_render_scale(text: &str) -> Result<f32, String> {
+        match text.parse::<f32>() {
+            Ok(scale) if (0.25..=8.0).contains(&scale) => Ok(scale),
+            _ => Err(format!(
+                "the scale is pixels per point from 0.25 to 8 (2 or 4 for slides), not `{text}`"
+            )),
         }
     }
 

@@ -171,7 +171,8 @@ pub enum ShippedError {
     Scene(#[from] SceneError),
 }
 
-#[cfg(all(test, feature = "app"))]
+#[cfg(test)]
+#[cfg(feature = "app")]
 mod tests {
     use super::*;
     use crate::model::positions::Positions;

@@ -136,6 +136,27 @@ fn typing_a_sentence_edits_the_scene() {
     assert_eq!(harness.state().sentence, "the best database is fast");
 }
 
+/// A megabyte pasted into the sentence box (a page copied by mistake) never reaches the box:
+/// the sentence is unchanged, a note says why, and the next ordinary paste goes in and clears it.
+#[test]
+fn an_enormous_paste_into_the_sentence_is_refused_and_the_sentence_kept() {
+    let scene = AttentionScene::default();
+    let derived = derive(&scene);
+    let mut harness = harness(&derived, scene);
+    harness.get_by_label("sentence:").click();
+    harness.run();
+    harness.event(egui::Event::Paste("the best database is ".repeat(50_000)));
+    harness.run();
+    assert_eq!(harness.state().sentence, "the best database is");
+    assert!(harness
+        .query_by_label_contains("the paste is 1050000 characters; a sentence takes at most 4096")
+        .is_some());
+    harness.event(egui::Event::Paste(" fast".into()));
+    harness.run();
+    assert_eq!(harness.state().sentence, "the best database is fast");
+    assert!(harness.query_by_label_contains("the paste is").is_none());
+}
+
 #[test]
 fn dragging_a_key_weight_changes_the_attention() {
     use gaze::model::attention::AttentionInput;

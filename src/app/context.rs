@@ -524,6 +524,31 @@ impl Step4 {
     }
 }
 
+/// Reads a dropped or listed document for [`Scene::add_document`], which checks it. A file
+/// larger than a document may be is refused by its size on disk, before a byte is read: a
+/// multi-gigabyte file dropped by mistake is never read into memory only to be refused.
+pub fn read_document(path: &std::path::Path, name: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use crate::scene::{SceneError, MAX_DOCUMENT_BYTES};
+    let limit = MAX_DOCUMENT_BYTES as u64;
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot read {name}: {error}"))?;
+    let size = file.metadata().map_or(0, |m| m.len());
+    if size > limit {
+        let reason = format!("it is {size} bytes; the largest is {MAX_DOCUMENT_BYTES} (2 MiB)");
+        return Err(SceneError::Document {
+            name: name.to_owned(),
+            reason,
+        }
+        .to_string());
+    }
+    // A file growing while it is read still stops one byte past the limit (and is refused).
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read {name}: {error}"))?;
+    Ok(bytes)
+}
+
 /// Reads the `.md` and `.txt` files of `folder` (not its subfolders) into `scene`'s knowledge
 /// base; returns what to tell the user. A file that is refused (binary, too large, empty) is
 /// named with the reason; the others are still added, and nothing already there is lost.
@@ -553,12 +578,12 @@ pub fn add_folder(scene: &mut Scene, folder: &str) -> String {
         let name = file
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        match std::fs::read(&file) {
+        match read_document(&file, &name) {
             Ok(bytes) => match scene.add_document(&name, bytes) {
                 Ok(_) => added += 1,
                 Err(error) => problems.push(error.to_string()),
             },
-            Err(error) => problems.push(format!("cannot read {name}: {error}")),
+            Err(problem) => problems.push(problem),
         }
     }
     let mut report = format!("added {added} documents from {folder}");

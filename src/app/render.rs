@@ -44,7 +44,8 @@ pub enum RenderError {
     #[error("{0}")]
     Training(String),
     /// Writing the PNG failed.
-    #[error("writing the PNG failed: {0}")]
+    /// (The cause follows as the error's source: `anyhow` prints "writing the PNG failed: …".)
+    #[error("writing the PNG failed")]
     Png(#[from] image::ImageError),
 }
 

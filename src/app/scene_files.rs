@@ -10,12 +10,12 @@
 //! dialog blocks whoever waits for it, and the window must keep drawing (and a projector keep
 //! showing the lesson) while it is open.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::scene::{OpenedScene, Scene, SceneError};
+use crate::scene::{OpenedScene, Scene, SceneError, MAX_SCENE_BYTES};
 
 /// The dialogs' filter name and extension: scene files are JSON (DESIGN.md §6).
 pub const SCENE_FILTER: (&str, &[&str]) = ("Gaze scene", &["json"]);
@@ -32,9 +32,17 @@ pub enum SceneFileError {
         /// The system's reason.
         error: std::io::Error,
     },
-    /// The file is not text (a binary file picked by mistake).
-    #[error("the scene file {} is not UTF-8 text", path.display())]
+    /// The file is not text (a binary file picked by mistake), or text in another encoding.
+    #[error("the scene file {} is not UTF-8 text{}", path.display(), if *utf16 { " (it looks like UTF-16: save it as UTF-8)" } else { "" })]
     NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Whether it starts with a UTF-16 byte-order mark (Windows' "Unicode").
+        utf16: bool,
+    },
+    /// The file is larger than any scene ([`MAX_SCENE_BYTES`]); it was not read further.
+    #[error("the scene file {} is over {MAX_SCENE_BYTES} bytes (64 MiB), more than any scene holds: is it the right file?", path.display())]
+    TooLarge {
         /// The file.
         path: PathBuf,
     },
@@ -54,6 +62,15 @@ pub enum SceneFileError {
         /// The system's reason.
         error: std::io::Error,
     },
+    /// The scene holds something a scene file may not (say, a sentence past the longest
+    /// taken), so the file would not open again; nothing was written.
+    #[error("cannot save the scene to {}: it would not open again, because {error}; nothing was written", path.display())]
+    Unsaveable {
+        /// The file.
+        path: PathBuf,
+        /// What is out of range.
+        error: SceneError,
+    },
     /// The dialog's thread could not start.
     #[error("the file dialog could not open: {0}")]
     Dialog(std::io::Error),
@@ -62,12 +79,28 @@ pub enum SceneFileError {
 /// Reads and opens a scene file: the scene, and the notes on anything it did not read (for the
 /// message line, or `gaze: …` on stderr).
 pub fn read_scene_file(path: &Path) -> Result<OpenedScene, SceneFileError> {
-    let bytes = std::fs::read(path).map_err(|error| SceneFileError::Read {
+    let unreadable = |error| SceneFileError::Read {
         path: path.to_owned(),
         error,
-    })?;
+    };
+    // Read at most one byte past the largest scene: a huge file (or /dev/zero) is refused
+    // without being read whole.
+    let limit = u64::try_from(MAX_SCENE_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() > MAX_SCENE_BYTES {
+        return Err(SceneFileError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
     let text = String::from_utf8(bytes).map_err(|_| SceneFileError::NotUtf8 {
         path: path.to_owned(),
+        utf16,
     })?;
     Scene::open(&text).map_err(|error| SceneFileError::Scene {
         path: path.to_owned(),
@@ -86,9 +119,20 @@ fn temporary_path(path: &Path) -> PathBuf {
 }
 
 /// Saves the scene as pretty JSON (the format [`read_scene_file`] opens), replacing `path`
-/// only once the whole text is on disk. On any failure the temporary file is removed and an
-/// existing file at `path` is left as it was.
+/// only once the whole text is on disk. A scene that would not open again (out of a range
+/// [`Scene::validate`] checks, or over [`MAX_SCENE_BYTES`]) is refused before anything is
+/// written. On any failure the temporary file is removed and an existing file at `path` is left
+/// as it was.
 pub fn write_scene_file(path: &Path, scene: &Scene) -> Result<(), SceneFileError> {
+    let unsaveable = |error| SceneFileError::Unsaveable {
+        path: path.to_owned(),
+        error,
+    };
+    scene.validate().map_err(unsaveable)?;
+    let text = scene.to_json();
+    if text.len() > MAX_SCENE_BYTES {
+        return Err(unsaveable(SceneError::TooLarge { bytes: text.len() }));
+    }
     let temporary = temporary_path(path);
     let failed = |error: std::io::Error| SceneFileError::Write {
         path: path.to_owned(),
@@ -96,7 +140,7 @@ pub fn write_scene_file(path: &Path, scene: &Scene) -> Result<(), SceneFileError
     };
     let written = (|| {
         let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(scene.to_json().as_bytes())?;
+        file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
         file.sync_all()
     })();

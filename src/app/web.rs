@@ -266,9 +266,13 @@ impl Page {
     /// once a frame is on screen, and report what changed.
     pub(crate) fn after_frame(&mut self, state: &WindowState, scene: &Scene) {
         if self.linked.as_ref() != Some(scene) {
-            let fragment = format!("#{}", scene.to_fragment());
-            if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&fragment));
+            // Only a scene that would open again becomes the address (a sentence past its limit,
+            // still in the box to be fixed, keeps the last good link).
+            if scene.validate().is_ok() {
+                let fragment = format!("#{}", scene.to_fragment());
+                if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+                    let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&fragment));
+                }
             }
             self.linked = Some(scene.clone());
             self.scene_changed = true;

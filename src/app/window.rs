@@ -1438,11 +1438,11 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into(),
             );
-            match std::fs::read(path) {
+            match crate::app::context::read_document(path, &name) {
                 Ok(bytes) => self.dropped(&name, bytes),
-                Err(error) => {
+                Err(problem) => {
                     if let Some(state) = self.state.as_mut() {
-                        state.message = Some(format!("cannot read {name}: {error}"));
+                        state.message = Some(problem);
                     }
                 }
             }
@@ -1499,8 +1499,12 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                     event_loop.exit();
                     return;
                 }
-                // The arcs' particles move every frame.
-                state.window.request_redraw();
+                // The arcs' particles move every frame. A minimised window (0x0) draws nothing
+                // and asks for nothing: its `Resized` brings it back, with no busy loop meanwhile.
+                let size = state.window.inner_size();
+                if (size.width > 0 && size.height > 0) || state.minimised_redraws > 0 {
+                    state.window.request_redraw();
+                }
             }
             _ => {}
         }

@@ -42,7 +42,7 @@ use super::attention::{
 use super::lesson::{LessonError, LessonModel};
 use super::overview::{self, OverviewParams};
 use super::retrieval::{self, Chunk, Retrieved};
-use super::tokenizer::tokenize;
+use super::tokenizer::{tokenize, MAX_LINE_CHARS};
 
 /// The default context budget in tokens (the issue's "~10k").
 pub const DEFAULT_BUDGET: usize = 10_000;
@@ -52,6 +52,10 @@ pub const MAX_CONTEXT_TOKENS: usize = 16_384;
 /// The largest paste the example box takes, in bytes (about 150k tokens of reviews — far past
 /// any budget; a 5 MB paste is refused whole, with this number in the message).
 pub const MAX_PASTE_BYTES: usize = 1 << 20;
+/// The most few-shot examples step 4 holds: more than any budget fits (an example is at least 3
+/// tokens, so 16,384 tokens hold at most ~5,500), and few enough that every edit re-reads them
+/// all in a blink.
+pub const MAX_EXAMPLES: usize = 10_000;
 /// The default new review to classify.
 pub const DEFAULT_REVIEW: &str = "it was okay";
 /// The default RAG question.
@@ -121,6 +125,28 @@ pub enum ContextError {
     /// The review, question or sentence has no words.
     #[error("the {0} has no words")]
     Empty(&'static str),
+    /// A review, question or example longer than [`MAX_LINE_CHARS`].
+    #[error("the {what} is {chars} characters long; the longest taken is {MAX_LINE_CHARS}")]
+    TooLong {
+        /// "review", "question", "text of example 3"…
+        what: String,
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// More examples than [`MAX_EXAMPLES`].
+    #[error("there are {count} examples; step 4 holds at most {MAX_EXAMPLES}")]
+    TooManyExamples {
+        /// How many there are.
+        count: usize,
+    },
+    /// A paste that would take the examples past [`MAX_EXAMPLES`].
+    #[error("the paste has {pasted} examples and there are {have}; step 4 holds at most {MAX_EXAMPLES}, so nothing was added")]
+    PasteTooManyExamples {
+        /// Examples already there.
+        have: usize,
+        /// Examples in the paste.
+        pasted: usize,
+    },
     /// A paste too large to take.
     #[error("the paste is {bytes} bytes; the largest taken is {MAX_PASTE_BYTES} (1 MiB), so nothing was added")]
     TooLarge {
@@ -326,6 +352,57 @@ fn input_for(
     })
 }
 
+/// Refuses `text` past [`MAX_LINE_CHARS`], naming it `what`.
+fn check_length(what: impl FnOnce() -> String, text: &str) -> Result<(), ContextError> {
+    let chars = text.chars().count();
+    if chars > MAX_LINE_CHARS {
+        return Err(ContextError::TooLong {
+            what: what(),
+            chars,
+        });
+    }
+    Ok(())
+}
+
+/// Checks level 2's examples as the panel holds them: at most [`MAX_EXAMPLES`], each text and
+/// label at most [`MAX_LINE_CHARS`] characters. (Empty ones are allowed while being typed;
+/// [`in_context_input`] refuses them.)
+pub fn check_examples(examples: &[Example]) -> Result<(), ContextError> {
+    if examples.len() > MAX_EXAMPLES {
+        return Err(ContextError::TooManyExamples {
+            count: examples.len(),
+        });
+    }
+    for (index, example) in examples.iter().enumerate() {
+        check_length(|| format!("text of example {}", index + 1), &example.text)?;
+        check_length(|| format!("label of example {}", index + 1), &example.label)?;
+    }
+    Ok(())
+}
+
+/// Checks a review or question: at most [`MAX_LINE_CHARS`] characters.
+pub fn check_line(what: &'static str, text: &str) -> Result<(), ContextError> {
+    check_length(|| what.to_owned(), text)
+}
+
+/// Adds pasted examples to `examples`, all or none: refused when the total would pass
+/// [`MAX_EXAMPLES`] or one of them is too long ([`check_examples`]). Returns how many were added.
+pub fn add_examples(
+    examples: &mut Vec<Example>,
+    pasted: Vec<Example>,
+) -> Result<usize, ContextError> {
+    if examples.len().saturating_add(pasted.len()) > MAX_EXAMPLES {
+        return Err(ContextError::PasteTooManyExamples {
+            have: examples.len(),
+            pasted: pasted.len(),
+        });
+    }
+    check_examples(&pasted)?;
+    let added = pasted.len();
+    examples.extend(pasted);
+    Ok(added)
+}
+
 /// Level 1: step 3's sentence, its default head, the chosen focus word.
 pub fn self_attention_input(
     model: &LessonModel,
@@ -368,6 +445,8 @@ pub fn in_context_input(
     if examples.is_empty() {
         return Err(ContextError::NoExamples);
     }
+    check_examples(examples)?;
+    check_line("review", review)?;
     let review_words = tokenize(review);
     if review_words.is_empty() {
         return Err(ContextError::Empty("review"));
@@ -454,6 +533,7 @@ pub fn rag_input(
     budget: usize,
 ) -> Result<(ContextInput, Vec<Retrieved>), ContextError> {
     check_budget(budget)?;
+    check_line("question", question)?;
     let question_terms = retrieval::terms(question);
     if question_terms.is_empty() {
         return Err(ContextError::Empty("question"));
@@ -591,7 +671,11 @@ pub fn label_scores(spans: &[Span], masses: &[f32]) -> Vec<(String, f32)> {
 
 /// The index of the largest value (the first of equals); `None` when empty.
 pub fn argmax(values: &[f32]) -> Option<usize> {
-    (0..values.len()).reduce(|best, i| if values[i] > values[best] { i } else { best })
+    values
+        .iter()
+        .enumerate()
+        .reduce(|best, next| if next.1 > best.1 { next } else { best })
+        .map(|(i, _)| i)
 }
 
 /// The `k` tokens with the largest weights, largest first, skipping `skip` (the focus).
@@ -673,9 +757,19 @@ pub fn generate_examples(count: usize, seed: u64) -> Vec<Example> {
                 1 => (&NEGATIVE, "negative"),
                 _ => (&NEUTRAL, "neutral"),
             };
-            let template = TEMPLATES[rng.random_range(0..TEMPLATES.len())];
-            let word = words[rng.random_range(0..words.len())];
-            let thing = THINGS[rng.random_range(0..THINGS.len())];
+            // Each index is drawn below its list's length.
+            let template = TEMPLATES
+                .get(rng.random_range(0..TEMPLATES.len()))
+                .copied()
+                .unwrap_or_default();
+            let word = words
+                .get(rng.random_range(0..words.len()))
+                .copied()
+                .unwrap_or_default();
+            let thing = THINGS
+                .get(rng.random_range(0..THINGS.len()))
+                .copied()
+                .unwrap_or_default();
             Example::new(
                 &template.replace("{word}", word).replace("{thing}", thing),
                 label,
@@ -728,10 +822,20 @@ pub fn ticket_archive(count: usize) -> String {
         "The team lead approved a voucher after the customer asked for compensation.",
     ];
     let mut text = String::from("# Support ticket archive (generated sample)\n\n");
+    // The lists cycle with different strides, so neighbouring tickets differ in every part.
     for i in 0..count {
-        let product = PRODUCTS[i % PRODUCTS.len()];
-        let (title, problem) = PROBLEMS[(i * 7 + i / PRODUCTS.len()) % PROBLEMS.len()];
-        let outcome = OUTCOMES[(i * 5 + i / 3) % OUTCOMES.len()];
+        let product = PRODUCTS
+            .get(i % PRODUCTS.len())
+            .copied()
+            .unwrap_or_default();
+        let (title, problem) = PROBLEMS
+            .get((i * 7 + i / PRODUCTS.len()) % PROBLEMS.len())
+            .copied()
+            .unwrap_or_default();
+        let outcome = OUTCOMES
+            .get((i * 5 + i / 3) % OUTCOMES.len())
+            .copied()
+            .unwrap_or_default();
         text.push_str(&format!(
             "## Ticket #{} — {title}\n\nA customer wrote that their {product} {problem}. They \
              asked what we could do and attached the order number. {outcome}\n\n",

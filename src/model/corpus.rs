@@ -14,8 +14,17 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::tokenizer::{tokenize, MAX_LINE_CHARS};
+
 /// The largest count a row may hold. Counts are integers; a billion keeps every sum exact in f64.
 pub const MAX_COUNT: u64 = 1_000_000_000;
+
+/// The most rows a corpus holds: far more endings than a lesson shows, and with [`MAX_COUNT`]
+/// the total stays exact in f64 (10¹² < 2⁵³).
+pub const MAX_ROWS: usize = 1_000;
+
+/// The longest ending, in characters: a word or a short phrase (it is one output of the model).
+pub const MAX_ENDING_CHARS: usize = 100;
 
 /// The default prefix.
 pub const DEFAULT_PREFIX: &str = "the best database is";
@@ -38,6 +47,44 @@ pub enum CorpusError {
     /// An ending with no text.
     #[error("an ending needs at least one word")]
     EmptyEnding,
+    /// An ending longer than [`MAX_ENDING_CHARS`].
+    #[error("the ending is {chars} characters long; an ending is at most {MAX_ENDING_CHARS}")]
+    EndingTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// A sentence start with no words.
+    #[error("a sentence start needs at least one word")]
+    EmptyPrefix,
+    /// A sentence start longer than [`MAX_LINE_CHARS`].
+    #[error(
+        "the sentence start is {chars} characters long; the longest taken is {MAX_LINE_CHARS}"
+    )]
+    PrefixTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// A sentence start with more tokens than attention is computed for.
+    #[error(
+        "the sentence start has {tokens} tokens; attention is computed for at most {}",
+        super::lesson::MAX_SENTENCE_TOKENS
+    )]
+    PrefixTooManyTokens {
+        /// Its length in tokens.
+        tokens: usize,
+    },
+    /// Two spellings of one sentence start (they tokenize the same, so the model cannot tell
+    /// them apart, yet the table would count them apart).
+    #[error("`{prefix}` has the same words as the sentence start `{existing}`; write it one way")]
+    SamePrefixWords {
+        /// The new spelling.
+        prefix: String,
+        /// The one the corpus already has.
+        existing: String,
+    },
+    /// The corpus is full.
+    #[error("the corpus already has {MAX_ROWS} rows, the most it takes")]
+    TooManyRows,
     /// The same ending twice for one prefix.
     #[error("`{ending}` is already an ending of `{prefix}`")]
     DuplicateEnding {
@@ -59,8 +106,10 @@ pub struct CorpusRow {
     pub count: u64,
 }
 
-/// The corpus, rows in the order the user listed them (that order breaks ties).
+/// The corpus, rows in the order the user listed them (that order breaks ties). A scene's
+/// `corpus` without `rows` is the seed's corpus, as every missing field takes the lesson's default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Corpus {
     /// The rows.
     pub rows: Vec<CorpusRow>,
@@ -88,9 +137,9 @@ impl Default for Corpus {
 /// Parses a count typed by a person: a whole number from 0 to [`MAX_COUNT`].
 pub fn parse_count(text: &str) -> Result<u64, CorpusError> {
     let trimmed = text.trim();
-    if trimmed.starts_with('-')
-        && trimmed.len() > 1
-        && trimmed[1..].chars().all(|c| c.is_ascii_digit())
+    if trimmed
+        .strip_prefix('-')
+        .is_some_and(|digits| !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
     {
         return Err(CorpusError::Negative(trimmed.into()));
     }
@@ -101,6 +150,49 @@ pub fn parse_count(text: &str) -> Result<u64, CorpusError> {
         Ok(count) if count <= MAX_COUNT => Ok(count),
         _ => Err(CorpusError::TooLarge(trimmed.into())),
     }
+}
+
+/// Checks an ending (already trimmed): some text, at most [`MAX_ENDING_CHARS`] characters.
+pub fn check_ending(ending: &str) -> Result<(), CorpusError> {
+    if ending.is_empty() {
+        return Err(CorpusError::EmptyEnding);
+    }
+    let chars = ending.chars().count();
+    if chars > MAX_ENDING_CHARS {
+        return Err(CorpusError::EndingTooLong { chars });
+    }
+    Ok(())
+}
+
+/// Checks a sentence start (already trimmed) and returns its tokens: some words, at most
+/// [`MAX_LINE_CHARS`] characters and [`super::lesson::MAX_SENTENCE_TOKENS`] tokens (training
+/// runs attention over it, as step 3 does over its sentence).
+pub fn prefix_tokens(prefix: &str) -> Result<Vec<String>, CorpusError> {
+    let chars = prefix.chars().count();
+    if chars > MAX_LINE_CHARS {
+        return Err(CorpusError::PrefixTooLong { chars });
+    }
+    let tokens = tokenize(prefix);
+    if tokens.is_empty() {
+        return Err(CorpusError::EmptyPrefix);
+    }
+    if tokens.len() > super::lesson::MAX_SENTENCE_TOKENS {
+        return Err(CorpusError::PrefixTooManyTokens {
+            tokens: tokens.len(),
+        });
+    }
+    Ok(tokens)
+}
+
+/// A row a corpus cannot hold, and why (see [`Corpus::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    /// The row's index.
+    pub row: usize,
+    /// The field at fault: `prefix`, `ending` or `count`.
+    pub field: &'static str,
+    /// Why.
+    pub error: CorpusError,
 }
 
 /// One ending's odds under the closed form.
@@ -154,12 +246,21 @@ impl Corpus {
         Ok(())
     }
 
-    /// Adds a row; refuses an empty ending or one the prefix already has. Nothing changes on error.
+    /// Adds a row. Prefix and ending are trimmed; a prefix with the same words as one the corpus
+    /// has (`The best  database is`) joins that one, spelt as the corpus spells it. Refused, with
+    /// nothing changed: an empty or over-long prefix or ending ([`prefix_tokens`],
+    /// [`check_ending`]), a count above [`MAX_COUNT`], an ending the prefix already has, and a
+    /// row past [`MAX_ROWS`].
     pub fn add_row(&mut self, prefix: &str, ending: &str, count: u64) -> Result<(), CorpusError> {
         let ending = ending.trim();
-        if ending.is_empty() {
-            return Err(CorpusError::EmptyEnding);
-        }
+        check_ending(ending)?;
+        let tokens = prefix_tokens(prefix.trim())?;
+        let prefix = self
+            .rows
+            .iter()
+            .find(|r| tokenize(&r.prefix) == tokens)
+            .map_or(prefix.trim(), |r| r.prefix.as_str())
+            .to_owned();
         if count > MAX_COUNT {
             return Err(CorpusError::TooLarge(count.to_string()));
         }
@@ -169,22 +270,80 @@ impl Corpus {
             .any(|r| r.prefix == prefix && r.ending == ending)
         {
             return Err(CorpusError::DuplicateEnding {
-                prefix: prefix.into(),
+                prefix,
                 ending: ending.into(),
             });
         }
+        if self.rows.len() >= MAX_ROWS {
+            return Err(CorpusError::TooManyRows);
+        }
         self.rows.push(CorpusRow {
-            prefix: prefix.into(),
+            prefix,
             ending: ending.into(),
             count,
         });
         Ok(())
     }
 
+    /// Checks a corpus read from a file or a link against what [`Corpus::add_row`] allows: at
+    /// most [`MAX_ROWS`] rows, each with a usable prefix and ending and a count up to
+    /// [`MAX_COUNT`]; no ending twice for one prefix; no prefix spelt two ways. Returns the first
+    /// problem (a corpus with more than [`MAX_ROWS`] rows is reported at row [`MAX_ROWS`]).
+    pub fn check(&self) -> Result<(), RowProblem> {
+        let problem = |row, field, error| Err(RowProblem { row, field, error });
+        if self.rows.len() > MAX_ROWS {
+            return problem(MAX_ROWS, "prefix", CorpusError::TooManyRows);
+        }
+        // Each distinct spelling's tokens, to find a second spelling of the same words.
+        let mut spellings: Vec<(&str, Vec<String>)> = Vec::new();
+        for (index, row) in self.rows.iter().enumerate() {
+            if let Err(error) = check_ending(row.ending.trim()) {
+                return problem(index, "ending", error);
+            }
+            if row.count > MAX_COUNT {
+                return problem(index, "count", CorpusError::TooLarge(row.count.to_string()));
+            }
+            if !spellings.iter().any(|(p, _)| *p == row.prefix) {
+                let tokens = match prefix_tokens(&row.prefix) {
+                    Ok(tokens) => tokens,
+                    Err(error) => return problem(index, "prefix", error),
+                };
+                if let Some((existing, _)) = spellings.iter().find(|(_, t)| *t == tokens) {
+                    return problem(
+                        index,
+                        "prefix",
+                        CorpusError::SamePrefixWords {
+                            prefix: row.prefix.clone(),
+                            existing: (*existing).to_owned(),
+                        },
+                    );
+                }
+                spellings.push((&row.prefix, tokens));
+            }
+            if self
+                .rows
+                .iter()
+                .take(index)
+                .any(|r| r.prefix == row.prefix && r.ending.trim() == row.ending.trim())
+            {
+                return problem(
+                    index,
+                    "ending",
+                    CorpusError::DuplicateEnding {
+                        prefix: row.prefix.clone(),
+                        ending: row.ending.clone(),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The closed form for `prefix`.
     pub fn distribution(&self, prefix: &str) -> Distribution {
         let rows: Vec<&CorpusRow> = self.rows.iter().filter(|r| r.prefix == prefix).collect();
-        let total: u64 = rows.iter().map(|r| r.count).sum();
+        // Saturating: a corpus built in code may skip `check`; the odds must still not panic.
+        let total = rows.iter().fold(0u64, |sum, r| sum.saturating_add(r.count));
         let mut prediction: Option<&CorpusRow> = None;
         for row in &rows {
             // Strictly greater: a tie keeps the row listed first.

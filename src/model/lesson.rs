@@ -20,7 +20,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::attention::{AttentionError, AttentionInput, AttentionOptions, HeadWeights, Matrix};
-use super::tokenizer::tokenize;
+use super::tokenizer::{tokenize, MAX_LINE_CHARS};
 
 /// The shipped lesson model.
 pub const LESSON_MODEL_JSON: &str = include_str!("../../assets/lesson_model.json");
@@ -31,6 +31,15 @@ pub const ESTIMATED_EMBEDDINGS: &str = include_str!("../../assets/estimated_embe
 
 /// The lesson-model file version this build reads.
 pub const LESSON_MODEL_VERSION: u32 = 1;
+
+/// The most tokens a sentence (or a corpus prefix) may have. Step 3 draws an N × N map per head
+/// and `gaze inspect` prints N × N matrices, so N is kept to a page of text; a longer sentence is
+/// refused with this number in the message.
+pub const MAX_SENTENCE_TOKENS: usize = 512;
+
+/// The largest weight, either sign, an edit may set: the range of the "behind the gaze" drags
+/// (the shipped weights are a few units; ±10 already saturates any softmax).
+pub const MAX_EDITED_WEIGHT: f32 = 10.0;
 
 /// What can be wrong with a lesson model or a request to it.
 #[derive(Debug, Error)]
@@ -76,6 +85,28 @@ pub enum LessonError {
     /// The sentence has no tokens.
     #[error("the sentence has no words")]
     EmptySentence,
+    /// The sentence is longer than [`MAX_LINE_CHARS`] characters.
+    #[error("the sentence is {chars} characters long; the longest taken is {MAX_LINE_CHARS}")]
+    SentenceTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// The sentence has more than [`MAX_SENTENCE_TOKENS`] tokens.
+    #[error(
+        "the sentence has {tokens} tokens; attention is drawn for at most {MAX_SENTENCE_TOKENS}"
+    )]
+    TooManyTokens {
+        /// Its length in tokens.
+        tokens: usize,
+    },
+    /// A weight edit outside ±[`MAX_EDITED_WEIGHT`].
+    #[error("{context} sets {value}; a weight is edited from -{MAX_EDITED_WEIGHT} to {MAX_EDITED_WEIGHT}")]
+    WeightOutOfRange {
+        /// Which edit.
+        context: String,
+        /// The value asked for.
+        value: f32,
+    },
     /// Attention needs values as wide as queries and keys.
     #[error("the lesson model has {values} value dimensions but {keys} head dimensions; attention needs the same number")]
     ValueWidth {
@@ -259,7 +290,9 @@ fn dense(
                 format!("{context}, row `{feature}`")
             })?;
             let value = finite(value, || format!("{context}, `{feature}` → `{dim}`"))?;
-            matrix.data_mut()[r * dims.len() + c] = value;
+            if let Some(slot) = matrix.data_mut().get_mut(r * dims.len() + c) {
+                *slot = value;
+            }
         }
     }
     Ok(matrix)
@@ -290,6 +323,26 @@ fn parse_estimated(text: &str, width: usize) -> Result<HashMap<String, Vec<f32>>
         table.insert(word, values);
     }
     Ok(table)
+}
+
+/// The tokens of a sentence the lesson model can attend over: refused when it has no words, more
+/// than [`MAX_LINE_CHARS`] characters (checked before tokenizing, so a pasted megabyte costs
+/// nothing) or more than [`MAX_SENTENCE_TOKENS`] tokens.
+pub fn sentence_tokens(sentence: &str) -> Result<Vec<String>, LessonError> {
+    let chars = sentence.chars().count();
+    if chars > MAX_LINE_CHARS {
+        return Err(LessonError::SentenceTooLong { chars });
+    }
+    let words = tokenize(sentence);
+    if words.is_empty() {
+        return Err(LessonError::EmptySentence);
+    }
+    if words.len() > MAX_SENTENCE_TOKENS {
+        return Err(LessonError::TooManyTokens {
+            tokens: words.len(),
+        });
+    }
+    Ok(words)
 }
 
 impl LessonModel {
@@ -346,7 +399,10 @@ impl LessonModel {
             for (feature, &value) in &entry.features {
                 let context = || format!("word `{}`", entry.word);
                 let i = index_of(&file.features, feature, "features", context)?;
-                vector[i] = finite(value, context)?;
+                let value = finite(value, context)?;
+                if let Some(slot) = vector.get_mut(i) {
+                    *slot = value;
+                }
             }
             curated.insert(entry.word.to_lowercase(), vector);
         }
@@ -464,7 +520,7 @@ impl LessonModel {
             .heads
             .get(head)
             .ok_or(LessonError::Heads {
-                requested: head + 1,
+                requested: head.saturating_add(1),
                 available: self.heads.len(),
             })?
             .weights
@@ -479,6 +535,12 @@ impl LessonModel {
             };
             let col = index_of(dims, &edit.dim, what, context)?;
             let value = finite(edit.value, context)?;
+            if value.abs() > MAX_EDITED_WEIGHT {
+                return Err(LessonError::WeightOutOfRange {
+                    context: context(),
+                    value,
+                });
+            }
             let cols = matrix.cols();
             if let Some(slot) = matrix.data_mut().get_mut(row * cols + col) {
                 *slot = value;
@@ -501,10 +563,7 @@ impl LessonModel {
                 available: self.heads.len(),
             });
         }
-        let words = tokenize(sentence);
-        if words.is_empty() {
-            return Err(LessonError::EmptySentence);
-        }
+        let words = sentence_tokens(sentence)?;
         let width = self.features.len();
         let mut data = Vec::with_capacity(words.len() * width);
         let mut tokens = Vec::with_capacity(words.len());

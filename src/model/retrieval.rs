@@ -136,9 +136,19 @@ pub fn mean_embedding(model: &LessonModel, tokens: &[String]) -> Vec<f32> {
     let mut count = 0usize;
     for token in tokens {
         let (vector, _) = model.embed(token);
-        let strongest = (0..vector.len()).fold(0, |b, i| if vector[i] > vector[b] { i } else { b });
-        if function_word == Some(strongest) && vector[strongest] > 0.0 {
-            continue;
+        // The strongest feature, the first of equals.
+        let strongest = vector
+            .iter()
+            .enumerate()
+            .fold(None::<(usize, f32)>, |best, (i, &v)| match best {
+                Some((_, top)) if v > top => Some((i, v)),
+                None => Some((i, v)),
+                _ => best,
+            });
+        if let Some((index, value)) = strongest {
+            if function_word == Some(index) && value > 0.0 {
+                continue;
+            }
         }
         for (s, v) in sum.iter_mut().zip(vector) {
             *s += v;
@@ -162,11 +172,13 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
 
 /// Ranks from 1 by descending score; ties keep the earlier chunk first.
 pub fn ranks(scores: &[f64]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let mut order: Vec<(usize, f64)> = scores.iter().copied().enumerate().collect();
+    order.sort_by(|(a, score_a), (b, score_b)| score_b.total_cmp(score_a).then(a.cmp(b)));
     let mut rank = vec![0; scores.len()];
-    for (position, &chunk) in order.iter().enumerate() {
-        rank[chunk] = position + 1;
+    for (position, (chunk, _)) in order.into_iter().enumerate() {
+        if let Some(slot) = rank.get_mut(chunk) {
+            *slot = position + 1;
+        }
     }
     rank
 }
@@ -216,16 +228,26 @@ pub fn retrieve(model: &LessonModel, question: &str, chunks: &[Chunk]) -> Vec<Re
     let (bm25_ranks, cosine_ranks) = (ranks(&bm25), ranks(&cosines));
     let fused = reciprocal_rank_fusion(&[&bm25_ranks, &cosine_ranks], RRF_K);
     let fused_ranks = ranks(&fused);
-    let mut retrieved: Vec<Retrieved> = (0..chunks.len())
-        .map(|i| Retrieved {
-            chunk: i,
-            bm25: bm25[i],
-            bm25_rank: bm25_ranks[i],
-            cosine: cosines[i],
-            cosine_rank: cosine_ranks[i],
-            fused: fused[i],
-            fused_rank: fused_ranks[i],
-        })
+    // Every list has one entry per chunk, in chunk order.
+    let mut retrieved: Vec<Retrieved> = bm25
+        .iter()
+        .zip(&bm25_ranks)
+        .zip(cosines.iter().zip(&cosine_ranks))
+        .zip(fused.iter().zip(&fused_ranks))
+        .enumerate()
+        .map(
+            |(chunk, (((&bm25, &bm25_rank), (&cosine, &cosine_rank)), (&fused, &fused_rank)))| {
+                Retrieved {
+                    chunk,
+                    bm25,
+                    bm25_rank,
+                    cosine,
+                    cosine_rank,
+                    fused,
+                    fused_rank,
+                }
+            },
+        )
         .collect();
     retrieved.sort_by_key(|r| r.fused_rank);
     retrieved

@@ -21,6 +21,9 @@ use super::corpus::Distribution;
 pub const DEFAULT_REWARD_CHOSEN: f64 = 3.0;
 /// The default reward for the pretraining winner when it is not the preferred one.
 pub const DEFAULT_REWARD_WINNER: f64 = -1.0;
+/// The largest reward magnitude a scene may set: rewards are a few units (+3, −1); a hundred is
+/// already "the reward decides" at any strength above 0, and keeps the fine-tune's steps finite.
+pub const MAX_REWARD: f64 = 100.0;
 
 /// Why a preference was refused (nothing else changes).
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -152,31 +155,49 @@ pub fn apply(
         (logits.iter().map(|&l| Some(l)).collect(), logits)
     };
 
-    // Softmax, stably; ties in the argmax go to the row listed first.
+    // Softmax, stably; ties in the argmax go to the row listed first. A logit that overflowed
+    // to +∞ (a huge finite reward over a tiny β) wins outright: the +∞ rows share the mass.
     let max = effective.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let exps: Vec<f64> = effective.iter().map(|&l| (l - max).exp()).collect();
+    let exps: Vec<f64> = effective
+        .iter()
+        .map(|&l| match (l == f64::INFINITY, max == f64::INFINITY) {
+            (true, _) => 1.0,
+            (false, true) => 0.0,
+            (false, false) => (l - max).exp(),
+        })
+        .collect();
     let total: f64 = exps.iter().sum();
-    let mut best = 0;
-    for (i, &l) in effective.iter().enumerate() {
-        if l > effective[best] {
-            best = i;
-        }
-    }
+    let best = effective
+        .iter()
+        .enumerate()
+        .fold(None::<(usize, f64)>, |best, (i, &l)| match best {
+            Some((_, top)) if l > top => Some((i, l)),
+            None => Some((i, l)),
+            _ => best,
+        })
+        .map_or(0, |(i, _)| i);
+    let rows = vocabulary
+        .iter()
+        .zip(&base)
+        .zip(&reward)
+        .zip(&new_logits)
+        .zip(&exps)
+        .map(|((((r, &base_logit), &reward), &new_logit), &e)| RlhfRow {
+            ending: r.ending.clone(),
+            base_logit,
+            reward,
+            new_logit,
+            probability: e / total,
+        })
+        .collect();
     Ok(RlhfOutcome {
         strength,
         beta: b.is_finite().then_some(b),
-        rows: vocabulary
-            .iter()
-            .enumerate()
-            .map(|(i, r)| RlhfRow {
-                ending: r.ending.clone(),
-                base_logit: base[i],
-                reward: reward[i],
-                new_logit: new_logits[i],
-                probability: exps[i] / total,
-            })
-            .collect(),
-        prediction: vocabulary[best].ending.clone(),
+        rows,
+        prediction: vocabulary
+            .get(best)
+            .map(|r| r.ending.clone())
+            .unwrap_or_default(),
     })
 }
 

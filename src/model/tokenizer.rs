@@ -6,6 +6,12 @@
 //! `what ' s our policy ?`. Real models use subword tokenizers (BPE); whole words keep the
 //! lesson's arcs readable, and every token here is something a person would call a word.
 
+/// The longest one-line text the lesson reads, in characters: a sentence (step 3), a corpus
+/// prefix (step 1), a review, an example or a question (step 4). A long paragraph — far past what
+/// the boxes show — and short enough that tokenizing and retrieving it stays instant. Longer text
+/// is refused with this number in the message, and the last good result stays on screen.
+pub const MAX_LINE_CHARS: usize = 4_096;
+
 /// Splits `text` into lesson tokens (see the module docs for the rules).
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut tokens = Vec::new();

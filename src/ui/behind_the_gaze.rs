@@ -6,7 +6,7 @@
 use egui::{Pos2, Rect, Sense, Vec2};
 
 use crate::model::attention::{AttentionResult, HeadWeights, Matrix};
-use crate::model::lesson::{LessonToken, Projection, WeightEdit};
+use crate::model::lesson::{LessonToken, Projection, WeightEdit, MAX_EDITED_WEIGHT};
 use crate::model::residual::carried_forward;
 use crate::scene::AttentionScene;
 use crate::ui::theme::palette;
@@ -251,7 +251,7 @@ fn edit_grid(
                 let response = ui.add(
                     egui::DragValue::new(&mut value)
                         .speed(0.02)
-                        .range(-10.0..=10.0)
+                        .range(-MAX_EDITED_WEIGHT..=MAX_EDITED_WEIGHT)
                         .fixed_decimals(2),
                 );
                 // Named for screen readers and tests: "W_K thing -> subject". (The default fonts

@@ -157,7 +157,7 @@ pub fn show(
                             row.count = row.count.saturating_sub(1);
                         }
                         if ui.button("+").on_hover_text("one more").clicked() {
-                            row.count = (row.count + 1).min(MAX_COUNT);
+                            row.count = row.count.saturating_add(1).min(MAX_COUNT);
                         }
                     });
                     let winner = distribution.prediction.as_deref() == Some(row.ending.as_str());
@@ -184,7 +184,7 @@ pub fn show(
                 }
             });
     }
-    if let Some(index) = remove {
+    if let Some(index) = remove.filter(|&i| i < corpus.rows.len()) {
         corpus.rows.remove(index);
     }
     if let Some(error) = &new_row.count_error {
@@ -207,7 +207,10 @@ fn fit_winner(fit: &FitView<'_>, prefix: &str) -> Option<String> {
     let p = fit.prefixes.iter().position(|x| x == prefix)?;
     let v = fit.vocabulary.len();
     let row = fit.probabilities.get(p * v..(p + 1) * v)?;
-    let best = (0..v).fold(0, |b, i| if row[i] > row[b] { i } else { b });
+    let (best, _) = row
+        .iter()
+        .enumerate()
+        .reduce(|best, next| if next.1 > best.1 { next } else { best })?;
     fit.vocabulary.get(best).cloned()
 }
 

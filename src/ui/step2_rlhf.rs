@@ -7,8 +7,8 @@
 
 use egui::{Color32, RichText};
 
-use crate::model::corpus::{Corpus, DEFAULT_PREFIX};
-use crate::model::rlhf::{apply, Rewards};
+use crate::model::corpus::{Corpus, Distribution, DEFAULT_PREFIX, MAX_ENDING_CHARS};
+use crate::model::rlhf::{apply, Rewards, RlhfError};
 use crate::scene::RlhfScene;
 
 use super::probability_bar;
@@ -48,11 +48,29 @@ const PATH_COLOURS: [Color32; 6] = [
 /// The prefix step 2 fine-tunes: the default one when the corpus has it, else its first.
 pub fn prefix_of(corpus: &Corpus) -> String {
     let prefixes = corpus.prefixes();
-    if prefixes.contains(&DEFAULT_PREFIX) || prefixes.is_empty() {
-        DEFAULT_PREFIX.to_owned()
-    } else {
-        prefixes[0].to_owned()
+    match prefixes.first() {
+        Some(first) if !prefixes.contains(&DEFAULT_PREFIX) => (*first).to_owned(),
+        _ => DEFAULT_PREFIX.to_owned(),
     }
+}
+
+/// Where the panel keeps why the last typed preference was refused (egui's memory: it is the
+/// panel's own state, gone when the app closes).
+fn refusal_id() -> egui::Id {
+    egui::Id::unique("gaze.step2.typed_preference_refusal")
+}
+
+/// Why a typed preference is refused, or `None` when the model can say it: a word longer than
+/// any ending, or one outside the vocabulary (the design's message).
+fn refuse_typed(distribution: &Distribution, word: &str) -> Option<String> {
+    let chars = word.chars().count();
+    if chars > MAX_ENDING_CHARS {
+        return Some(format!(
+            "that is {chars} characters; an ending is at most {MAX_ENDING_CHARS}"
+        ));
+    }
+    (!distribution.vocabulary().any(|odds| odds.ending == word))
+        .then(|| RlhfError::Unreachable(word.to_owned()).to_string())
 }
 
 /// `x` with an explicit sign, `∞` for infinities.
@@ -83,7 +101,12 @@ pub fn show(
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("human-preferred answer:").size(text_size(ui, 18.0)));
         for odds in distribution.vocabulary() {
-            ui.selectable_value(&mut rlhf.preferred, odds.ending.clone(), &odds.ending);
+            let picked =
+                ui.selectable_value(&mut rlhf.preferred, odds.ending.clone(), &odds.ending);
+            if picked.clicked() {
+                // A pick answers the last refusal.
+                ui.data_mut(|d| d.remove::<Option<String>>(refusal_id()));
+            }
         }
         if crate::ui::presenter::controls_shown(ui) {
             let label = ui.label("or type one:");
@@ -91,10 +114,23 @@ pub fn show(
                 .add(egui::TextEdit::singleline(typed).desired_width(120.0))
                 .labelled_by(label.id);
             if response.lost_focus() && !typed.trim().is_empty() {
-                rlhf.preferred = typed.trim().to_owned();
+                let refusal = refuse_typed(&distribution, typed.trim());
+                if refusal.is_none() {
+                    rlhf.preferred = typed.trim().to_owned();
+                }
+                ui.data_mut(|d| d.insert_temp(refusal_id(), refusal));
+            } else if response.changed() {
+                ui.data_mut(|d| d.remove::<Option<String>>(refusal_id()));
             }
         }
     });
+    // A typed word the model cannot say is refused where it was typed; the preference keeps
+    // its value (the design's "nothing else changes").
+    let typed_refusal = ui.data(|d| d.get_temp::<Option<String>>(refusal_id()).flatten());
+    if let Some(refusal) = typed_refusal {
+        ui.colored_label(palette(ui).warning, refusal);
+        ui.label(format!("the preference stays {}", rlhf.preferred));
+    }
 
     let rewards = Rewards {
         chosen: rlhf.reward_chosen,
@@ -307,7 +343,10 @@ fn fine_tune_section(ui: &mut egui::Ui, view: Option<&FineTuneView<'_>>, request
         .legend(egui_plot::Legend::default().position(egui_plot::Corner::RightTop))
         .show(ui, |plot| {
             for (c, ending) in view.endings.iter().enumerate() {
-                let colour = PATH_COLOURS[c % PATH_COLOURS.len()];
+                let colour = PATH_COLOURS
+                    .get(c % PATH_COLOURS.len())
+                    .copied()
+                    .unwrap_or(Color32::GRAY);
                 let points: egui_plot::PlotPoints<'_> = (0..shown)
                     .filter_map(|step| {
                         let p = view.path.get(step * candidates + c)?;

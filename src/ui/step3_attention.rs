@@ -15,7 +15,12 @@ use crate::render::arcs::{ArcFrame, ArcsCallback};
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapCallback;
 use crate::scene::{AttentionScene, HEAD_CHOICES};
+use crate::model::tokenizer::MAX_LINE_CHARS;
 use crate::ui::theme::{font, text_size, Theme};
+
+/// A paste into the sentence box longer than this many bytes is refused before the box sees it:
+/// at 4 bytes a character at most, it cannot be a sentence of [`MAX_LINE_CHARS`] characters.
+const MAX_PASTE_INTO_SENTENCE: usize = MAX_LINE_CHARS * 4;
 
 /// What the panel shows, derived from the scene by the app.
 pub struct AttentionView<'a> {
@@ -153,14 +158,43 @@ fn token_button(ui: &mut egui::Ui, scene: &mut AttentionScene, index: usize, tok
 
 /// The sentence box and the honesty-check switches.
 fn controls(ui: &mut egui::Ui, scene: &mut AttentionScene) {
+    // A paste far past what a sentence may hold never reaches the box: laying out megabytes of
+    // text every frame would freeze the lesson. The box keeps its text and a note says why.
+    let note_id = ui.scope_id().with("refused sentence paste");
+    let refused = ui.input_mut(|input| {
+        let mut refused = None;
+        input.events.retain(|event| match event {
+            egui::Event::Paste(text) if text.len() > MAX_PASTE_INTO_SENTENCE => {
+                refused = Some(text.chars().count());
+                false
+            }
+            _ => true,
+        });
+        refused
+    });
+    if let Some(chars) = refused {
+        let note = format!(
+            "the paste is {chars} characters; a sentence takes at most {MAX_LINE_CHARS}, so it \
+             was not pasted (step 4 attends over long texts)"
+        );
+        ui.data_mut(|data| data.insert_temp(note_id, note));
+    }
     ui.horizontal_wrapped(|ui| {
         let label = ui.label("sentence:");
-        ui.add(
-            egui::TextEdit::singleline(&mut scene.sentence)
-                .desired_width(420.0)
-                .hint_text("type any sentence"),
-        )
-        .labelled_by(label.id);
+        let edited = ui
+            .add(
+                egui::TextEdit::singleline(&mut scene.sentence)
+                    .desired_width(420.0)
+                    .hint_text("type any sentence"),
+            )
+            .labelled_by(label.id)
+            .changed();
+        if edited {
+            ui.data_mut(|data| data.remove::<String>(note_id));
+        }
+        if let Some(note) = ui.data(|data| data.get_temp::<String>(note_id)) {
+            ui.colored_label(crate::ui::theme::palette(ui).warning, note);
+        }
         ui.checkbox(&mut scene.causal, "causal mask")
             .on_hover_text("hide the future: a token may only attend to itself and earlier tokens");
         ui.checkbox(&mut scene.residual_norm, "residual + layer norm")

@@ -14,7 +14,7 @@ use crate::model::context::{
 use crate::model::retrieval::Retrieved;
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::{overview_shade, OverviewCallback};
-use crate::scene::ContextScene;
+use crate::scene::{ContextScene, MAX_DOCUMENT_BYTES, MAX_KNOWLEDGE_BASE_BYTES};
 use crate::ui::presenter::controls_shown;
 use crate::ui::theme::{font, palette, text_size};
 
@@ -251,7 +251,7 @@ fn examples_controls(
                 });
             }
         });
-    if let Some(i) = remove {
+    if let Some(i) = remove.filter(|&i| i < scene.examples.len()) {
         scene.examples.remove(i);
     }
     // Presenting (H): the examples stay, the tools to make more go.
@@ -260,7 +260,14 @@ fn examples_controls(
     }
     ui.horizontal_wrapped(|ui| {
         if ui.button("add example").clicked() {
-            scene.examples.push(context::Example::new("", "positive"));
+            if scene.examples.len() < context::MAX_EXAMPLES {
+                scene.examples.push(context::Example::new("", "positive"));
+            } else {
+                panel.report = Some(format!(
+                    "step 4 holds at most {} examples: remove one to add another",
+                    context::MAX_EXAMPLES
+                ));
+            }
         }
         if ui.button("generate 120 examples (~1k tokens)").clicked() {
             scene.examples = context::generate_examples(120, scene.examples.len() as u64);
@@ -270,18 +277,27 @@ fn examples_controls(
         }
     });
     let label = ui.label("paste examples, one per line: text -> label");
-    ui.add(
-        egui::TextEdit::multiline(&mut panel.paste)
-            .desired_rows(3)
-            .desired_width(f32::INFINITY)
-            .hint_text("\"great value\" -> positive"),
-    )
-    .labelled_by(label.id);
+    // Scrolled, so a paste of thousands of lines keeps the button below it in view.
+    egui::ScrollArea::vertical()
+        .id_salt("paste")
+        .max_height(120.0)
+        .show(ui, |ui| {
+            ui.add(
+                egui::TextEdit::multiline(&mut panel.paste)
+                    .desired_rows(3)
+                    .desired_width(f32::INFINITY)
+                    .hint_text("\"great value\" -> positive"),
+            )
+            .labelled_by(label.id);
+        });
     if ui.button("add pasted examples").clicked() {
-        match context::parse_examples(&panel.paste) {
-            Ok((examples, bad)) => {
-                let added = examples.len();
-                scene.examples.extend(examples);
+        let parsed = context::parse_examples(&panel.paste).and_then(|(examples, bad)| {
+            // All or none: a paste that would pass the most examples adds nothing.
+            let added = context::add_examples(&mut scene.examples, examples)?;
+            Ok((added, bad))
+        });
+        match parsed {
+            Ok((added, bad)) => {
                 let mut report = format!("added {added} examples");
                 if !bad.is_empty() {
                     let lines: Vec<String> = bad.iter().take(10).map(usize::to_string).collect();
@@ -373,12 +389,25 @@ fn knowledge_base_controls(
             sample.push_str(text);
         }
     }
+    // What this document may grow to: its own cap, and what the others leave of the knowledge
+    // base's. An edit past it (a paste, most likely) is undone and the reason shown.
+    let others: usize = scene
+        .documents
+        .iter()
+        .filter(|d| d.name != name)
+        .map(|d| d.text.len())
+        .sum();
+    let room = MAX_DOCUMENT_BYTES.min(MAX_KNOWLEDGE_BASE_BYTES.saturating_sub(others));
     let changed = {
         let text = match stored.and_then(|i| scene.documents.get_mut(i)) {
             Some(document) => &mut document.text,
             None => &mut sample,
         };
-        egui::ScrollArea::vertical()
+        // One frame's edit adds at most one paste (larger ones never reach the box), so a copy
+        // to undo to is only needed near the cap.
+        let before =
+            (text.len().saturating_add(MAX_PASTE_BYTES + 4096) > room).then(|| text.clone());
+        let changed = egui::ScrollArea::vertical()
             .id_salt("document")
             .max_height(260.0)
             .show(ui, |ui| {
@@ -393,7 +422,20 @@ fn knowledge_base_controls(
                 });
                 response.changed()
             })
-            .inner
+            .inner;
+        if changed && text.len() > room {
+            let grown = text.len();
+            match before {
+                Some(before) => *text = before,
+                None => truncate_to(text, room),
+            }
+            panel.report = Some(format!(
+                "{name} would be {grown} bytes: a document holds at most {MAX_DOCUMENT_BYTES} \
+                 (2 MiB) and your documents {MAX_KNOWLEDGE_BASE_BYTES} (16 MiB) in all, so the \
+                 edit was undone"
+            ));
+        }
+        changed
     };
     if changed && stored.is_none() {
         scene.set_document(&name, sample);
@@ -457,8 +499,11 @@ fn prediction(ui: &mut egui::Ui, input: &ContextInput, masses: &[f32]) {
     let Some(best) = argmax(&values) else {
         return;
     };
+    let Some((label, _)) = scores.get(best) else {
+        return;
+    };
     ui.label(
-        RichText::new(format!("prediction: {}", scores[best].0))
+        RichText::new(format!("prediction: {label}"))
             .size(text_size(ui, 26.0))
             .strong()
             .color(palette(ui).winner_text),
@@ -478,8 +523,8 @@ fn prediction(ui: &mut egui::Ui, input: &ContextInput, masses: &[f32]) {
 
 /// Level 3: the answer's source and the retrieval table.
 fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>, masses: &[f32]) {
-    let source = argmax(masses).and_then(|i| input.spans.get(i).map(|s| (i, s)));
-    if let Some((i, span)) = source {
+    let source = argmax(masses).and_then(|i| Some((i, input.spans.get(i)?, *masses.get(i)?)));
+    if let Some((_, span, mass)) = source {
         ui.label(RichText::new("the answer's source:").size(text_size(ui, 17.0)));
         ui.label(
             RichText::new(&span.name)
@@ -489,12 +534,12 @@ fn answer_source(ui: &mut egui::Ui, input: &ContextInput, view: &ContextView<'_>
         );
         ui.label(format!(
             "{:.1}% of the focus's attention - the most of any chunk",
-            masses[i] * 100.0
+            mass * 100.0
         ));
     }
     ui.label(RichText::new("retrieval (BM25 + cosine, fused by reciprocal rank, k = 60)").strong());
     let span_of = |chunk: usize| view.span_of_chunk.get(chunk).copied().flatten();
-    let source_span = source.map(|(i, _)| i);
+    let source_span = source.map(|(i, _, _)| i);
     egui::ScrollArea::vertical()
         .id_salt("retrieval")
         .max_height(220.0)
@@ -775,6 +820,15 @@ fn bytes(n: u64) -> String {
     } else {
         format!("{:.1} KiB", n as f64 / 1024.0)
     }
+}
+
+/// Cuts `text` to at most `bytes` bytes, at a character boundary.
+fn truncate_to(text: &mut String, bytes: usize) {
+    let end = (0..=bytes.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    text.truncate(end);
 }
 
 fn truncate(text: &str, chars: usize) -> String {
