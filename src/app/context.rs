@@ -528,8 +528,8 @@ impl Step4 {
 /// larger than a document may be is refused by its size on disk, before a byte is read: a
 /// multi-gigabyte file dropped by mistake is never read into memory only to be refused.
 pub fn read_document(path: &std::path::Path, name: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read;
     use crate::scene::{SceneError, MAX_DOCUMENT_BYTES};
+    use std::io::Read;
     let limit = MAX_DOCUMENT_BYTES as u64;
     let file = std::fs::File::open(path).map_err(|error| format!("cannot read {name}: {error}"))?;
     let size = file.metadata().map_or(0, |m| m.len());

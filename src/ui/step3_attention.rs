@@ -11,11 +11,11 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2}
 use crate::model::attention::AttentionResult;
 use crate::model::lesson::LessonToken;
 use crate::model::positions::Positions;
+use crate::model::tokenizer::MAX_LINE_CHARS;
 use crate::render::arcs::{ArcFrame, ArcsCallback};
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapCallback;
 use crate::scene::{AttentionScene, HEAD_CHOICES};
-use crate::model::tokenizer::MAX_LINE_CHARS;
 use crate::ui::theme::{font, text_size, Theme};
 
 /// A paste into the sentence box longer than this many bytes is refused before the box sees it:
