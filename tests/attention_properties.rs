@@ -1,17 +1,12 @@
 //! Properties of the CPU reference over random shapes (proptest): the claims the lesson makes.
 
+mod common;
+
+use common::any_positions;
 use gaze::model::attention::{attend, AttentionOptions, QueryRows};
 use gaze::model::positions::Positions;
 use gaze::model::sample::{random_input, SampleShape};
 use proptest::prelude::*;
-
-fn positions() -> impl Strategy<Value = Positions> {
-    prop_oneof![
-        Just(Positions::None),
-        Just(Positions::Sinusoidal),
-        Just(Positions::Rope)
-    ]
-}
 
 fn shapes() -> impl Strategy<Value = SampleShape> {
     (1usize..48, 1usize..16, 1usize..10, 1usize..4)
@@ -22,7 +17,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn every_row_sums_to_one(shape in shapes(), causal: bool, pos in positions(), seed: u64, huge: bool) {
+    fn every_row_sums_to_one(shape in shapes(), causal: bool, pos in any_positions(), seed: u64, huge: bool) {
         let options = AttentionOptions { causal, positions: pos, key_padding_mask: None };
         let input = random_input(seed, shape, options, if huge { 1000.0 } else { 1.0 });
         let result = attend(&input, QueryRows::All).unwrap();
@@ -34,7 +29,7 @@ proptest! {
     }
 
     #[test]
-    fn causal_upper_triangle_is_exactly_zero(shape in shapes(), pos in positions(), seed: u64) {
+    fn causal_upper_triangle_is_exactly_zero(shape in shapes(), pos in any_positions(), seed: u64) {
         let options = AttentionOptions { causal: true, positions: pos, key_padding_mask: None };
         let result = attend(&random_input(seed, shape, options, 1.0), QueryRows::All).unwrap();
         for head in 0..shape.heads {

@@ -6,50 +6,13 @@
 //! Shapes stay small (N ≤ 64, d_k ≤ 16, heads ≤ 4) and the cases few, so the file runs in seconds
 //! on a software adapter; `gpu_attention.rs` covers the large sizes on a fixed grid.
 
-use std::sync::OnceLock;
+mod common;
 
+use common::{any_positions, run_gpu};
 use gaze::gpu::verify::{compare_end_to_end, compare_kernels, Check};
-use gaze::gpu::{AttentionKernels, GpuContext};
-use gaze::model::attention::{
-    self, AttentionInput, AttentionOptions, AttentionResult, PackedAttention, QueryRows,
-};
-use gaze::model::positions::Positions;
+use gaze::model::attention::{self, AttentionOptions, QueryRows};
 use gaze::model::sample::{random_input, SampleShape};
 use proptest::prelude::*;
-
-/// One device and one set of pipelines for every case. A missing adapter fails the test — never
-/// skips it — naming the fix.
-fn gpu() -> &'static (GpuContext, AttentionKernels) {
-    static GPU: OnceLock<(GpuContext, AttentionKernels)> = OnceLock::new();
-    GPU.get_or_init(|| {
-        let ctx = GpuContext::headless().unwrap_or_else(|e| {
-            panic!(
-                "GPU tests need an adapter (on a machine without a GPU: \
-                 `apt-get install mesa-vulkan-drivers libvulkan1`): {e}"
-            )
-        });
-        let kernels = AttentionKernels::new(&ctx)
-            .unwrap_or_else(|e| panic!("attention kernels failed to build: {e}"));
-        (ctx, kernels)
-    })
-}
-
-fn run_gpu(input: &AttentionInput, rows: QueryRows) -> (PackedAttention, AttentionResult) {
-    let (ctx, kernels) = gpu();
-    let packed = PackedAttention::new(input, rows).expect("valid input");
-    let result = kernels
-        .run_blocking(ctx, &packed)
-        .unwrap_or_else(|e| panic!("GPU run failed: {e}"));
-    (packed, result)
-}
-
-fn positions() -> impl Strategy<Value = Positions> {
-    prop_oneof![
-        Just(Positions::None),
-        Just(Positions::Sinusoidal),
-        Just(Positions::Rope)
-    ]
-}
 
 /// N, d_model, d_k, heads. d_model is not held to powers of two, so workgroups do not divide it.
 fn shapes() -> impl Strategy<Value = SampleShape> {
@@ -80,7 +43,7 @@ proptest! {
     fn gpu_equals_cpu_reference_on_random_shapes(
         shape in shapes(),
         causal: bool,
-        pos in positions(),
+        pos in any_positions(),
         seed: u64,
         huge: bool,
         focus in proptest::option::of(0usize..64),
@@ -106,7 +69,7 @@ proptest! {
     fn gpu_weights_rows_sum_to_one_and_causal_upper_triangle_is_zero(
         shape in shapes(),
         causal: bool,
-        pos in positions(),
+        pos in any_positions(),
         seed: u64,
         huge: bool,
         mask_bits in proptest::option::of(any::<u64>()),

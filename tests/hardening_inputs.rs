@@ -16,7 +16,6 @@ use std::process::Command;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use gaze::app::context::Step4;
 use gaze::app::lesson::Lesson;
 use gaze::app::scene_files::{read_scene_file, write_scene_file};
 use gaze::link::MAX_FRAGMENT_BYTES;
@@ -37,7 +36,7 @@ use gaze::scene::{
     LoadNote, RlhfScene, Scene, SceneError, MAX_DOCUMENTS, MAX_DOCUMENT_BYTES,
     MAX_KNOWLEDGE_BASE_BYTES, MAX_SCENE_BYTES,
 };
-use gaze::ui::{show_step_bar, step1_pretraining, step2_rlhf, step4_context, PanelState};
+use gaze::ui::{step1_pretraining, step2_rlhf};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -69,50 +68,9 @@ fn assert_contains(message: &str, parts: &[&str]) {
     }
 }
 
-/// Step 4's panel as the window runs it, on the shared GPU (as tests/ui_step4.rs).
-type Step4Screen = (Scene, PanelState, Step4, Option<String>);
-
-fn step4_harness(scene: Scene) -> Harness<'static, Step4Screen> {
-    let ctx = &common::gpu().0;
-    let lesson = Lesson::new(ctx).unwrap();
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 1100.0))
-        .allow_missing_glyphs()
-        .build_ui_state(
-            move |ui, (scene, panels, step4, refusal): &mut Step4Screen| {
-                match step4.update(ctx, &lesson, scene) {
-                    Ok(true) => *refusal = None,
-                    Ok(false) => {}
-                    Err(error) => *refusal = Some(error.to_string()),
-                }
-                step4.wait(ctx).unwrap();
-                show_step_bar(ui, &mut scene.step);
-                let view = step4.view(refusal.as_deref());
-                egui::CentralPanel::default().show(ui, |ui| {
-                    egui::ScrollArea::vertical().show(ui, |ui| {
-                        step4_context::show(
-                            ui,
-                            &mut scene.context,
-                            &mut scene.attention.sentence,
-                            &mut scene.attention.focus,
-                            &mut panels.context,
-                            &view,
-                        );
-                    });
-                });
-            },
-            (scene, PanelState::default(), Step4::default(), None),
-        )
-}
-
-fn at_level(level: u8) -> Scene {
-    let mut scene = Scene {
-        step: 4,
-        ..Scene::default()
-    };
-    scene.context.level = level;
-    scene.context.archive = false;
-    scene
+/// Step 4's panel as the window runs it (text the fonts lack drawn as boxes, as the app does).
+fn step4_harness(scene: Scene) -> Harness<'static, common::step4::Screen> {
+    common::step4::harness(scene, true)
 }
 
 /// Clicks the box labelled `label`, selects all of it and pastes `text` over it.
@@ -335,7 +293,7 @@ fn million_token_paste_into_step_four_is_refused_and_keeps_the_last_answer() {
     let million_tokens = "!".repeat(1_000_000);
     assert!(million_tokens.len() < MAX_PASTE_BYTES);
 
-    let mut harness = step4_harness(at_level(2));
+    let mut harness = step4_harness(common::step4::at_level(2));
     harness.get_by_label("prediction: neutral");
     paste_into(&mut harness, "review to classify:", &million_tokens);
     harness.get_by_label("the review is 1000000 characters long; the longest taken is 4096");
@@ -358,7 +316,7 @@ fn million_token_paste_into_step_four_is_refused_and_keeps_the_last_answer() {
     assert_eq!(harness.state().0.context.examples, before);
 
     // Level 1: the same paste into the sentence.
-    let mut harness = step4_harness(at_level(1));
+    let mut harness = step4_harness(common::step4::at_level(1));
     harness.get_by_label("focus: is");
     paste_into(&mut harness, "sentence:", &million_tokens);
     harness.get_by_label("the sentence is 1000000 characters long; the longest taken is 4096");

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod step4;
+
 use std::sync::OnceLock;
 
 use gaze::gpu::{AttentionKernels, GpuContext};
@@ -28,4 +30,16 @@ pub fn run_gpu(input: &AttentionInput, rows: QueryRows) -> (PackedAttention, Att
         .run_blocking(ctx, &packed)
         .unwrap_or_else(|e| panic!("GPU run failed: {e}"));
     (packed, result)
+}
+
+/// Every positional mode, for proptest.
+pub fn any_positions(
+) -> impl proptest::strategy::Strategy<Value = gaze::model::positions::Positions> {
+    use gaze::model::positions::Positions;
+    use proptest::prelude::{prop_oneof, Just};
+    prop_oneof![
+        Just(Positions::None),
+        Just(Positions::Sinusoidal),
+        Just(Positions::Rope)
+    ]
 }
