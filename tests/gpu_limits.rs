@@ -254,8 +254,10 @@ fn step_four_beyond_the_binding_limit_shows_a_smaller_context_and_says_why() {
     })
     .unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
     let lesson = Lesson::new(&small).expect("the lesson builds");
-    let mut scene = Scene::default();
-    scene.step = 4;
+    let mut scene = Scene {
+        step: 4,
+        ..Scene::default()
+    };
     scene.context.level = 3;
     scene.context.archive = true;
     let mut step4 = Step4::default();
