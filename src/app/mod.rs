@@ -7,7 +7,6 @@ pub mod faults;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod lesson;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod recovery;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod render;

@@ -388,6 +388,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
         "documents": scene.context.documents.len(),
         "message": state.message(),
         "info": state.info(),
+        "recovery": state.recovery_summary(),
         "step": scene.step,
         "attention": scene.attention,
         "rlhf": scene.rlhf,

@@ -138,6 +138,10 @@ pub struct Connection {
     ctx: GpuContext,
 }
 
+/// What still works natively with no GPU at all, said when the window cannot draw.
+const NO_GPU_HINT: &str = "without any GPU, `gaze inspect --scene FILE` still computes every \
+number of the lesson on the CPU reference";
+
 /// Connects `window` to a GPU. Natively the instance takes every backend the platform has; in
 /// the browser, WebGPU when the browser really offers an adapter, else WebGL2.
 async fn connect(
@@ -157,22 +161,24 @@ async fn connect(
         .await
     };
     // In a browser, no surface means no WebGPU adapter was found and WebGL2 is off too.
-    let what = if cfg!(target_arch = "wasm32") {
-        "this browser offers neither WebGPU nor WebGL2 to draw with"
-    } else {
-        "cannot draw into this window"
-    };
-    let surface = instance
-        .create_surface(window.clone())
-        .map_err(|e| format!("{what} ({e})"))?;
+    let surface = instance.create_surface(window.clone()).map_err(|e| {
+        if cfg!(target_arch = "wasm32") {
+            format!("this browser offers neither WebGPU nor WebGL2 to draw with ({e})")
+        } else {
+            format!(
+                "cannot draw into this window: no GPU backend here can present to it ({e}). \
+                 Install a Vulkan driver (on Debian/Ubuntu without a GPU, `apt-get install \
+                 mesa-vulkan-drivers libvulkan1` gives the lavapipe software adapter); {NO_GPU_HINT}"
+            )
+        }
+    })?;
     let ctx = GpuContext::new(instance, Some(&surface))
         .await
         .map_err(|error| match error {
             // Natively nothing can be drawn without an adapter; the numbers can still be had.
-            crate::gpu::GpuError::NoAdapter(_) if cfg!(not(target_arch = "wasm32")) => format!(
-                "{error}. Without any GPU, `gaze inspect --scene FILE` still computes every number \
-                 of the lesson on the CPU reference"
-            ),
+            crate::gpu::GpuError::NoAdapter(_) if cfg!(not(target_arch = "wasm32")) => {
+                format!("{error}; {NO_GPU_HINT}")
+            }
             error => error.to_string(),
         })?;
     Ok(Connection {
@@ -185,35 +191,10 @@ async fn connect(
 /// Opens the lesson window and runs until it is closed.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn run(scene: Scene, mut options: WindowOptions) -> Result<(), WindowError> {
-    use crate::app::recovery;
     let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
-    // A scene saved by the panic hook last time is offered back; a new panic saves this one.
-    let path = recovery::recovery_path();
-    let offer = match path.as_deref().map(recovery::pending_offer) {
-        Some(Ok(offer)) => offer,
-        Some(Err(error)) => {
-            options.message = Some(format!(
-                "a scene saved after a crash could not be read: {error}"
-            ));
-            None
-        }
-        None => None,
-    };
-    if let Some(offer) = &offer {
-        eprintln!(
-            "gaze: a scene saved when Gaze last stopped unexpectedly is waiting in {}; the window \
-             offers to restore it",
-            offer.path.display()
-        );
-    }
-    let snapshot = recovery::SceneSnapshot::default();
-    snapshot.update(&scene);
-    if let Some(path) = path {
-        recovery::install_panic_hook(snapshot.clone(), path);
-    }
+    let recovery = Recovery::start(&scene, &mut options);
     let mut app = GazeApp::new(scene, options, event_loop.create_proxy());
-    app.recovery = offer;
-    app.snapshot = Some(snapshot);
+    app.recovery = recovery;
     event_loop.run_app(&mut app)?;
     match app.fatal {
         Some(message) => Err(WindowError::Gpu(message)),
@@ -228,10 +209,59 @@ pub fn spawn(
     options: WindowOptions,
 ) -> Result<EventLoopProxy<AppEvent>, WindowError> {
     use winit::platform::web::EventLoopExtWebSys;
+    let mut options = options;
     let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
     let proxy = event_loop.create_proxy();
-    event_loop.spawn_app(GazeApp::new(scene, options, proxy.clone()));
+    let recovery = Recovery::start(&scene, &mut options);
+    let mut app = GazeApp::new(scene, options, proxy.clone());
+    app.recovery = recovery;
+    event_loop.spawn_app(app);
     Ok(proxy)
+}
+
+/// The crash recovery of one run (`app::recovery`): where a panic saves the scene, the copy it
+/// saves, and the scene a previous crash left, offered back until the user answers.
+#[derive(Default)]
+struct Recovery {
+    store: Option<crate::app::recovery::RecoveryStore>,
+    snapshot: crate::app::recovery::SceneSnapshot,
+    offer: Option<crate::app::recovery::RecoveryOffer>,
+}
+
+impl Recovery {
+    /// Reads what a previous crash left and installs the panic hook that saves this run's scene
+    /// (chained before the hook already installed: the page's failure message, or the default).
+    fn start(scene: &Scene, options: &mut WindowOptions) -> Self {
+        use crate::app::recovery::{install_panic_hook, RecoveryStore};
+        let store = RecoveryStore::for_this_platform();
+        let offer = match store.as_ref().map(RecoveryStore::pending_offer) {
+            Some(Ok(offer)) => offer,
+            Some(Err(error)) => {
+                options.message = Some(format!(
+                    "a scene saved after a crash could not be read: {error}"
+                ));
+                None
+            }
+            None => None,
+        };
+        if let (Some(store), Some(_)) = (&store, &offer) {
+            crate::gpu::context::report(&format!(
+                "gaze: a scene saved when Gaze last stopped unexpectedly is waiting in {}; the \
+                 window offers to restore it",
+                store.describe()
+            ));
+        }
+        let snapshot = crate::app::recovery::SceneSnapshot::default();
+        snapshot.update(scene);
+        if let Some(store) = &store {
+            install_panic_hook(snapshot.clone(), store.clone());
+        }
+        Self {
+            store,
+            snapshot,
+            offer,
+        }
+    }
 }
 
 /// The application: the scene the user edits and, once connected, the window's state.
@@ -249,12 +279,8 @@ pub struct GazeApp {
     lost: Option<WindowState>,
     /// The fault to inject has been injected (`--inject-fault`).
     fault_done: bool,
-    /// A scene saved after a crash, offered back until the user chooses.
-    #[cfg(not(target_arch = "wasm32"))]
-    recovery: Option<crate::app::recovery::RecoveryOffer>,
-    /// The scene as the panic hook would save it.
-    #[cfg(not(target_arch = "wasm32"))]
-    snapshot: Option<crate::app::recovery::SceneSnapshot>,
+    /// Crash recovery: the panic hook's copy of the scene, and a scene offered back.
+    recovery: Recovery,
     #[cfg(target_arch = "wasm32")]
     page: crate::app::web::Page,
 }
@@ -271,10 +297,7 @@ impl GazeApp {
             estimated: None,
             lost: None,
             fault_done: false,
-            #[cfg(not(target_arch = "wasm32"))]
-            recovery: None,
-            #[cfg(not(target_arch = "wasm32"))]
-            snapshot: None,
+            recovery: Recovery::default(),
             #[cfg(target_arch = "wasm32")]
             page: crate::app::web::Page::default(),
         }
@@ -365,10 +388,7 @@ impl GazeApp {
                 if let Some(text) = self.estimated.take() {
                     state.add_estimated(&text);
                 }
-                #[cfg(not(target_arch = "wasm32"))]
-                {
-                    state.recovery_summary = self.recovery.as_ref().map(|o| o.summary.clone());
-                }
+                state.recovery_summary = self.recovery.offer.as_ref().map(|o| o.summary.clone());
                 // The controls' names and roles reach the desktop's screen reader.
                 #[cfg(not(target_arch = "wasm32"))]
                 {
@@ -395,13 +415,13 @@ impl GazeApp {
 
     /// After each frame: answer the recovery banner, and keep the panic hook's copy of the
     /// scene current (compared a few times a second, copied only when it changed).
-    #[cfg(not(target_arch = "wasm32"))]
     fn after_frame(&mut self) {
         use crate::ui::recovery_banner::RecoveryChoice;
         let Some(state) = self.state.as_mut() else {
             return;
         };
-        if let (Some(choice), Some(offer)) = (state.recovery_choice.take(), self.recovery.take()) {
+        let recovery = &mut self.recovery;
+        if let (Some(choice), Some(offer)) = (state.recovery_choice.take(), recovery.offer.take()) {
             let told = match choice {
                 RecoveryChoice::Restore => {
                     self.scene = offer.scene;
@@ -412,19 +432,16 @@ impl GazeApp {
                 }
                 RecoveryChoice::Discard => "discarded the scene saved after the crash".to_owned(),
             };
-            state.info = Some(match crate::app::recovery::retire(&offer.path) {
-                Ok(()) => format!("{told}; the file is kept as {}.old", offer.path.display()),
-                Err(error) => format!(
-                    "{told}; {} could not be moved aside: {error}",
-                    offer.path.display()
-                ),
+            let retired = recovery.store.as_ref().map(|store| store.retire());
+            state.info = Some(match retired {
+                Some(Ok(kept)) => format!("{told}; {kept}"),
+                Some(Err(error)) => format!("{told}; {error}"),
+                None => told,
             });
             state.recovery_summary = None;
         }
-        if let Some(snapshot) = &self.snapshot {
-            if state.frames % 15 == 0 {
-                snapshot.update(&self.scene);
-            }
+        if state.frames % 15 == 0 {
+            recovery.snapshot.update(&self.scene);
         }
     }
 
@@ -788,6 +805,12 @@ impl WindowState {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn info(&self) -> Option<&str> {
         self.info.as_deref()
+    }
+
+    /// The recovery banner's line, while a scene saved after a crash is offered.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn recovery_summary(&self) -> Option<&str> {
+        self.recovery_summary.as_deref()
     }
 
     /// Frames drawn so far.
@@ -1483,7 +1506,6 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                     state.frames + 1 >= n && (!state.exporting() || state.frames + 1 >= n + 600)
                 });
                 let image = state.frame(&mut self.scene, last && self.options.screenshot.is_some());
-                #[cfg(not(target_arch = "wasm32"))]
                 self.after_frame();
                 let Some(state) = self.state.as_mut() else {
                     return;

@@ -446,6 +446,41 @@ test("webgpu: a lost GPU device is reconnected and the scene's numbers come back
   report.device_lost = { recovered_at_frame: recovered.frames, worst_cell_error: pixels.worst };
 });
 
+test("webgpu: a panic saves the scene, documents included, and the next visit offers it back", async () => {
+  const browser = await launch(WEBGPU_FLAGS);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  // A panic at frame 60 (`?fault=`), after a document was dropped: links never carry documents.
+  await page.goto(new URL("?fault=panic@60#step=3&causal=1", URL_BASE).href);
+  await waitForNumbers(page);
+  await page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(["Refunds within 30 days for damaged items."], "refunds.md", { type: "text/markdown" }));
+    const target = document.getElementById("gaze-canvas");
+    target.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await waitForStatus(page, (t) => t.documents === 1);
+  // The page says what happened and where the scene is.
+  const deadline = Date.now() + 90_000;
+  let failure = null;
+  while (failure === null && Date.now() < deadline) {
+    failure = await page.evaluate(() => document.documentElement.dataset.gazeError ?? null);
+    if (failure === null) await page.waitForTimeout(200);
+  }
+  assert.match(failure ?? "", /Gaze stopped: .*fault injected at frame 60/);
+  assert.match(failure, /reload/);
+  const saved = await page.evaluate(() => localStorage.getItem("gaze.recovered-scene"));
+  assert.match(saved ?? "", /refunds\.md/, "the saved scene holds the dropped document");
+  // The next visit (no fault) offers it back in the banner.
+  const again = await context.newPage();
+  await again.goto(URL_BASE);
+  const offered = await waitForStatus(again, (t) => t.recovery !== null);
+  assert.match(offered.recovery, /on step 3/);
+  report.panic_recovery = { offered: offered.recovery };
+  await context.close();
+});
+
 test("webgl2: without WebGPU the lesson still draws, computes on the CPU and says so", async () => {
   const browser = await launch(WEBGL_FLAGS);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
