@@ -30,15 +30,14 @@ const ESTIMATED_URL: &str = "assets/estimated_embeddings.txt";
 
 /// Starts Gaze in the page: called by `main` in the wasm build.
 pub fn start() {
-    // The scene is always in the address bar (`Page::after_frame`), so a reload picks up where
-    // the page stopped: the web's recovery file.
+    // A bug stops the page: say so on it. (`app::recovery` chains its own hook before this one,
+    // keeping the scene for the next visit.)
     std::panic::set_hook(Box::new(|info| {
         let message = format!(
-            "Gaze stopped: {info}. Your scene is kept in this page's address: reload the page to \
-             carry on where you were."
+            "Gaze stopped: {info}. Your scene was kept: reload the page and Gaze offers it back."
         );
         web_sys::console::error_1(&message.clone().into());
-        show_failure(&message);
+        show_stopped(&message);
     }));
     let (scene, message) = scene_from_location();
     let (fault, fault_error) = fault_from_location();
@@ -73,6 +72,26 @@ pub fn show_failure(message: &str) {
         let _ = loading.set_attribute("class", "failed");
     }
     set_data("gazeError", &text);
+}
+
+/// Puts `message` over the page once Gaze has stopped mid-lesson (the loading indicator that
+/// [`show_failure`] uses is gone by then).
+fn show_stopped(message: &str) {
+    set_data("gazeError", message);
+    let Some(document) = document() else {
+        return;
+    };
+    let (Ok(note), Some(body)) = (document.create_element("div"), document.body()) else {
+        return;
+    };
+    note.set_id("gaze-stopped");
+    let _ = note.set_attribute(
+        "style",
+        "position:fixed;top:0;left:0;right:0;padding:1em;font:18px sans-serif;\
+         background:#fff3cd;color:#222;z-index:10",
+    );
+    note.set_text_content(Some(message));
+    let _ = body.append_child(&note);
 }
 
 fn document() -> Option<web_sys::Document> {

@@ -468,8 +468,10 @@ test("webgpu: a panic saves the scene, documents included, and the next visit of
     failure = await page.evaluate(() => document.documentElement.dataset.gazeError ?? null);
     if (failure === null) await page.waitForTimeout(200);
   }
-  assert.match(failure ?? "", /Gaze stopped: .*fault injected at frame 60/);
-  assert.match(failure, /reload/);
+  assert.match(failure ?? "", /Gaze stopped: .*fault injected at frame 60/s);
+  assert.match(failure, /reload the page and Gaze offers it back/);
+  const shown = await page.evaluate(() => document.getElementById("gaze-stopped")?.textContent ?? "");
+  assert.match(shown, /Gaze stopped/, "the page shows it, over the stopped canvas");
   const saved = await page.evaluate(() => localStorage.getItem("gaze.recovered-scene"));
   assert.match(saved ?? "", /refunds\.md/, "the saved scene holds the dropped document");
   // The next visit (no fault) offers it back in the banner.
