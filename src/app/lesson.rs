@@ -284,8 +284,11 @@ impl Lesson {
             key.options.clone(),
             &key.edits,
         )?;
-        let shortened = self.shorten_to_fit(ctx, &mut tokens, &mut input)?;
-        let packed = PackedAttention::new(&input, QueryRows::All)?;
+        let mut packed = PackedAttention::new(&input, QueryRows::All)?;
+        let shortened = self.shorten_to_fit(ctx, packed.params(), &mut tokens, &mut input)?;
+        if shortened.is_some() {
+            packed = PackedAttention::new(&input, QueryRows::All)?;
+        }
         let previous = stage.take();
         let (last_generation, last_revision) = previous
             .as_ref()
@@ -329,6 +332,7 @@ impl Lesson {
     fn shorten_to_fit(
         &self,
         ctx: &GpuContext,
+        full: &AttentionParams,
         tokens: &mut Vec<LessonToken>,
         input: &mut AttentionInput,
     ) -> Result<Option<String>, StageError> {
@@ -338,7 +342,7 @@ impl Lesson {
         if matches!(self.engine, Engine::Gpu(_)) {
             // The device's limits (binding sizes, the loop bound) are checked by `plan` without
             // allocating anything; the largest N that passes is found by bisection.
-            let mut params = *PackedAttention::new(input, QueryRows::All)?.params();
+            let mut params = *full;
             let limits = ctx.limits();
             let mut fits = |n: usize| {
                 let n = u32::try_from(n).unwrap_or(u32::MAX);

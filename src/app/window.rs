@@ -542,10 +542,28 @@ kernel is tested against): this GPU has no compute shaders Gaze can use, or --cp
 given. Same numbers, slower past a few hundred tokens.";
 
 impl WindowState {
+    /// A window on its first GPU connection, with the built-in lesson model.
     fn new(
         connection: Connection,
         options: &WindowOptions,
         proxy: EventLoopProxy<AppEvent>,
+    ) -> Result<Self, String> {
+        // The web build starts on the curated words and fetches the estimated ones meanwhile.
+        #[cfg(not(target_arch = "wasm32"))]
+        let model = crate::model::lesson::LessonModel::builtin();
+        #[cfg(target_arch = "wasm32")]
+        let model = crate::model::lesson::LessonModel::curated_only();
+        let model = model.map_err(|e| e.to_string())?;
+        Self::with_model(connection, options, proxy, model)
+    }
+
+    /// A window on `connection` whose lesson runs `model` (a recovered window keeps the model it
+    /// had, estimated words included).
+    fn with_model(
+        connection: Connection,
+        options: &WindowOptions,
+        proxy: EventLoopProxy<AppEvent>,
+        model: crate::model::lesson::LessonModel,
     ) -> Result<Self, String> {
         let Connection {
             window,
@@ -566,12 +584,6 @@ impl WindowState {
             config.usage |= wgpu::TextureUsages::COPY_SRC;
         }
         surface.configure(&ctx.device, &config);
-        // The web build starts on the curated words and fetches the estimated ones meanwhile.
-        #[cfg(not(target_arch = "wasm32"))]
-        let model = crate::model::lesson::LessonModel::builtin();
-        #[cfg(target_arch = "wasm32")]
-        let model = crate::model::lesson::LessonModel::curated_only();
-        let model = model.map_err(|e| e.to_string())?;
         let lesson = if options.cpu_reference {
             Lesson::on_cpu_reference(model)
         } else {
@@ -646,15 +658,9 @@ impl WindowState {
     /// is carried over; what lived on the GPU is rebuilt from the scene on the next frame.
     fn recovered(self, connection: Connection, options: &WindowOptions) -> Result<Self, String> {
         let why = self.ctx.lost().unwrap_or_default();
-        let mut state = Self::new(connection, options, self.proxy.clone())?;
         // The lesson model as it stood (with the estimated words, if they had arrived).
-        let model = self.lesson.model.clone();
-        state.lesson = if options.cpu_reference {
-            Lesson::on_cpu_reference(model)
-        } else {
-            Lesson::with_model(&state.ctx, model).map_err(|e| e.to_string())?
-        };
-        state.notice = (!state.lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
+        let mut state =
+            Self::with_model(connection, options, self.proxy.clone(), self.lesson.model)?;
         state.egui_ctx = self.egui_ctx;
         state.egui_state = self.egui_state;
         // The new egui renderer holds none of egui's textures, and egui only ever sends changes:
