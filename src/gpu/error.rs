@@ -53,6 +53,9 @@ pub enum GpuError {
     /// The device ran out of memory.
     #[error("the GPU ran out of memory: {0}")]
     OutOfMemory(String),
+    /// A real model or a request of it that the engine cannot run (named in the message).
+    #[error("{0}")]
+    Model(String),
     /// Reading results back failed (device lost or mapping refused).
     #[error("reading results back from the GPU failed: {0}")]
     Readback(String),

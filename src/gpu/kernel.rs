@@ -22,6 +22,17 @@ impl Kernel {
         source: &str,
         bindings: &[Access],
     ) -> Self {
+        Self::with_entry(device, name, source, "main", bindings)
+    }
+
+    /// A pipeline for entry point `entry` of `source` (a shader with several entry points).
+    pub(crate) fn with_entry(
+        device: &wgpu::Device,
+        name: &str,
+        source: &str,
+        entry: &str,
+        bindings: &[Access],
+    ) -> Self {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .enumerate()
@@ -53,15 +64,33 @@ impl Kernel {
             label: Some(name),
             source: wgpu::ShaderSource::Wgsl(source.into()),
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(name),
-            layout: Some(&pipeline_layout),
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipeline = compute_pipeline(device, name, &pipeline_layout, &module, entry);
         Self { layout, pipeline }
+    }
+
+    /// Another entry point of `source` over the same bind group layout, so one bind group
+    /// serves both (the GEMV and the tiled GEMM of one matrix).
+    pub(crate) fn sibling(
+        &self,
+        device: &wgpu::Device,
+        name: &str,
+        source: &str,
+        entry: &str,
+    ) -> Self {
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(name),
+            bind_group_layouts: &[Some(&self.layout)],
+            immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = compute_pipeline(device, name, &pipeline_layout, &module, entry);
+        Self {
+            layout: self.layout.clone(),
+            pipeline,
+        }
     }
 
     pub(crate) fn bind(&self, device: &wgpu::Device, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
@@ -79,4 +108,21 @@ impl Kernel {
             entries: &entries,
         })
     }
+}
+
+fn compute_pipeline(
+    device: &wgpu::Device,
+    name: &str,
+    layout: &wgpu::PipelineLayout,
+    module: &wgpu::ShaderModule,
+    entry: &str,
+) -> wgpu::ComputePipeline {
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: Some(layout),
+        module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    })
 }

@@ -7,6 +7,7 @@ pub mod attention;
 pub mod context;
 pub mod error;
 pub(crate) mod kernel;
+pub mod llm;
 pub mod long_context;
 pub mod overview;
 pub mod readback;

@@ -9,6 +9,7 @@ pub mod context;
 pub mod corpus;
 pub mod finetune;
 pub mod lesson;
+pub mod llm;
 pub mod overview;
 pub mod positions;
 pub mod residual;
