@@ -70,19 +70,73 @@ mod native {
         /// a driver whose compute misbehaves); the window says so in a notice.
         #[arg(long)]
         cpu_reference: bool,
+        /// A real model (a Llama-family GGUF file, e.g. SmolLM2-135M from
+        /// `tools/fetch-models.sh`) to load beside the lesson model; `GAZE_MODEL` when not given.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
     }
 
     #[derive(Subcommand)]
     enum Command {
         /// Run every attention kernel on this machine's GPU adapter against the CPU reference and
         /// print the adapter and the largest error per kernel; exits with 1 if any exceeds tolerance.
-        Verify,
+        /// With a model (--model or GAZE_MODEL), also every LLM kernel on its weights and the
+        /// end-to-end logits.
+        Verify {
+            /// A Llama-family GGUF file to verify too.
+            #[arg(long, value_name = "FILE")]
+            model: Option<PathBuf>,
+        },
         /// Print the numbers behind a scene as JSON: tokens, and Q, K, V, scores, weights and
-        /// outputs of every head shown.
+        /// outputs of every head shown. With --model and --prompt: a real model's tokens, next
+        /// token, one head's full map and the last token's row for every layer and head.
         Inspect {
             /// Scene file (JSON); without it, the lesson's default scene.
-            #[arg(long, value_name = "FILE")]
+            #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
             scene: Option<PathBuf>,
+            /// A Llama-family GGUF file (GAZE_MODEL when not given).
+            #[arg(long, value_name = "FILE", requires = "prompt")]
+            model: Option<PathBuf>,
+            /// The text to run through the model.
+            #[arg(long, value_name = "TEXT")]
+            prompt: Option<String>,
+            /// Layer of the full attention map (0-based).
+            #[arg(long, default_value_t = 0)]
+            layer: usize,
+            /// Head of the full attention map (0-based).
+            #[arg(long, default_value_t = 0)]
+            head: usize,
+            /// How many next-token candidates (1 to 100).
+            #[arg(long, default_value_t = 10)]
+            top: usize,
+            /// Compute on the CPU reference instead of the GPU kernels.
+            #[arg(long)]
+            cpu_reference: bool,
+        },
+        /// Stream a real model's continuation of a prompt to stdout (greedy unless a temperature
+        /// is given).
+        Generate {
+            /// A Llama-family GGUF file (GAZE_MODEL when not given).
+            #[arg(long, value_name = "FILE")]
+            model: Option<PathBuf>,
+            /// The text to continue.
+            #[arg(long, value_name = "TEXT")]
+            prompt: String,
+            /// How many tokens to generate at most (it stops early at end-of-sequence).
+            #[arg(long, value_name = "N")]
+            tokens: usize,
+            /// Softmax temperature: 0 is greedy (the default); above 0 samples.
+            #[arg(long, default_value_t = 0.0)]
+            temperature: f32,
+            /// When sampling, draw from the K most likely tokens (1 to 100).
+            #[arg(long, value_name = "K", default_value_t = 40)]
+            top_k: usize,
+            /// The sampler's seed: the same seed gives the same continuation.
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            /// Compute on the CPU reference instead of the GPU kernels.
+            #[arg(long)]
+            cpu_reference: bool,
         },
         /// Draw a scene headlessly (no window, no X server) through the app's own panels and GPU
         /// renderers, and write a PNG.
@@ -148,7 +202,7 @@ mod native {
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         match cli.command {
-            Some(Command::Verify) => match run_verify() {
+            Some(Command::Verify { model }) => match run_verify(model_path(model)) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(error) => {
@@ -156,10 +210,50 @@ mod native {
                     ExitCode::from(2)
                 }
             },
-            Some(Command::Inspect { scene }) => match run_inspect(scene) {
+            Some(Command::Inspect {
+                scene,
+                model,
+                prompt,
+                layer,
+                head,
+                top,
+                cpu_reference,
+            }) => {
+                let result = match prompt {
+                    Some(prompt) => run_inspect_model(
+                        model_path(model),
+                        &prompt,
+                        gaze::app::llm::InspectRequest { layer, head, top },
+                        cpu_reference,
+                    ),
+                    None => run_inspect(scene),
+                };
+                match result {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("gaze inspect: {error:#}");
+                        ExitCode::from(2)
+                    }
+                }
+            }
+            Some(Command::Generate {
+                model,
+                prompt,
+                tokens,
+                temperature,
+                top_k,
+                seed,
+                cpu_reference,
+            }) => match run_generate(
+                model_path(model),
+                &prompt,
+                tokens,
+                (temperature, top_k, seed),
+                cpu_reference,
+            ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
-                    eprintln!("gaze inspect: {error:#}");
+                    eprintln!("gaze generate: {error:#}");
                     ExitCode::from(2)
                 }
             },
@@ -202,11 +296,103 @@ mod native {
         }
     }
 
-    fn run_verify() -> anyhow::Result<bool> {
+    /// `--model FILE`, else `GAZE_MODEL`.
+    fn model_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+        flag.or_else(|| std::env::var_os("GAZE_MODEL").map(PathBuf::from))
+    }
+
+    fn require_model(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+        path.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no model: give --model FILE or set GAZE_MODEL (tools/fetch-models.sh smollm2 \
+                 fetches SmolLM2-135M and prints its path)"
+            )
+        })
+    }
+
+    fn load_model(path: &std::path::Path) -> anyhow::Result<gaze::model::llm::LlamaModel> {
+        gaze::app::llm::load_model(path).with_context(|| format!("{}", path.display()))
+    }
+
+    fn engine(
+        model: &gaze::model::llm::LlamaModel,
+        cpu_reference: bool,
+    ) -> anyhow::Result<gaze::app::llm::Engine> {
+        if cpu_reference {
+            return Ok(gaze::app::llm::Engine::Cpu);
+        }
+        let ctx = GpuContext::headless().context(
+            "could not open a GPU device (--cpu-reference runs the model on the CPU instead)",
+        )?;
+        Ok(gaze::app::llm::Engine::gpu(ctx, model)?)
+    }
+
+    fn run_verify(model: Option<PathBuf>) -> anyhow::Result<bool> {
         let ctx = GpuContext::headless().context("could not open a GPU device")?;
         let report = verify::run(&ctx).context("running the kernels failed")?;
         println!("{report}");
-        Ok(report.passed())
+        let mut passed = report.passed();
+        if let Some(path) = model {
+            let model = load_model(&path)?;
+            let c = &model.config;
+            println!(
+                "model {}: {} layers, {} heads over {} key/value heads, d_model {}, vocab {}",
+                path.display(),
+                c.layers,
+                c.heads,
+                c.kv_heads,
+                c.d_model,
+                c.vocab
+            );
+            let mut gpu = gaze::gpu::llm::LlmGpu::new(&ctx, &model)?;
+            let tokens = gaze::app::llm::tokenize_prompt(
+                &model,
+                "The capital of France is Paris, and the capital of Italy is Rome. In 2024, 3 + 4 = 7.",
+                0,
+            )?;
+            let llm = gaze::gpu::llm_verify::verify_model(&ctx, &mut gpu, &model, &tokens)
+                .context("running the model's kernels failed")?;
+            println!("{llm}");
+            passed &= llm.passed();
+            println!(
+                "model kernels: {}",
+                if llm.passed() { "all within tolerance" } else { "FAILED" }
+            );
+        }
+        Ok(passed)
+    }
+
+    fn run_inspect_model(
+        path: Option<PathBuf>,
+        prompt: &str,
+        request: gaze::app::llm::InspectRequest,
+        cpu_reference: bool,
+    ) -> anyhow::Result<()> {
+        let path = require_model(path)?;
+        let model = load_model(&path)?;
+        let mut engine = engine(&model, cpu_reference)?;
+        let report = gaze::app::llm::inspect_model(&model, &path, prompt, request, &mut engine)?;
+        println!("{}", serde_json::to_string(&report)?);
+        Ok(())
+    }
+
+    fn run_generate(
+        path: Option<PathBuf>,
+        prompt: &str,
+        tokens: usize,
+        (temperature, top_k, seed): (f32, usize, u64),
+        cpu_reference: bool,
+    ) -> anyhow::Result<()> {
+        let sampler = gaze::model::llm::sample::Sampler::new(temperature, top_k, seed)
+            .map_err(anyhow::Error::msg)?;
+        let path = require_model(path)?;
+        let model = load_model(&path)?;
+        let mut engine = engine(&model, cpu_reference)?;
+        let mut stdout = std::io::stdout().lock();
+        gaze::app::llm::generate(&model, prompt, tokens, sampler, &mut engine, &mut stdout)?;
+        use std::io::Write;
+        writeln!(stdout)?;
+        Ok(())
     }
 
     /// The scene at `path` (the lesson's default without one), opened leniently: a hand-written
@@ -253,6 +439,23 @@ mod native {
     }
 
     fn run_window(cli: Cli) -> anyhow::Result<()> {
+        // A real model is read and checked now, so a bad file is refused before a window opens;
+        // the steps' views of it come in the next releases, and the window says so.
+        let model_note = match model_path(cli.model.clone()) {
+            Some(path) => {
+                let model = load_model(&path)?;
+                let c = &model.config;
+                Some(format!(
+                    "real model {} loaded ({} layers × {} heads, {} tokens of context); the steps \
+                     still show the lesson model",
+                    path.file_name().unwrap_or_default().to_string_lossy(),
+                    c.layers,
+                    c.heads,
+                    c.context
+                ))
+            }
+            None => None,
+        };
         let (scene, notes) = match cli.scene {
             Some(path) => {
                 let opened = gaze::app::scene_files::read_scene_file(&path)?;
@@ -277,10 +480,11 @@ mod native {
                 fault: cli.inject_fault,
                 cpu_reference: cli.cpu_reference,
                 // What the scene file did not say as this build reads it, shown in the window too.
-                message: (!notes.is_empty()).then(|| {
+                message: (!notes.is_empty() || model_note.is_some()).then(|| {
                     notes
                         .iter()
                         .map(ToString::to_string)
+                        .chain(model_note)
                         .collect::<Vec<_>>()
                         .join("; ")
                 }),

@@ -7,6 +7,8 @@ pub mod faults;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod lesson;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod llm;
 pub mod recovery;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod render;

@@ -8,6 +8,8 @@ pub mod context;
 pub mod error;
 pub(crate) mod kernel;
 pub mod llm;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod llm_verify;
 pub mod long_context;
 pub mod overview;
 pub mod readback;
