@@ -356,7 +356,11 @@ mod native {
             passed &= llm.passed();
             println!(
                 "model kernels: {}",
-                if llm.passed() { "all within tolerance" } else { "FAILED" }
+                if llm.passed() {
+                    "all within tolerance"
+                } else {
+                    "FAILED"
+                }
             );
         }
         Ok(passed)

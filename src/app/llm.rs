@@ -173,7 +173,11 @@ pub struct InspectRequest {
 
 /// The prompt's token ids, checked against the model: not empty, within the context (leaving
 /// `extra` positions for a continuation).
-pub fn tokenize_prompt(model: &LlamaModel, prompt: &str, extra: usize) -> Result<Vec<u32>, LlmRunError> {
+pub fn tokenize_prompt(
+    model: &LlamaModel,
+    prompt: &str,
+    extra: usize,
+) -> Result<Vec<u32>, LlmRunError> {
     if prompt.len() > MAX_PROMPT_BYTES {
         return Err(LlmRunError::Request(format!(
             "the prompt is {} bytes; Gaze reads prompts of up to {MAX_PROMPT_BYTES} bytes",
@@ -233,14 +237,16 @@ pub fn inspect_model(
             (top_k(&out.logits, request.top, 1.0), map, out.focus_rows)
         }
     };
-    let rows = |flat: &[f32]| -> Vec<Vec<f32>> {
-        flat.chunks(n.max(1)).map(<[f32]>::to_vec).collect()
-    };
+    let rows =
+        |flat: &[f32]| -> Vec<Vec<f32>> { flat.chunks(n.max(1)).map(<[f32]>::to_vec).collect() };
     let per_layer = c.heads * n;
     Ok(ModelInspect {
         model: ModelInfo::new(model, path),
         engine: engine.describe(),
-        tokens: ids.iter().map(|&id| model.tokenizer.token_text(id)).collect(),
+        tokens: ids
+            .iter()
+            .map(|&id| model.tokenizer.token_text(id))
+            .collect(),
         token_ids: ids.clone(),
         next_token: top
             .into_iter()
@@ -255,10 +261,7 @@ pub fn inspect_model(
             head: request.head,
             weights: rows(&map),
         },
-        focus_rows: focus_rows
-            .chunks(per_layer.max(1))
-            .map(rows)
-            .collect(),
+        focus_rows: focus_rows.chunks(per_layer.max(1)).map(rows).collect(),
     })
 }
 

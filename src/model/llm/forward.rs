@@ -425,7 +425,20 @@ pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
 pub fn top_k(logits: &[f32], k: usize, temperature: f32) -> Vec<(u32, f32)> {
     let t = if temperature > 0.0 { temperature } else { 1.0 };
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = logits.iter().map(|l| ((l - max) / t).exp()).sum();
+    // Summed as the kernel sums: 256 lanes each over every 256th logit, then a tree — a plain
+    // running sum over 49,152 terms drifts by more than the kernel's tolerance.
+    let mut lanes = [0.0f32; 256];
+    for (v, l) in logits.iter().enumerate() {
+        lanes[v % 256] += ((l - max) / t).exp();
+    }
+    let mut stride = 128;
+    while stride > 0 {
+        for lane in 0..stride {
+            lanes[lane] += lanes[lane + stride];
+        }
+        stride /= 2;
+    }
+    let sum = lanes[0];
     let mut taken: Vec<(u32, f32)> = Vec::with_capacity(k);
     // (logit, id) of the last one taken: the next is the largest strictly "below" it in the
     // order (higher logit first, then lower id).

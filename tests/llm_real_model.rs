@@ -1,0 +1,289 @@
+//! Facts about the real SmolLM2-135M-Instruct file (`tools/fetch-models.sh smollm2`), held by the
+//! CPU reference, the GPU kernels and the independent float64 numpy reference
+//! (`tests/fixtures/smollm2_reference.json`) and HF `tokenizers` (`smollm2_tokenization.json`).
+//!
+//! The file is never committed. Set `GAZE_MODEL` to its path to run these; without it each test
+//! prints a loud notice and passes — unless `GAZE_REQUIRE_MODEL=1` (set by `.ci/run`, which
+//! fetches the file first), where a missing file fails.
+
+mod common;
+
+use std::sync::{Mutex, OnceLock};
+
+use gaze::app::llm::{generate, Engine};
+use gaze::gpu::llm::{LlmGpu, Readback};
+use gaze::model::llm::forward::top_k;
+use gaze::model::llm::gguf::GgufFile;
+use gaze::model::llm::sample::Sampler;
+use gaze::model::llm::{Capture, KvCache, LlamaModel};
+use serde_json::Value;
+
+const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+/// The model, loaded once per test binary; `None` (after a loud notice) when it is absent.
+fn model() -> Option<&'static LlamaModel> {
+    static MODEL: OnceLock<Option<LlamaModel>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            let Some(path) = std::env::var_os("GAZE_MODEL") else {
+                let required = std::env::var("GAZE_REQUIRE_MODEL").is_ok_and(|v| v == "1");
+                assert!(
+                    !required,
+                    "GAZE_REQUIRE_MODEL=1 but GAZE_MODEL is not set: run \
+                     `export GAZE_MODEL=$(tools/fetch-models.sh smollm2)`"
+                );
+                eprintln!(
+                    "\n==== SKIPPED: the real-model tests need SmolLM2-135M. Run \
+                     `export GAZE_MODEL=$(tools/fetch-models.sh smollm2)` ====\n"
+                );
+                return None;
+            };
+            let file = GgufFile::open(std::path::Path::new(&path))
+                .unwrap_or_else(|e| panic!("GAZE_MODEL={}: {e}", path.to_string_lossy()));
+            Some(LlamaModel::from_gguf(&file).expect("SmolLM2 loads"))
+        })
+        .as_ref()
+}
+
+/// One GPU copy of the model for the whole binary (uploading it takes seconds on lavapipe).
+fn gpu(model: &LlamaModel) -> std::sync::MutexGuard<'static, LlmGpu> {
+    static GPU: OnceLock<Mutex<LlmGpu>> = OnceLock::new();
+    GPU.get_or_init(|| Mutex::new(LlmGpu::new(&common::gpu().0, model).expect("upload")))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+fn fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON")
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i.as_u64().expect("id") as u32)
+        .collect()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(floats).collect(),
+        Value::Number(n) => vec![n.as_f64().expect("number") as f32],
+        other => panic!("not a number array: {other}"),
+    }
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn the_fixtures_were_made_from_this_very_file() {
+    let Some(_) = model() else { return };
+    assert_eq!(fixture("smollm2_reference.json")["file_sha256"], SHA256);
+    assert_eq!(fixture("smollm2_tokenization.json")["file_sha256"], SHA256);
+}
+
+#[test]
+fn hyper_parameters_are_read_from_the_file() {
+    let Some(model) = model() else { return };
+    let c = &model.config;
+    assert_eq!(
+        (c.layers, c.heads, c.kv_heads, c.d_model, c.d_head, c.ffn, c.vocab, c.context),
+        (30, 9, 3, 576, 64, 1536, 49_152, 8192)
+    );
+    assert_eq!(c.rope_base, 100_000.0);
+    assert!(
+        model.output.is_none(),
+        "SmolLM2 ties its output to the embedding"
+    );
+}
+
+#[test]
+fn the_capital_of_france_is_tokenized_as_the_model_was_trained() {
+    let Some(model) = model() else { return };
+    assert_eq!(
+        model.tokenizer.encode("The capital of France is"),
+        vec![504, 3575, 282, 4649, 314]
+    );
+}
+
+#[test]
+fn tokenizer_matches_hf_tokenizers_on_every_fixture_case() {
+    let Some(model) = model() else { return };
+    let cases = fixture("smollm2_tokenization.json");
+    let cases = cases["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 40);
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        let expected = ids(&case["ids"]);
+        assert_eq!(model.tokenizer.encode(text), expected, "{text:?}");
+        assert_eq!(model.tokenizer.decode(&expected).expect("decodes"), text);
+    }
+}
+
+#[test]
+fn cpu_reference_agrees_with_the_float64_numpy_reference() {
+    let Some(model) = model() else { return };
+    let reference = fixture("smollm2_reference.json");
+    for prompt in reference["prompts"].as_array().expect("prompts") {
+        let tokens = ids(&prompt["token_ids"]);
+        let mut cache = KvCache::new(&model.config);
+        let out = model
+            .forward(&mut cache, &tokens, &Capture::default())
+            .expect("forward");
+        // The top 50 logits (f32 over 30 layers against f64: a few thousandths of ~17).
+        for entry in prompt["top"].as_array().expect("top") {
+            let id = entry["id"].as_u64().expect("id") as usize;
+            let (got, value) = (
+                out.logits[id],
+                entry["logit"].as_f64().expect("logit") as f32,
+            );
+            assert!(
+                (got - value).abs() < 2e-2,
+                "logit of {id}: {got} vs {value}"
+            );
+        }
+        let err = max_abs_diff(&out.focus_rows, &floats(&prompt["focus_rows"]));
+        assert!(err < 2e-3, "focus rows differ from numpy by {err}");
+        let reference_top = prompt["top"][0]["id"].as_u64().expect("id") as u32;
+        assert_eq!(top_k(&out.logits, 1, 1.0)[0].0, reference_top);
+    }
+}
+
+#[test]
+fn paris_is_the_most_likely_next_token_on_cpu_and_gpu_with_the_same_logits() {
+    let Some(model) = model() else { return };
+    let ctx = &common::gpu().0;
+    let tokens = model.tokenizer.encode("The capital of France is");
+    let mut cache = KvCache::new(&model.config);
+    let cpu = model
+        .forward(&mut cache, &tokens, &Capture::default())
+        .expect("cpu");
+    let mut gpu = gpu(model);
+    gpu.reset();
+    let out = gpu
+        .forward(
+            ctx,
+            &tokens,
+            &Capture {
+                map: Some((15, 0)),
+                ..Capture::default()
+            },
+            Readback {
+                logits: true,
+                top_k: 5,
+                temperature: 1.0,
+            },
+        )
+        .expect("gpu")
+        .wait(ctx)
+        .expect("readback");
+    let paris = out.top[0];
+    assert_eq!(model.tokenizer.token_text(paris.0), " Paris");
+    assert!((paris.1 - 0.7725).abs() < 2e-3, "p(Paris) = {}", paris.1);
+    assert_eq!(top_k(&cpu.logits, 1, 1.0)[0].0, paris.0);
+    let err = max_abs_diff(out.logits.as_deref().expect("logits"), &cpu.logits);
+    assert!(err < 2e-3 * 18.0, "GPU and CPU logits differ by {err}");
+    // Every row of a real head's map sums to 1 with zeros above the diagonal.
+    let n = tokens.len();
+    let map = gpu.read_map(ctx).expect("map");
+    for i in 0..n {
+        let row = &map[i * n..(i + 1) * n];
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "row {i}");
+        assert!(
+            row[i + 1..].iter().all(|&w| w == 0.0),
+            "row {i} sees the future"
+        );
+    }
+    for (layer, head) in [(0, 0), (15, 0), (29, 8)] {
+        let row = &out.focus_rows[(layer * 9 + head) * n..][..n];
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn gpu_attention_of_a_64_token_prompt_matches_numpy_at_every_layer_and_head() {
+    // RoPE's pair layout shows in the attention rows long before it shows in the argmax.
+    let Some(model) = model() else { return };
+    let ctx = &common::gpu().0;
+    let reference = fixture("smollm2_reference.json");
+    let prompt = &reference["prompts"][1];
+    let tokens = ids(&prompt["token_ids"]);
+    assert_eq!(tokens.len(), 64);
+    let mut gpu = gpu(model);
+    gpu.reset();
+    let out = gpu
+        .forward(ctx, &tokens, &Capture::default(), Readback::default())
+        .expect("gpu")
+        .wait(ctx)
+        .expect("readback");
+    let err = max_abs_diff(&out.focus_rows, &floats(&prompt["focus_rows"]));
+    assert!(err < 2e-3, "GPU focus rows differ from numpy by {err}");
+}
+
+#[test]
+fn greedy_generation_continues_with_paris_on_both_engines() {
+    let Some(model) = model() else { return };
+    let mut texts = Vec::new();
+    for cpu in [false, true] {
+        let mut engine = if cpu {
+            Engine::Cpu
+        } else {
+            Engine::gpu(common::gpu().0.clone(), model).expect("gpu")
+        };
+        let mut out = Vec::new();
+        let sampler = Sampler::new(0.0, 1, 0).expect("greedy");
+        generate(
+            model,
+            "The capital of France is",
+            6,
+            sampler,
+            &mut engine,
+            &mut out,
+        )
+        .expect("generate");
+        texts.push(String::from_utf8(out).expect("UTF-8"));
+    }
+    assert!(texts[0].starts_with(" Paris"), "{:?}", texts[0]);
+    assert_eq!(
+        texts[0], texts[1],
+        "GPU and CPU greedy continuations differ"
+    );
+}
+
+#[test]
+fn a_seed_replays_the_same_sampled_continuation() {
+    let Some(model) = model() else { return };
+    let run = |seed| {
+        let mut out = Vec::new();
+        let sampler = Sampler::new(0.8, 40, seed).expect("sampler");
+        generate(
+            model,
+            "Once upon a time",
+            8,
+            sampler,
+            &mut Engine::Cpu,
+            &mut out,
+        )
+        .expect("generate");
+        String::from_utf8(out).expect("UTF-8")
+    };
+    assert_eq!(run(7), run(7));
+}
+
+#[test]
+fn a_prompt_longer_than_the_context_is_refused_with_the_numbers() {
+    let Some(model) = model() else { return };
+    let prompt = "word ".repeat(9000);
+    let err = gaze::app::llm::tokenize_prompt(model, &prompt, 0).expect_err("too long");
+    let message = err.to_string();
+    assert!(message.contains("8192"), "{message}");
+}
