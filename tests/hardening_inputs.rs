@@ -1284,6 +1284,7 @@ fn scene_files_that_cannot_be_read_or_would_not_reopen_are_named_and_nothing_is_
 fn gaze(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gaze"))
         .args(args)
+        .env_remove("GAZE_MODEL")
         .env("XDG_RUNTIME_DIR", std::env::temp_dir())
         .output()
         .unwrap();
