@@ -42,9 +42,12 @@ fn every_shader_parses_and_validates() {
     );
     for (name, source) in &files {
         let module = parse(name, source);
+        // `unpack2x16float` (the f16 scales of GGUF blocks) is core WGSL; naga files it under a
+        // capability that wgpu grants on every backend with compute shaders.
         naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::default(),
+            naga::valid::Capabilities::default()
+                | naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name} does not validate: {}", e.emit_to_string(source)));
@@ -106,6 +109,10 @@ fn workgroup_lanes_match_the_cpu_twins() {
             // The training kernels reduce over one small workgroup; the attention kernels over 256.
             let twin = if name.starts_with("train_") || name.starts_with("rlhf_") {
                 gaze::model::train::LANES
+            } else if name == "llm_top_k.wgsl" {
+                gaze::model::llm::forward::TOP_K_LANES
+            } else if name.starts_with("llm_") {
+                gaze::gpu::llm::LANES
             } else {
                 LANES
             };
@@ -119,9 +126,9 @@ fn workgroup_lanes_match_the_cpu_twins() {
         }
     }
     assert_eq!(
-        checked, 8,
+        checked, 12,
         "softmax, output, arc-easing, training, fine-tune, overview and chunk-mass kernels \
-         declare LANES"
+         and the LLM's RMSNorm, attention, map and top-k kernels declare LANES"
     );
 }
 
@@ -292,4 +299,68 @@ fn every_float_literal_fits_in_f32_as_browsers_require() {
         3.402_823_47e38_f64 > f64::from(f32::MAX),
         "the trap this test guards"
     );
+}
+
+/// The offsets of struct `name` in every shader that declares it, against `rust` (name, offset)
+/// pairs and size; returns how many shaders declared it.
+fn check_struct_layout(name: &str, rust: &[(&str, usize)], size: usize) -> usize {
+    let mut checked = 0;
+    for (file, source) in shader_files() {
+        let module = parse(&file, &source);
+        for (_, ty) in module.types.iter() {
+            if ty.name.as_deref() != Some(name) {
+                continue;
+            }
+            let naga::TypeInner::Struct { members, span } = &ty.inner else {
+                panic!("{file}: {name} is not a struct");
+            };
+            assert_eq!(*span as usize, size, "{file}: size of {name}");
+            assert_eq!(members.len(), rust.len(), "{file}: fields of {name}");
+            for (member, (field, offset)) in members.iter().zip(rust) {
+                assert_eq!(member.name.as_deref(), Some(*field), "{file}: {name} field order");
+                assert_eq!(member.offset as usize, *offset, "{file}: {name}.{field}");
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
+
+macro_rules! layout {
+    ($ty:ty { $($field:ident),* $(,)? }) => {
+        [$((stringify!($field), offset_of!($ty, $field))),*]
+    };
+}
+
+#[test]
+fn llm_uniform_layouts_match_every_shader() {
+    use gaze::gpu::llm::{LayerParams, LlmParams, MapParams, MatmulShape, NormShape};
+    let params = layout!(LlmParams {
+        d_model, q_width, kv_width, ffn, heads, kv_heads, d_head, group, rope_dim, vocab,
+        n_tokens, past, context, focus, capture, row_bins, col_bins, total_rows, rows_start,
+        top_k, rms_eps, log2_rope_base, scale, temperature,
+    });
+    assert_eq!(check_struct_layout("LlmParams", &params, size_of::<LlmParams>()), 7);
+    let shape = layout!(MatmulShape {
+        rows, cols, blocks_per_row, kind, words_per_block, accumulate, y_stride, y_offset,
+    });
+    assert_eq!(check_struct_layout("MatmulShape", &shape, size_of::<MatmulShape>()), 1);
+    let layer = layout!(LayerParams { layer, map_layer, map_head, pad0 });
+    assert_eq!(check_struct_layout("LayerParams", &layer, size_of::<LayerParams>()), 3);
+    let norm = layout!(NormShape { last_only, pad0, pad1, pad2 });
+    assert_eq!(check_struct_layout("NormShape", &norm, size_of::<NormShape>()), 1);
+    let map = layout!(MapParams {
+        band_start, band_rows, cols, d_head, kv_width, kv_offset, scale, pad0,
+    });
+    assert_eq!(check_struct_layout("MapParams", &map, size_of::<MapParams>()), 1);
+}
+
+#[test]
+fn llm_matmul_type_ids_are_ggmls() {
+    use gaze::model::llm::TensorType;
+    let source = include_str!("../shaders/llm_matmul.wgsl");
+    for kind in [TensorType::F32, TensorType::F16, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0] {
+        let line = format!("const {}: u32 = {}u;", kind.name(), kind.ggml_id());
+        assert!(source.contains(&line), "llm_matmul.wgsl lacks `{line}`");
+    }
 }

@@ -45,6 +45,9 @@ pub const SWIGLU_WGSL: &str = include_str!("../../shaders/llm_swiglu.wgsl");
 /// Softmax and top-k of the logits.
 pub const TOP_K_WGSL: &str = include_str!("../../shaders/llm_top_k.wgsl");
 
+/// Lanes of the row kernels (RMSNorm, attention, the map, the overview): one per output
+/// dimension of a 64-wide head; the loop bounds below assume it.
+pub const LANES: usize = 64;
 /// New tokens per forward chunk.
 pub const CHUNK: usize = 512;
 /// Loop iterations one invocation may run: Mesa's lavapipe silently stops an invocation after

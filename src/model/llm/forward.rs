@@ -25,6 +25,10 @@
 use super::llama::{LlamaConfig, LlamaModel, LlmError};
 use super::quant::{dequant, words_per_block, QuantMatrix, BLOCK};
 
+/// Lanes of the top-k kernel's workgroup: its twin sums the softmax's denominator over the same
+/// 256 lanes (see [`top_k`]).
+pub const TOP_K_LANES: usize = 256;
+
 /// Bins per side of the reduced attention overview: every head's map shrunk to at most 64 × 64.
 pub const OVERVIEW_BINS: usize = 64;
 
@@ -427,11 +431,11 @@ pub fn top_k(logits: &[f32], k: usize, temperature: f32) -> Vec<(u32, f32)> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     // Summed as the kernel sums: 256 lanes each over every 256th logit, then a tree — a plain
     // running sum over 49,152 terms drifts by more than the kernel's tolerance.
-    let mut lanes = [0.0f32; 256];
+    let mut lanes = [0.0f32; TOP_K_LANES];
     for (v, l) in logits.iter().enumerate() {
-        lanes[v % 256] += ((l - max) / t).exp();
+        lanes[v % TOP_K_LANES] += ((l - max) / t).exp();
     }
-    let mut stride = 128;
+    let mut stride = TOP_K_LANES / 2;
     while stride > 0 {
         for lane in 0..stride {
             lanes[lane] += lanes[lane + stride];
