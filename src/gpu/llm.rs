@@ -1295,7 +1295,7 @@ fn check_loop(kernel: &'static str, iterations: u64) -> Result<(), GpuError> {
 
 fn check_binding(ctx: &GpuContext, what: &str, bytes: u64) -> Result<(), GpuError> {
     let limits = ctx.limits();
-    let allowed = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+    let allowed = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     if bytes > allowed {
         return Err(GpuError::LimitExceeded {
             limit: "max_storage_buffer_binding_size",

@@ -171,19 +171,19 @@ impl LlamaConfig {
 
     fn check(&self) -> Result<(), LlmError> {
         let bad = |why: String| Err(LlmError::BadHyperParameters(why));
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return bad(format!(
                 "{} query heads do not share {} key/value heads evenly",
                 self.heads, self.kv_heads
             ));
         }
-        if self.d_head == 0 || self.d_head % 2 != 0 || self.d_head > 256 {
+        if self.d_head == 0 || !self.d_head.is_multiple_of(2) || self.d_head > 256 {
             return bad(format!(
                 "a head is {} wide (an even width up to 256 expected)",
                 self.d_head
             ));
         }
-        if self.rope_dim > self.d_head || self.rope_dim % 2 != 0 {
+        if self.rope_dim > self.d_head || !self.rope_dim.is_multiple_of(2) {
             return bad(format!(
                 "RoPE rotates {} of a head's {} dimensions",
                 self.rope_dim, self.d_head

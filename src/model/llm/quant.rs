@@ -75,7 +75,7 @@ impl QuantMatrix {
             name: name.to_owned(),
             why,
         };
-        if cols % BLOCK != 0 || cols == 0 || rows == 0 {
+        if !cols.is_multiple_of(BLOCK) || cols == 0 || rows == 0 {
             return Err(fail(format!(
                 "a {rows} × {cols} matrix: Gaze multiplies matrices whose rows are whole blocks of {BLOCK}"
             )));
@@ -251,7 +251,7 @@ pub fn dequant(kind: TensorType, words: &[u32], base: usize, j: usize) -> f32 {
         TensorType::F32 => f32::from_bits(words[base + j]),
         TensorType::F16 => {
             let word = words[base + j / 2];
-            if j % 2 == 0 {
+            if j.is_multiple_of(2) {
                 low_half(word)
             } else {
                 high_half(word)
