@@ -317,7 +317,11 @@ fn check_struct_layout(name: &str, rust: &[(&str, usize)], size: usize) -> usize
             assert_eq!(*span as usize, size, "{file}: size of {name}");
             assert_eq!(members.len(), rust.len(), "{file}: fields of {name}");
             for (member, (field, offset)) in members.iter().zip(rust) {
-                assert_eq!(member.name.as_deref(), Some(*field), "{file}: {name} field order");
+                assert_eq!(
+                    member.name.as_deref(),
+                    Some(*field),
+                    "{file}: {name} field order"
+                );
                 assert_eq!(member.offset as usize, *offset, "{file}: {name}.{field}");
             }
             checked += 1;
@@ -336,30 +340,96 @@ macro_rules! layout {
 fn llm_uniform_layouts_match_every_shader() {
     use gaze::gpu::llm::{LayerParams, LlmParams, MapParams, MatmulShape, NormShape};
     let params = layout!(LlmParams {
-        d_model, q_width, kv_width, ffn, heads, kv_heads, d_head, group, rope_dim, vocab,
-        n_tokens, past, context, focus, capture, row_bins, col_bins, total_rows, rows_start,
-        top_k, rms_eps, log2_rope_base, scale, temperature,
+        d_model,
+        q_width,
+        kv_width,
+        ffn,
+        heads,
+        kv_heads,
+        d_head,
+        group,
+        rope_dim,
+        vocab,
+        n_tokens,
+        past,
+        context,
+        focus,
+        capture,
+        row_bins,
+        col_bins,
+        total_rows,
+        rows_start,
+        top_k,
+        rms_eps,
+        log2_rope_base,
+        scale,
+        temperature,
     });
-    assert_eq!(check_struct_layout("LlmParams", &params, size_of::<LlmParams>()), 7);
+    assert_eq!(
+        check_struct_layout("LlmParams", &params, size_of::<LlmParams>()),
+        7
+    );
     let shape = layout!(MatmulShape {
-        rows, cols, blocks_per_row, kind, words_per_block, accumulate, y_stride, y_offset,
+        rows,
+        cols,
+        blocks_per_row,
+        kind,
+        words_per_block,
+        accumulate,
+        y_stride,
+        y_offset,
     });
-    assert_eq!(check_struct_layout("MatmulShape", &shape, size_of::<MatmulShape>()), 1);
-    let layer = layout!(LayerParams { layer, map_layer, map_head, pad0 });
-    assert_eq!(check_struct_layout("LayerParams", &layer, size_of::<LayerParams>()), 3);
-    let norm = layout!(NormShape { last_only, pad0, pad1, pad2 });
-    assert_eq!(check_struct_layout("NormShape", &norm, size_of::<NormShape>()), 1);
+    assert_eq!(
+        check_struct_layout("MatmulShape", &shape, size_of::<MatmulShape>()),
+        1
+    );
+    let layer = layout!(LayerParams {
+        layer,
+        map_layer,
+        map_head,
+        pad0
+    });
+    assert_eq!(
+        check_struct_layout("LayerParams", &layer, size_of::<LayerParams>()),
+        3
+    );
+    let norm = layout!(NormShape {
+        last_only,
+        pad0,
+        pad1,
+        pad2
+    });
+    assert_eq!(
+        check_struct_layout("NormShape", &norm, size_of::<NormShape>()),
+        1
+    );
     let map = layout!(MapParams {
-        band_start, band_rows, cols, d_head, kv_width, kv_offset, scale, pad0,
+        band_start,
+        band_rows,
+        cols,
+        d_head,
+        kv_width,
+        kv_offset,
+        scale,
+        pad0,
     });
-    assert_eq!(check_struct_layout("MapParams", &map, size_of::<MapParams>()), 1);
+    assert_eq!(
+        check_struct_layout("MapParams", &map, size_of::<MapParams>()),
+        1
+    );
 }
 
 #[test]
 fn llm_matmul_type_ids_are_ggmls() {
     use gaze::model::llm::TensorType;
     let source = include_str!("../shaders/llm_matmul.wgsl");
-    for kind in [TensorType::F32, TensorType::F16, TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0] {
+    for kind in [
+        TensorType::F32,
+        TensorType::F16,
+        TensorType::Q4_0,
+        TensorType::Q4_1,
+        TensorType::Q8_0,
+    ] {
         let line = format!("const {}: u32 = {}u;", kind.name(), kind.ggml_id());
         assert!(source.contains(&line), "llm_matmul.wgsl lacks `{line}`");
     }

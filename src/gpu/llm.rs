@@ -618,6 +618,13 @@ impl LlmGpu {
         self.captured_map = None;
     }
 
+    /// Forgets every position from `len` on (a decode step can then be run again from there);
+    /// a longer `len` than the cache holds changes nothing.
+    pub fn rewind(&mut self, len: usize) {
+        self.cache_len = self.cache_len.min(len);
+        self.captured_map = None;
+    }
+
     /// Makes room for `capacity` positions (the prompt and everything generated after it);
     /// what the cache held is kept only when the capacity does not change.
     pub fn reserve(&mut self, ctx: &GpuContext, capacity: usize) -> Result<(), GpuError> {
@@ -1295,7 +1302,9 @@ fn check_loop(kernel: &'static str, iterations: u64) -> Result<(), GpuError> {
 
 fn check_binding(ctx: &GpuContext, what: &str, bytes: u64) -> Result<(), GpuError> {
     let limits = ctx.limits();
-    let allowed = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    let allowed = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
     if bytes > allowed {
         return Err(GpuError::LimitExceeded {
             limit: "max_storage_buffer_binding_size",

@@ -29,6 +29,8 @@ const MAX_DIMS: u32 = 4;
 /// Elements in one tensor: 2^36 (a 64 GB f8 tensor) is past anything Gaze could run; a larger
 /// claim is a corrupt file, refused before any arithmetic can overflow.
 const MAX_ELEMENTS: u64 = 1 << 36;
+/// The largest model file Gaze reads: 16 GiB, past any model it could run.
+pub const MAX_FILE_BYTES: u64 = 16 << 30;
 /// Nesting of metadata arrays (arrays of arrays): real files use one level.
 const MAX_ARRAY_DEPTH: u32 = 4;
 
@@ -163,7 +165,8 @@ impl TensorType {
 
     /// Bytes of `elements` values of this type, if `elements` fills whole blocks.
     pub fn bytes_for(self, elements: u64) -> Option<u64> {
-        (elements % self.block_len() == 0)
+        elements
+            .is_multiple_of(self.block_len())
             .then(|| elements / self.block_len())
             .and_then(|blocks| blocks.checked_mul(self.block_bytes()))
     }
@@ -432,13 +435,46 @@ impl GgufFile {
         })
     }
 
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`. The magic number and version are checked, and the
+    /// size against [`MAX_FILE_BYTES`], before the rest is read: 2 GB of random bytes are refused
+    /// after reading eight.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn open(path: &std::path::Path) -> Result<Self, GgufOpenError> {
-        let bytes = std::fs::read(path).map_err(|source| GgufOpenError::Io {
+        use std::io::Read;
+        let io = |e: std::io::Error| GgufOpenError::Io {
             path: path.display().to_string(),
-            reason: source.to_string(),
-        })?;
+            reason: e.to_string(),
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let mut header = [0u8; 8];
+        let read = file.read(&mut header).map_err(io)?;
+        let mut reader = Reader {
+            bytes: header.get(..read).unwrap_or(&[]),
+            at: 0,
+        };
+        let magic = reader
+            .u32("the magic number")
+            .map_err(GgufOpenError::Format)?;
+        if magic != MAGIC {
+            return Err(GgufOpenError::Format(GgufError::BadMagic {
+                found: header.iter().take(read.min(4)).copied().collect(),
+            }));
+        }
+        let version = reader.u32("the version").map_err(GgufOpenError::Format)?;
+        if !(2..=3).contains(&version) {
+            return Err(GgufOpenError::Format(GgufError::UnsupportedVersion(
+                version,
+            )));
+        }
+        if len > MAX_FILE_BYTES {
+            return Err(GgufOpenError::Format(GgufError::Malformed(format!(
+                "the file is {len} bytes; Gaze reads model files of up to {MAX_FILE_BYTES} bytes (16 GiB)"
+            ))));
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        bytes.extend_from_slice(&header);
+        file.read_to_end(&mut bytes).map_err(io)?;
         Self::parse(bytes).map_err(GgufOpenError::Format)
     }
 
