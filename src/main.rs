@@ -321,10 +321,21 @@ mod native {
         if cpu_reference {
             return Ok(gaze::app::llm::Engine::Cpu);
         }
-        let ctx = GpuContext::headless().context(
-            "could not open a GPU device (--cpu-reference runs the model on the CPU instead)",
-        )?;
-        Ok(gaze::app::llm::Engine::gpu(ctx, model)?)
+        // On the GPU when there is one that computes; otherwise the CPU reference, said once.
+        match GpuContext::headless() {
+            Ok(ctx) if ctx.has_compute() => Ok(gaze::app::llm::Engine::gpu(ctx, model)?),
+            Ok(ctx) => {
+                eprintln!(
+                    "gaze: the adapter {} has no compute shaders; computing on the CPU reference",
+                    ctx.summary()
+                );
+                Ok(gaze::app::llm::Engine::Cpu)
+            }
+            Err(error) => {
+                eprintln!("gaze: {error}; computing on the CPU reference");
+                Ok(gaze::app::llm::Engine::Cpu)
+            }
+        }
     }
 
     fn run_verify(model: Option<PathBuf>) -> anyhow::Result<bool> {

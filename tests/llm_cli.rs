@@ -339,3 +339,30 @@ fn generate_on_the_real_model_says_paris() {
     );
     assert!(stdout.starts_with(" Paris"), "{stdout:?}");
 }
+
+#[test]
+fn without_any_adapter_the_model_runs_on_the_cpu_reference_and_says_so() {
+    let path = synthetic_file();
+    // Linux builds have no Metal backend: asking for it alone leaves no adapter.
+    let out = Command::new(env!("CARGO_BIN_EXE_gaze"))
+        .args([
+            "inspect",
+            "--model",
+            path.to_str().expect("utf-8 path"),
+            "--prompt",
+            "the cat",
+        ])
+        .env_remove("GAZE_MODEL")
+        .env("WGPU_BACKEND", "metal")
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .expect("gaze runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("computing on the CPU reference"),
+        "{stderr}"
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["engine"], "cpu-reference");
+}
