@@ -34,9 +34,14 @@ fn version_2_files_load_and_versions_1_and_4_are_refused_by_number() {
 #[test]
 fn every_truncation_is_an_error_never_a_panic() {
     let bytes = synthetic_gguf(&SyntheticSpec::default());
-    let cuts = (0..bytes.len()).step_by(997).chain(bytes.len() - 64..bytes.len());
+    let cuts = (0..bytes.len())
+        .step_by(997)
+        .chain(bytes.len() - 64..bytes.len());
     for cut in cuts {
-        assert!(load(bytes[..cut].to_vec()).is_err(), "a file cut at {cut} loaded");
+        assert!(
+            load(bytes[..cut].to_vec()).is_err(),
+            "a file cut at {cut} loaded"
+        );
     }
 }
 
@@ -45,7 +50,10 @@ fn a_tensor_of_two_to_the_forty_values_is_refused_before_anything_is_allocated()
     let mut w = GgufWriter::new();
     w.tensor("huge", &[1 << 20, 1 << 20], TensorType::F32, Vec::new());
     let err = GgufFile::parse(w.to_bytes()).expect_err("refused");
-    assert!(err.to_string().contains("huge") && err.to_string().contains("2^36"), "{err}");
+    assert!(
+        err.to_string().contains("huge") && err.to_string().contains("2^36"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -64,7 +72,12 @@ fn metadata_claiming_more_strings_than_the_file_holds_is_refused() {
 #[test]
 fn a_tensor_past_the_end_of_the_file_is_named() {
     let mut w = GgufWriter::new();
-    w.tensor("blk.0.attn_q.weight", &[32, 4], TensorType::Q8_0, vec![0; 34]);
+    w.tensor(
+        "blk.0.attn_q.weight",
+        &[32, 4],
+        TensorType::Q8_0,
+        vec![0; 34],
+    );
     let err = GgufFile::parse(w.to_bytes()).expect_err("refused");
     assert!(matches!(err, GgufError::TensorOutOfBounds { .. }), "{err}");
     assert!(err.to_string().contains("blk.0.attn_q.weight"), "{err}");
@@ -84,7 +97,11 @@ fn an_unsupported_architecture_or_tensor_type_is_refused_by_name() {
     // The type id is the u32 before the tensor's u64 offset in its table entry; find the entry
     // by its name and rewrite the type as 13 (Q5_K).
     let name = b"blk.0.attn_q.weight";
-    let at = bytes.windows(name.len()).position(|w| w == name).expect("entry") + name.len();
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("entry")
+        + name.len();
     let type_at = at + 4 + 8 * q.dims.len();
     bytes[type_at..type_at + 4].copy_from_slice(&13u32.to_le_bytes());
     let err = GgufFile::parse(bytes).expect_err("refused");
@@ -99,22 +116,33 @@ fn a_wrong_shape_or_a_missing_tensor_is_named() {
     let spec = SyntheticSpec::default();
     let mut bytes = synthetic_gguf(&spec);
     let name = b"output_norm.weight";
-    let at = bytes.windows(name.len()).position(|w| w == name).expect("entry");
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("entry");
     bytes[at..at + 6].copy_from_slice(b"OUTPUT");
     let err = load(bytes).expect_err("refused");
-    assert!(err.to_string().contains("no tensor `output_norm.weight`"), "{err}");
+    assert!(
+        err.to_string().contains("no tensor `output_norm.weight`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn two_gigabytes_of_random_bytes_are_refused_without_reading_them() {
     let path = temp("random.gguf");
     let mut file = std::fs::File::create(&path).expect("create");
-    let noise: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     file.write_all(&noise).expect("write");
     file.set_len(2 << 30).expect("a sparse 2 GB file");
     drop(file);
     let err = GgufFile::open(&path).expect_err("refused");
-    assert!(matches!(err, GgufOpenError::Format(GgufError::BadMagic { .. })), "{err}");
+    assert!(
+        matches!(err, GgufOpenError::Format(GgufError::BadMagic { .. })),
+        "{err}"
+    );
     std::fs::remove_file(&path).ok();
 }
 
@@ -126,8 +154,19 @@ fn a_prompt_longer_than_the_context_is_refused() {
     };
     let model = load(synthetic_gguf(&spec)).expect("loads");
     let err = model.check_tokens(&[1; 65], 0, 0).expect_err("too long");
-    assert!(matches!(err, LlmError::ContextTooLong { tokens: 65, context: 64 }), "{err}");
-    let err = model.check_tokens(&[100_000], 0, 0).expect_err("past the vocabulary");
+    assert!(
+        matches!(
+            err,
+            LlmError::ContextTooLong {
+                tokens: 65,
+                context: 64
+            }
+        ),
+        "{err}"
+    );
+    let err = model
+        .check_tokens(&[100_000], 0, 0)
+        .expect_err("past the vocabulary");
     assert!(matches!(err, LlmError::TokenOutOfRange { .. }), "{err}");
 }
 
