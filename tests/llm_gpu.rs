@@ -199,3 +199,53 @@ fn attention_over_two_thousand_positions_matches_the_cpu_reference() {
     let tokens = prompt(2_100, model.config.vocab, 11);
     compare(&model, &tokens, Capture::default());
 }
+
+/// The browser's WebGPU gives a page its default limits (128 MiB per storage binding, 256 MiB
+/// per buffer, 16 KiB of workgroup memory, 8 storage buffers per stage): a model of SmolLM2's
+/// shape must fit them at 2k tokens and more, pipelines included.
+#[test]
+fn a_smollm2_shaped_model_runs_within_webgpus_default_limits_at_its_full_context() {
+    let ctx = gaze::gpu::GpuContext::headless_with_limits(|_| wgpu::Limits::default())
+        .expect("a device with WebGPU's default limits");
+    let spec = SyntheticSpec {
+        layers: 30,
+        heads: 9,
+        kv_heads: 3,
+        d_model: 576,
+        ffn: 1536,
+        context: 8192,
+        ..SyntheticSpec::default()
+    };
+    let model = model(&spec);
+    let mut gpu = LlmGpu::new(&ctx, &model).expect("uploads within the default limits");
+    gpu.reserve(&ctx, 8192)
+        .expect("an 8,192-token context fits the default limits");
+    assert!(
+        gpu.bytes_allocated() < 1 << 30,
+        "{} bytes at 8,192 tokens",
+        gpu.bytes_allocated()
+    );
+    let tokens = prompt(16, model.config.vocab, 2);
+    let out = gpu
+        .forward(
+            &ctx,
+            &tokens,
+            &Capture {
+                map: Some((29, 8)),
+                focus: None,
+                overview: true,
+            },
+            Readback::default(),
+        )
+        .expect("forward")
+        .wait(&ctx)
+        .expect("readback");
+    let mut cache = KvCache::new(&model.config);
+    let cpu = model
+        .forward(&mut cache, &tokens, &Capture::default())
+        .expect("cpu");
+    // Thirty layers of random weights amplify f32 rounding far more than a trained model does
+    // (SmolLM2's own rows agree to 3e-6); the kernels themselves are compared above, step by step.
+    let err = max_abs_diff(&out.focus_rows, &cpu.focus_rows);
+    assert!(err < 2e-3, "focus rows differ by {err}");
+}
