@@ -300,6 +300,18 @@ fn bad_requests_of_a_good_model_are_refused_by_name() {
             "--prompt",
             "hi",
             "--tokens",
+            "18446744073709551615",
+        ],
+        "need 18446744073709551615 tokens",
+    );
+    refused(
+        &[
+            "generate",
+            "--model",
+            path,
+            "--prompt",
+            "hi",
+            "--tokens",
             "3",
             "--temperature=-1",
         ],

@@ -342,7 +342,8 @@ impl LlamaModel {
         if tokens.is_empty() {
             return Err(LlmError::EmptyPrompt);
         }
-        let total = past + tokens.len() + extra;
+        // Saturating: `extra` is a user's `--tokens`, which may be any number.
+        let total = past.saturating_add(tokens.len()).saturating_add(extra);
         if total > self.config.context {
             return Err(LlmError::ContextTooLong {
                 tokens: total,
