@@ -156,6 +156,40 @@ fn decoding_token_by_token_over_the_cache_matches_one_pass_over_everything() {
     );
 }
 
+/// A pass after cached positions that would outgrow the buffers is refused: growing them empties
+/// the cache, and running on would give the logits of a prompt the model never saw.
+#[test]
+fn a_pass_that_would_outgrow_a_filled_cache_is_refused_not_run_over_an_empty_one() {
+    let ctx = &common::gpu().0;
+    let model = model(&SyntheticSpec::default());
+    let tokens = prompt(12, model.config.vocab, 5);
+    let mut gpu = LlmGpu::new(ctx, &model).expect("gpu model");
+    // No reserve: the first pass sizes the buffers for its own 9 tokens.
+    gpu.forward(ctx, &tokens[..9], &Capture::default(), Readback::default())
+        .expect("prefill")
+        .wait(ctx)
+        .expect("prefill readback");
+    let refused = gpu.forward(
+        ctx,
+        &tokens[9..10],
+        &Capture::default(),
+        Readback::default(),
+    );
+    let message = match refused {
+        Ok(_) => panic!("a decode past the reserved capacity ran"),
+        Err(error) => error.to_string(),
+    };
+    assert!(message.contains("reserve"), "{message}");
+    assert_eq!(gpu.cache_len(), 9, "the refusal kept the cache");
+    // After a reset the same tokens run from position 0 and grow the buffers.
+    gpu.reset();
+    gpu.forward(ctx, &tokens, &Capture::default(), Readback::default())
+        .expect("a pass from position 0 may grow the buffers")
+        .wait(ctx)
+        .expect("readback");
+    assert_eq!(gpu.cache_len(), 12);
+}
+
 #[test]
 fn every_gpu_attention_row_sums_to_one_with_zeros_right_of_the_diagonal() {
     let ctx = &common::gpu().0;

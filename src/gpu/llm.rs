@@ -677,6 +677,17 @@ impl LlmGpu {
             )));
         }
         let context = past0 + n;
+        // Growing the buffers drops the cache, so only a pass from position 0 may grow them: a
+        // pass after cached positions that would not fit is refused, never run over a cache
+        // that was silently emptied (its logits would be those of a different prompt).
+        let capacity = self.state.as_ref().map_or(0, |s| s.capacity);
+        if past0 > 0 && context > capacity {
+            return Err(GpuError::Model(format!(
+                "{n} more tokens after the {past0} cached ones need room for {context} \
+                 positions, but the cache was reserved for {capacity}: reserve the prompt and \
+                 its whole continuation before the first pass (or reset and run it again)"
+            )));
+        }
         self.reserve(ctx, context)?;
         self.check_loop_bounds(context, readback.top_k)?;
         let focus = capture.focus.unwrap_or(n - 1);
