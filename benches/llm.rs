@@ -2,28 +2,42 @@
 //!
 //! `llm_prefill/{gpu,cpu}/{16,128,1024}`: a whole prompt of n tokens from an empty cache, to the
 //! next token's top candidate (throughput in tokens/s). `llm_decode/{gpu,cpu}/{128,1024}`: one
-//! token after a prefill of 128 or 1,024 tokens — only the step is timed. The CPU decode clones a
-//! prefilled cache before each step (untimed), so every step sees exactly that context; the GPU
-//! cache cannot be cloned or cut, so the GPU decodes step after step and is reset and prefilled
-//! again (untimed) once it holds `DECODE_WINDOW` more positions than the prefill: its steps see
-//! contexts n … n + n/16.
+//! token after a prefill of 128 or 1,024 tokens, and only that step is timed: the CPU clones the
+//! prefilled cache before each step, the GPU rewinds its cache to the prefill
+//! (`LlmGpu::rewind`), so every step sees exactly that context. Each decode context has a GPU
+//! engine of its own, prefilled once during setup.
 //!
 //! Each GPU pass includes what the app waits for: the top-1 readback and the focus rows of every
 //! layer and head (`layers × heads × context` floats). The model is `GAZE_MODEL` when set
 //! (SmolLM2-135M: `tools/fetch-models.sh smollm2` prints its path); otherwise a random-weight
-//! model of SmolLM2's shape whose vocabulary is only ~266 tokens, so its logits GEMV (49,152 rows
-//! in the real model, the largest matrix) is not representative and its matrices are a mix of
-//! block types rather than Q4_1.
+//! model of SmolLM2's shape (`synthetic_gguf`, whose own vocabulary is ~266 tokens and whose
+//! matrices mix block types), rebuilt here with SmolLM2's block types and vocabulary size: every
+//! layer matrix Q4_1, a tied Q8_0 embedding of 49,152 rows (so the logits GEMV, the largest
+//! matrix, is as wide as the real one). Its timings stand for the real file's — the same shapes,
+//! block types and bytes — but it is not the real model: its tokenizer is the synthetic one
+//! (unused here) and its attention patterns are noise. That is what runs where the 98 MB file
+//! cannot travel (`tools/device-bench.sh`); `GAZE_BENCH_SYNTHETIC=plain` keeps the small
+//! vocabulary and mixed block types of `synthetic_gguf` as they are.
 //!
 //! Before the groups the bench prints the adapter, the weight bytes, the GPU memory at contexts
-//! 1,024 and 8,192, and a quick decode loop of `QUICK_STEPS` steps at 128 and 1,024 with the
-//! weight bandwidth it implies (weight bytes ÷ time per token: each decoded token reads every
-//! weight once). The CPU prefill at 1,024 takes tens of seconds on the 2-core development machine:
-//! there it is timed once during setup and printed, not sampled (`GAZE_BENCH_SLOW=1` samples it;
-//! on a hardware adapter it is always sampled). `GAZE_BENCH_STAGES=1` also prints a per-kernel
-//! breakdown from `LlmGpu::probe` (time to stop after each stage of the last layer, by
-//! difference). On a machine without a GPU the adapter is Mesa's lavapipe, which runs the shaders
-//! on the CPU: its figures are not GPU figures.
+//! 1,024 and 8,192, one timed run of every prefill that setup needs (128 and 1,024 tokens, both
+//! engines), and a quick loop of decode steps at 128 and 1,024 with the weight bandwidth it
+//! implies (weight bytes ÷ time per token: each decoded token reads every weight once).
+//!
+//! On a software adapter (Mesa's lavapipe, running the shaders on the CPU; its figures are not GPU
+//! figures) a 128-token GPU prefill takes ~25 s and a 1,024-token one minutes: there the GPU
+//! prefills past 16 tokens are not sampled — their one timed run during setup stands for them —
+//! and the quick loop runs `QUICK_STEPS_SOFTWARE` steps. The CPU reference's 1,024-token prefill
+//! (tens of seconds, single-threaded, whatever the adapter) is never sampled either. So the whole
+//! bench fits in about ten minutes on 2 cores. `GAZE_BENCH_SLOW=1` samples every case; on a
+//! hardware adapter every GPU case is sampled. `GAZE_BENCH_ENGINES=gpu` (or `cpu`) runs one engine
+//! only, setup included (a GPU machine's run need not spend a minute on the CPU reference).
+//!
+//! `GAZE_BENCH_STAGES=1` (or a list of token counts, `GAZE_BENCH_STAGES=1,128,512`; default 1 and
+//! 128) also prints a per-kernel breakdown of one layer from `LlmGpu::probe`: the time to stop
+//! after each stage of layer 0 minus the time to the stage before (each probe reads back every
+//! activation buffer, the same for every stop, so that cancels). Probes start from an empty cache,
+//! so attention there sees only the probe's own tokens.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -34,26 +48,32 @@ use criterion::{
 
 use gaze::gpu::llm::{LlmGpu, Readback, Stage, Stop};
 use gaze::gpu::GpuContext;
+use gaze::model::llm::quant::{quantize, QuantMatrix};
 use gaze::model::llm::synthetic::{synthetic_gguf, SyntheticSpec};
-use gaze::model::llm::{Capture, GgufFile, KvCache, LlamaModel};
+use gaze::model::llm::{Capture, GgufFile, KvCache, LlamaModel, TensorType};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 const PREFILL: [usize; 3] = [16, 128, 1024];
 const DECODE: [usize; 2] = [128, 1024];
-/// Decode steps of the quick loop printed before the groups.
+/// Decode steps of the quick loop printed before the groups, on a hardware adapter.
 const QUICK_STEPS: usize = 20;
-/// Above this many tokens a CPU prefill is timed once on a software adapter's machine.
+/// The same on a software adapter (a step takes seconds there).
+const QUICK_STEPS_SOFTWARE: usize = 5;
+/// On a software adapter, the longest GPU prefill that is sampled.
+const GPU_SOFTWARE_SAMPLED_MAX: usize = 16;
+/// The longest CPU prefill that is sampled (unless `GAZE_BENCH_SLOW` is set).
 const CPU_SAMPLED_MAX: usize = 128;
+/// SmolLM2-135M's vocabulary.
+const SMOLLM2_VOCAB: usize = 49_152;
+/// Token counts of the per-kernel breakdown when `GAZE_BENCH_STAGES` gives none.
+const STAGE_SIZES: [usize; 2] = [1, 128];
 
 const READBACK: Readback = Readback {
     logits: false,
     top_k: 1,
     temperature: 1.0,
 };
-
-/// The GPU's decode window after a prefill of `n`: steps run at contexts n .. n + window.
-fn decode_window(n: usize) -> usize {
-    (n / 16).max(QUICK_STEPS)
-}
 
 /// Deterministic token ids spread over the vocabulary.
 fn tokens(n: usize, vocab: usize) -> Vec<u32> {
@@ -64,14 +84,88 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A prefill of `len` tokens held for the decode group: a GPU engine and the CPU reference's
+/// cache (each only when its engine runs), and the token the prefill chose next.
+struct Decoder {
+    len: usize,
+    next: u32,
+    gpu: Option<LlmGpu>,
+    cpu: Option<KvCache>,
+}
+
 struct Setup {
     ctx: GpuContext,
     model: LlamaModel,
+    /// The prefill group's engine.
     gpu: LlmGpu,
-    /// Sample every case (a hardware adapter, or `GAZE_BENCH_SLOW` set).
-    bench_slow: bool,
-    /// A CPU cache after each decode prefill.
-    cpu_caches: Vec<(usize, KvCache)>,
+    decoders: Vec<Decoder>,
+    /// Sample every GPU case (a hardware adapter, or `GAZE_BENCH_SLOW` set).
+    gpu_slow: bool,
+    /// Sample every CPU case (`GAZE_BENCH_SLOW` set).
+    cpu_slow: bool,
+    /// Which engines run (`GAZE_BENCH_ENGINES`).
+    gpu_on: bool,
+    cpu_on: bool,
+}
+
+/// A random matrix of `rows × cols` in `kind`'s blocks, uniform in ±`scale`.
+fn random_matrix(
+    rng: &mut StdRng,
+    kind: TensorType,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+) -> QuantMatrix {
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-scale..scale))
+        .collect();
+    QuantMatrix::from_gguf("synthetic", kind, rows, cols, &quantize(kind, &values))
+        .unwrap_or_else(|e| panic!("synthetic matrix: {e}"))
+}
+
+/// `synthetic_gguf`'s SmolLM2-shaped model with SmolLM2's block types (every layer matrix Q4_1)
+/// and a tied Q8_0 embedding of SmolLM2's 49,152 rows, unless `GAZE_BENCH_SYNTHETIC=plain`.
+fn synthetic_model() -> LlamaModel {
+    let spec = SyntheticSpec {
+        layers: 30,
+        heads: 9,
+        kv_heads: 3,
+        d_model: 576,
+        ffn: 1536,
+        context: 8192,
+        ..SyntheticSpec::default()
+    };
+    let file =
+        GgufFile::parse(synthetic_gguf(&spec)).unwrap_or_else(|e| panic!("synthetic model: {e}"));
+    let mut model = LlamaModel::from_gguf(&file).unwrap_or_else(|e| panic!("synthetic model: {e}"));
+    if std::env::var("GAZE_BENCH_SYNTHETIC").is_ok_and(|v| v == "plain") {
+        eprintln!(
+            "llm: GAZE_BENCH_SYNTHETIC=plain: vocabulary {} tokens, block types mixed (Q4_1, Q4_0, \
+             Q8_0, F16, F32): the logits GEMV and the weight bytes are NOT SmolLM2's",
+            model.config.vocab
+        );
+        return model;
+    }
+    let mut rng = StdRng::seed_from_u64(spec.seed + 1);
+    let s = spec.weight_scale;
+    let q4 = TensorType::Q4_1;
+    for layer in &mut model.layers {
+        for m in [
+            &mut layer.wq,
+            &mut layer.wk,
+            &mut layer.wv,
+            &mut layer.wo,
+            &mut layer.w_gate,
+            &mut layer.w_up,
+            &mut layer.w_down,
+        ] {
+            *m = random_matrix(&mut rng, q4, m.rows, m.cols, s);
+        }
+    }
+    model.embedding = random_matrix(&mut rng, TensorType::Q8_0, SMOLLM2_VOCAB, spec.d_model, 1.0);
+    model.output = None;
+    model.config.vocab = SMOLLM2_VOCAB;
+    model
 }
 
 fn load_model() -> LlamaModel {
@@ -86,23 +180,13 @@ fn load_model() -> LlamaModel {
             eprintln!(
                 "llm: ************************************************************************\n\
                  llm: GAZE_MODEL is not set: benchmarking a RANDOM-WEIGHT model of SmolLM2-135M's\n\
-                 llm: shape (30 layers, 9 heads / 3 KV heads, d_model 576, ffn 1536). Its vocabulary\n\
-                 llm: is ~266 tokens, not 49,152, so the logits GEMV is NOT representative, and its\n\
-                 llm: matrices mix block types. For real figures:\n\
-                 llm:   export GAZE_MODEL=$(tools/fetch-models.sh smollm2)\n\
+                 llm: shape (30 layers, 9 heads / 3 KV heads, d_model 576, ffn 1536), with its block\n\
+                 llm: types (Q4_1 layers, tied Q8_0 embedding) and its 49,152-token vocabulary: the\n\
+                 llm: same shapes and bytes, so the timings stand for it, but NOT the real model.\n\
+                 llm: For the real one: export GAZE_MODEL=$(tools/fetch-models.sh smollm2)\n\
                  llm: ************************************************************************"
             );
-            let bytes = synthetic_gguf(&SyntheticSpec {
-                layers: 30,
-                heads: 9,
-                kv_heads: 3,
-                d_model: 576,
-                ffn: 1536,
-                context: 8192,
-                ..SyntheticSpec::default()
-            });
-            let file = GgufFile::parse(bytes).unwrap_or_else(|e| panic!("synthetic model: {e}"));
-            LlamaModel::from_gguf(&file).unwrap_or_else(|e| panic!("synthetic model: {e}"))
+            synthetic_model()
         }
     }
 }
@@ -122,21 +206,21 @@ fn cpu_forward(model: &LlamaModel, cache: &mut KvCache, tokens: &[u32]) {
         .unwrap_or_else(|e| panic!("CPU forward: {e}"));
 }
 
-/// Whether the command line's filters (`cargo bench --bench llm -- decode`) leave `id` in.
-fn selected(id: &str) -> bool {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()))
+fn new_engine(ctx: &GpuContext, model: &LlamaModel, capacity: usize) -> LlmGpu {
+    let mut gpu = LlmGpu::new(ctx, model).unwrap_or_else(|e| panic!("{e}"));
+    gpu.reserve(ctx, capacity)
+        .unwrap_or_else(|e| panic!("reserve {capacity}: {e}"));
+    gpu
 }
 
 impl Setup {
     fn new() -> Self {
+        let started = Instant::now();
         let ctx = GpuContext::headless()
             .unwrap_or_else(|e| panic!("the GPU benchmarks need an adapter: {e}"));
         let summary = ctx.summary();
-        if summary.is_software() {
+        let software = summary.is_software();
+        if software {
             eprintln!(
                 "llm: adapter {summary} — SOFTWARE (the shaders run on this machine's CPU cores): \
                  the GPU figures below are not GPU figures"
@@ -144,7 +228,16 @@ impl Setup {
         } else {
             eprintln!("llm: adapter {summary}");
         }
-        let bench_slow = !summary.is_software() || std::env::var_os("GAZE_BENCH_SLOW").is_some();
+        let slow = std::env::var_os("GAZE_BENCH_SLOW").is_some();
+        let engines = std::env::var("GAZE_BENCH_ENGINES").unwrap_or_default();
+        let (gpu_on, cpu_on) = match engines.as_str() {
+            "gpu" => (true, false),
+            "cpu" => (false, true),
+            _ => (true, true),
+        };
+        if !(gpu_on && cpu_on) {
+            eprintln!("llm: GAZE_BENCH_ENGINES={engines}: the other engine is not run");
+        }
         let model = load_model();
         let c = &model.config;
         eprintln!(
@@ -170,170 +263,132 @@ impl Setup {
             }
         }
 
-        let mut gpu = LlmGpu::new(&ctx, &model).unwrap_or_else(|e| panic!("{e}"));
-        let largest = DECODE
-            .iter()
-            .map(|&n| n + decode_window(n))
-            .max()
-            .unwrap_or(0);
-        let capacity = largest.max(PREFILL.iter().copied().max().unwrap_or(0));
-        gpu.reserve(&ctx, capacity)
-            .unwrap_or_else(|e| panic!("reserve {capacity}: {e}"));
-        // Compile and warm every pipeline once.
-        gpu_forward(&ctx, &mut gpu, &tokens(16, c.vocab));
-        gpu_forward(&ctx, &mut gpu, &[1]);
-        gpu.reset();
+        let capacity = PREFILL.iter().copied().max().unwrap_or(1);
+        let mut gpu = new_engine(&ctx, &model, capacity);
+        if gpu_on {
+            // Compile and warm every pipeline once (the gemm and the gemv paths).
+            gpu_forward(&ctx, &mut gpu, &tokens(16, c.vocab));
+            gpu_forward(&ctx, &mut gpu, &[1]);
+            gpu.reset();
+        }
 
         let mut setup = Self {
             ctx,
             model,
             gpu,
-            bench_slow,
-            cpu_caches: Vec::new(),
+            decoders: Vec::new(),
+            gpu_slow: !software || slow,
+            cpu_slow: slow,
+            gpu_on,
+            cpu_on,
         };
-        setup.quick_decode();
-        if std::env::var_os("GAZE_BENCH_STAGES").is_some() {
-            setup.stages(1);
-            setup.stages(512);
+        let steps = if software {
+            QUICK_STEPS_SOFTWARE
+        } else {
+            QUICK_STEPS
+        };
+        if let (Ok(value), true) = (std::env::var("GAZE_BENCH_STAGES"), gpu_on) {
+            let mut sizes: Vec<usize> = value
+                .split(',')
+                .filter_map(|s| s.trim().parse().ok())
+                .filter(|&n| n >= 1)
+                .collect();
+            if sizes.is_empty() || value.trim() == "1" {
+                sizes = STAGE_SIZES.to_vec();
+            }
+            for n in sizes {
+                setup.stages(n);
+            }
         }
+        setup.prefill_decoders(steps);
+        eprintln!("llm: setup took {:.1} s", started.elapsed().as_secs_f64());
         setup
     }
 
-    /// Prefills each decode context on both engines, prints the one-run prefill times, then
-    /// decodes `QUICK_STEPS` tokens and prints tokens/s and the weight bandwidth.
-    fn quick_decode(&mut self) {
+    /// Prefills each decode context on each engine that runs (printing the one-run prefill
+    /// times), then decodes `steps` tokens on each and prints tokens/s and the weight bandwidth.
+    fn prefill_decoders(&mut self, steps: usize) {
         let vocab = self.model.config.vocab;
         let weights = self.gpu.weight_bytes() as f64;
+        let report = |n: usize, engine: &str, prefill: f64, step: f64| {
+            eprintln!(
+                "llm prefill @{n} (one run): {engine} {prefill:.3} s ({:.1} tokens/s)",
+                n as f64 / prefill
+            );
+            eprintln!(
+                "llm decode @{n}: {engine} {:.2} tokens/s ({:.2} ms/token), {:.3} GB/s of weights \
+                 read ({steps} steps)",
+                1.0 / step,
+                step * 1e3,
+                weights / step / 1e9,
+            );
+        };
         for &n in &DECODE {
             let prompt = tokens(n, vocab);
-            // GPU: prefill, then QUICK_STEPS steps fed their own greedy token.
-            self.gpu.reset();
-            let started = Instant::now();
-            let mut next = gpu_forward(&self.ctx, &mut self.gpu, &prompt);
-            let gpu_prefill = started.elapsed();
-            let started = Instant::now();
-            for _ in 0..QUICK_STEPS {
-                next = gpu_forward(&self.ctx, &mut self.gpu, &[next]);
+            let mut decoder = Decoder {
+                len: n,
+                next: 0,
+                gpu: None,
+                cpu: None,
+            };
+            if self.gpu_on {
+                let mut gpu = new_engine(&self.ctx, &self.model, n + steps);
+                let started = Instant::now();
+                decoder.next = gpu_forward(&self.ctx, &mut gpu, &prompt);
+                let prefill = started.elapsed().as_secs_f64();
+                // Steps fed their own greedy token, as generation does (contexts n .. n + steps).
+                let started = Instant::now();
+                let mut token = decoder.next;
+                for _ in 0..steps {
+                    token = gpu_forward(&self.ctx, &mut gpu, &[token]);
+                }
+                let step = started.elapsed().as_secs_f64() / steps as f64;
+                gpu.rewind(n);
+                report(n, "GPU", prefill, step);
+                decoder.gpu = Some(gpu);
             }
-            let gpu_step = started.elapsed().as_secs_f64() / QUICK_STEPS as f64;
-            self.gpu.reset();
-
-            // CPU: the prefill (kept for the decode group), then the same steps on a clone.
-            let mut cache = KvCache::new(&self.model.config);
-            let started = Instant::now();
-            cpu_forward(&self.model, &mut cache, &prompt);
-            let cpu_prefill = started.elapsed();
-            let mut scratch = cache.clone();
-            let started = Instant::now();
-            for i in 0..QUICK_STEPS {
-                cpu_forward(&self.model, &mut scratch, &[(i % vocab) as u32]);
+            if self.cpu_on {
+                let mut cpu = KvCache::new(&self.model.config);
+                let started = Instant::now();
+                cpu_forward(&self.model, &mut cpu, &prompt);
+                let prefill = started.elapsed().as_secs_f64();
+                let mut scratch = cpu.clone();
+                let started = Instant::now();
+                for i in 0..steps {
+                    let token = ((decoder.next as usize + i) % vocab) as u32;
+                    cpu_forward(&self.model, &mut scratch, &[token]);
+                }
+                let step = started.elapsed().as_secs_f64() / steps as f64;
+                report(n, "CPU", prefill, step);
+                decoder.cpu = Some(cpu);
             }
-            let cpu_step = started.elapsed().as_secs_f64() / QUICK_STEPS as f64;
-            self.cpu_caches.push((n, cache));
-
-            eprintln!(
-                "llm prefill @{n} (one run): GPU {:.3} s ({:.1} tokens/s), CPU {:.3} s ({:.1} \
-                 tokens/s)",
-                gpu_prefill.as_secs_f64(),
-                n as f64 / gpu_prefill.as_secs_f64(),
-                cpu_prefill.as_secs_f64(),
-                n as f64 / cpu_prefill.as_secs_f64(),
-            );
-            for (engine, step) in [("GPU", gpu_step), ("CPU", cpu_step)] {
-                eprintln!(
-                    "llm decode @{n}: {engine} {:.2} tokens/s ({:.1} ms/token), {:.3} GB/s of \
-                     weights read ({QUICK_STEPS} steps)",
-                    1.0 / step,
-                    step * 1e3,
-                    weights / step / 1e9,
-                );
-            }
+            self.decoders.push(decoder);
         }
     }
 
-    /// Per-kernel cost on the GPU for a pass of `n` tokens from an empty cache, by difference:
-    /// the time to probe up to each stage of the last layer minus the time to the stage before.
-    /// Each probe reads back every activation buffer; that cost is the same for every stop and
-    /// cancels. Medians of 5.
+    /// Per-kernel cost of one layer on the GPU for a pass of `n` tokens from an empty cache, by
+    /// difference: the time to probe up to each stage of layer 0 minus the time to the stage
+    /// before. Medians of 5 (3 on a software adapter past 16 tokens).
     fn stages(&mut self, n: usize) {
         let c = self.model.config.clone();
         let prompt = tokens(n, c.vocab);
-        let last = c.layers - 1;
         let stops = [
-            (
-                Stop {
-                    layer: last - 1,
-                    stage: Stage::Down,
-                },
-                "(previous layer done)",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::AttnNorm,
-                },
-                "rms_norm",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::Qkv,
-                },
-                "W_QKV (gemm/gemv)",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::Rope,
-                },
-                "rope + cache store",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::Attention,
-                },
-                "attention",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::Wo,
-                },
-                "W_O (gemm/gemv)",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::FfnNorm,
-                },
-                "rms_norm",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::GateUp,
-                },
-                "W_gate|up (gemm/gemv)",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::Swiglu,
-                },
-                "swiglu",
-            ),
-            (
-                Stop {
-                    layer: last,
-                    stage: Stage::Down,
-                },
-                "W_down (gemm/gemv)",
-            ),
+            (Stage::Embed, "embed (+ probe readback)"),
+            (Stage::AttnNorm, "rms_norm"),
+            (Stage::Qkv, "W_Q|K|V (gemm/gemv)"),
+            (Stage::Rope, "rope + cache store"),
+            (Stage::Attention, "attention"),
+            (Stage::Wo, "W_O (gemm/gemv)"),
+            (Stage::FfnNorm, "rms_norm"),
+            (Stage::GateUp, "W_gate|up (gemm/gemv)"),
+            (Stage::Swiglu, "swiglu"),
+            (Stage::Down, "W_down (gemm/gemv)"),
         ];
+        let reps = if self.gpu_slow || n <= 16 { 5 } else { 3 };
         let mut times = Vec::new();
-        for &(stop, _) in &stops {
-            let mut runs: Vec<f64> = (0..5)
+        for &(stage, _) in &stops {
+            let stop = Stop { layer: 0, stage };
+            let mut runs: Vec<f64> = (0..reps)
                 .map(|_| {
                     let started = Instant::now();
                     self.gpu
@@ -343,34 +398,27 @@ impl Setup {
                 })
                 .collect();
             runs.sort_by(f64::total_cmp);
-            times.push(runs[2]);
+            times.push(runs[reps / 2]);
         }
         let layer = times[times.len() - 1] - times[0];
         eprintln!(
-            "llm stages @{n} tokens (one layer, by difference; {:.1} ms a layer, {:.1} ms for \
-             {} layers):",
+            "llm stages @{n} tokens: one layer {:.3} ms by difference (× {} layers = {:.1} ms); \
+             a probe to the embedding alone {:.3} ms",
             layer * 1e3,
+            c.layers,
+            layer * 1e3 * c.layers as f64,
             times[0] * 1e3,
-            c.layers - 1
         );
         for i in 1..stops.len() {
             let dt = times[i] - times[i - 1];
             eprintln!(
-                "llm stages @{n}:   {:<24} {:8.2} ms  {:5.1}%",
+                "llm stages @{n}:   {:<24} {:10.3} ms  {:5.1}%",
                 stops[i].1,
                 dt * 1e3,
                 100.0 * dt / layer
             );
         }
         self.gpu.reset();
-        let capacity = DECODE
-            .iter()
-            .map(|&n| n + decode_window(n))
-            .max()
-            .unwrap_or(0);
-        self.gpu
-            .reserve(&self.ctx, capacity)
-            .unwrap_or_else(|e| panic!("reserve {capacity}: {e}"));
     }
 }
 
@@ -383,20 +431,26 @@ fn llm(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
+    let not_sampled = |engine: &str, n: usize, why: &str| {
+        eprintln!(
+            "llm_prefill/{engine}/{n}: not sampled ({why}; GAZE_BENCH_SLOW=1 samples it): see \
+             `llm prefill @{n} (one run)` above"
+        );
+    };
     for &n in &PREFILL {
         let prompt = tokens(n, vocab);
         group.throughput(Throughput::Elements(n as u64));
-        // On a software adapter a 1,024-token GPU prefill takes minutes a run: the one run
-        // printed during setup stands for it.
-        if s.bench_slow || n <= CPU_SAMPLED_MAX {
+        if s.gpu_on && (s.gpu_slow || n <= GPU_SOFTWARE_SAMPLED_MAX) {
             group.bench_with_input(BenchmarkId::new("gpu", n), &prompt, |b, prompt| {
                 b.iter(|| {
                     s.gpu.reset();
                     gpu_forward(&s.ctx, &mut s.gpu, prompt)
                 });
             });
+        } else if s.gpu_on {
+            not_sampled("gpu", n, "a software adapter");
         }
-        if s.bench_slow || n <= CPU_SAMPLED_MAX {
+        if s.cpu_on && (s.cpu_slow || n <= CPU_SAMPLED_MAX) {
             group.bench_with_input(BenchmarkId::new("cpu", n), &prompt, |b, prompt| {
                 b.iter(|| {
                     let mut cache = KvCache::new(&s.model.config);
@@ -404,61 +458,44 @@ fn llm(c: &mut Criterion) {
                     cache
                 });
             });
-        } else if selected(&format!("llm_prefill/cpu/{n}")) {
-            eprintln!(
-                "llm_prefill/cpu/{n}: not sampled on a software adapter's machine (tens of \
-                 seconds a run; GAZE_BENCH_SLOW=1 samples it): see `llm prefill @{n} (one run)` \
-                 above"
-            );
+        } else if s.cpu_on {
+            not_sampled("cpu", n, "tens of seconds a run");
         }
     }
     group.finish();
-    s.gpu.reset();
 
     let mut group = c.benchmark_group("llm_decode");
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
-    for &n in &DECODE {
-        let prompt = tokens(n, vocab);
-        let window = decode_window(n);
-        group.throughput(Throughput::Elements(1));
-        group.bench_function(BenchmarkId::new("gpu", n), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut next = 1;
-                for _ in 0..iters {
-                    if s.gpu.cache_len() < n || s.gpu.cache_len() >= n + window {
-                        s.gpu.reset();
-                        next = gpu_forward(&s.ctx, &mut s.gpu, &prompt);
+    group.throughput(Throughput::Elements(1));
+    let ctx = &s.ctx;
+    let model = &s.model;
+    for d in &mut s.decoders {
+        let (len, next) = (d.len, d.next);
+        if let Some(gpu) = d.gpu.as_mut() {
+            group.bench_function(BenchmarkId::new("gpu", len), |b| {
+                b.iter(|| {
+                    gpu.rewind(len);
+                    gpu_forward(ctx, gpu, &[next])
+                });
+            });
+        }
+        if let Some(base) = d.cpu.as_ref() {
+            group.bench_function(BenchmarkId::new("cpu", len), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let mut cache = base.clone();
+                        let started = Instant::now();
+                        cpu_forward(model, &mut cache, &[next]);
+                        total += started.elapsed();
                     }
-                    let started = Instant::now();
-                    next = gpu_forward(&s.ctx, &mut s.gpu, &[next]);
-                    total += started.elapsed();
-                }
-                total
+                    total
+                });
             });
-        });
-        let base = s
-            .cpu_caches
-            .iter()
-            .find(|(len, _)| *len == n)
-            .map(|(_, cache)| cache.clone())
-            .unwrap_or_else(|| panic!("no CPU cache at {n}"));
-        group.bench_function(BenchmarkId::new("cpu", n), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for i in 0..iters {
-                    let mut cache = base.clone();
-                    let started = Instant::now();
-                    cpu_forward(&s.model, &mut cache, &[(i as usize % vocab) as u32]);
-                    total += started.elapsed();
-                }
-                total
-            });
-        });
-        s.gpu.reset();
+        }
     }
     group.finish();
 }

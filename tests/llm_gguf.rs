@@ -65,7 +65,7 @@ fn metadata_claiming_more_strings_than_the_file_holds_is_refused() {
     let count_at = 24 + 8 + "tokenizer.ggml.tokens".len() + 4 + 4;
     bytes[count_at..count_at + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
     let err = GgufFile::parse(bytes).expect_err("refused");
-    assert!(matches!(err, GgufError::Truncated { .. }), "{err}");
+    assert!(matches!(err, GgufError::TooMany { .. }), "{err}");
     assert!(err.to_string().contains("tokenizer.ggml.tokens"), "{err}");
 }
 

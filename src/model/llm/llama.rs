@@ -23,7 +23,10 @@ pub enum LlmError {
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
     /// Not a Llama-family model.
-    #[error("this file's architecture is `{0}`; Gaze runs Llama-family models (`llama`) only")]
+    #[error(
+        "this file's architecture is `{arch}`; Gaze runs Llama-family models (`llama`) only",
+        arch = super::gguf::quoted(.0)
+    )]
     UnsupportedArchitecture(String),
     /// A tensor whose shape disagrees with the hyper-parameters.
     #[error(
@@ -342,7 +345,7 @@ impl LlamaModel {
         if tokens.is_empty() {
             return Err(LlmError::EmptyPrompt);
         }
-        // Saturating: `extra` is a user's `--tokens`, which may be any number.
+        // Saturating: `extra` may be a caller's "as many as fit" (usize::MAX).
         let total = past.saturating_add(tokens.len()).saturating_add(extra);
         if total > self.config.context {
             return Err(LlmError::ContextTooLong {

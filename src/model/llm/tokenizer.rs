@@ -25,6 +25,8 @@ use std::fmt;
 use fancy_regex::Regex;
 use thiserror::Error;
 
+use super::gguf::quoted;
+
 /// GGUF `tokenizer.ggml.token_type` values Gaze treats specially (llama.cpp's numbering).
 const TYPE_CONTROL: i32 = 3;
 const TYPE_USER_DEFINED: i32 = 4;
@@ -65,16 +67,18 @@ pub struct TokenizerSpec {
 pub enum TokenizerError {
     /// `tokenizer.ggml.model` is not byte-level BPE.
     #[error(
-        "this file's tokenizer is `{0}`{kind}, which Gaze does not read yet; Gaze reads \
+        "this file's tokenizer is `{model}`{kind}, which Gaze does not read yet; Gaze reads \
          byte-level BPE tokenizers (`gpt2`), such as SmolLM2's",
+        model = quoted(.0),
         kind = model_kind(.0)
     )]
     UnsupportedModel(String),
     /// `tokenizer.ggml.pre` names a split Gaze does not implement.
     #[error(
-        "this file's pre-tokenizer is `{0}`, which Gaze does not read yet (it reads `smollm`, \
+        "this file's pre-tokenizer is `{pre}`, which Gaze does not read yet (it reads `smollm`, \
          `starcoder`, `refact`, `codeshell`, `command-r`, `exaone`, `minerva` and `gpt2`); \
-         splitting text another way would give the model tokens it was not trained on"
+         splitting text another way would give the model tokens it was not trained on",
+        pre = quoted(.0)
     )]
     UnsupportedPreTokenizer(String),
     /// `tokenizer.ggml.tokens` is empty.
@@ -102,7 +106,8 @@ pub enum TokenizerError {
     /// A merge is not two tokens separated by one space.
     #[error(
         "merge {index} (`{text}`) is not two tokens separated by one space; the file's merge \
-         list (tokenizer.ggml.merges) may be damaged"
+         list (tokenizer.ggml.merges) may be damaged",
+        text = quoted(.text)
     )]
     BadMerge {
         /// The merge's position in the list (its rank).
@@ -113,7 +118,9 @@ pub enum TokenizerError {
     /// A merge names, or makes, a token the vocabulary lacks.
     #[error(
         "merge {index} (`{text}`) needs the token `{token}`, which is not in the vocabulary; the \
-         file's merges and tokens do not belong together"
+         file's merges and tokens do not belong together",
+        text = quoted(.text),
+        token = quoted(.token)
     )]
     MergeOutsideVocabulary {
         /// The merge's position in the list (its rank).
