@@ -21,7 +21,7 @@ mod native {
     use anyhow::Context;
     use clap::{Parser, Subcommand};
 
-    use gaze::app::render::{render_to_png, RenderRequest};
+    use gaze::app::headless::{render_to_png, RenderRequest};
     use gaze::app::{inspect, verify};
     use gaze::gpu::GpuContext;
     use gaze::model::lesson::LessonModel;

@@ -6,7 +6,7 @@ use common::gpu;
 use gaze::model::animation::{ease_arcs, ArcState};
 use gaze::model::attention::{AttentionOptions, PackedAttention, QueryRows};
 use gaze::model::sample::{random_input, SampleShape};
-use gaze::render::arcs::{ArcFrame, ArcsResources};
+use gaze::render::arcs::{ArcFrame, ArcsPipelines, ArcsResources};
 
 fn read_state(ctx: &gaze::gpu::GpuContext, arcs: &ArcsResources, len: usize) -> Vec<f32> {
     let bytes = (len * 4) as u64;
@@ -48,12 +48,14 @@ fn gpu_arc_easing_matches_cpu_twin_frame_by_frame() {
             .weights
     };
 
+    let pipelines = ArcsPipelines::new(&ctx.device, wgpu::TextureFormat::Rgba8Unorm, true);
     let mut arcs = ArcsResources::new(
         &ctx.device,
-        wgpu::TextureFormat::Rgba8Unorm,
+        &pipelines,
         buffers.weights_buffer(),
         buffers.params(),
-    );
+    )
+    .expect("this adapter has compute: the arcs ease on the GPU");
     let mut cpu = ArcState::new(heads, n);
     for (step, dt) in [0.016f32, 0.016, 0.033, 0.1, 0.25].into_iter().enumerate() {
         let frame = ArcFrame {

@@ -244,7 +244,7 @@ fn step_three_beyond_the_binding_limit_shows_the_tokens_that_fit_and_says_why() 
 /// message naming the limit, instead of an error.
 #[test]
 fn step_four_beyond_the_binding_limit_shows_a_smaller_context_and_says_why() {
-    use gaze::app::context::Step4;
+    use gaze::app::context_lesson::ContextLesson;
     use gaze::app::lesson::Lesson;
     use gaze::scene::Scene;
 
@@ -260,7 +260,7 @@ fn step_four_beyond_the_binding_limit_shows_a_smaller_context_and_says_why() {
     };
     scene.context.level = 3;
     scene.context.archive = true;
-    let mut step4 = Step4::default();
+    let mut step4 = ContextLesson::default();
     assert!(step4
         .update(&small, &lesson, &scene)
         .expect("a smaller view, not an error"));

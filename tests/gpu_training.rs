@@ -108,7 +108,7 @@ fn gpu_fit_of_the_default_corpus_lands_on_the_closed_form() {
     let set = TrainingSet::from_lesson(
         &Corpus::default(),
         &model,
-        gaze::model::train::EngineSettings {
+        gaze::model::train::ForwardSwitches {
             heads: 1,
             positions: gaze::model::positions::Positions::None,
             causal: false,

@@ -1429,14 +1429,14 @@ fn a_huge_dropped_file_is_refused_by_its_size_without_being_read() {
     let path = dir.join("huge.txt");
     let file = std::fs::File::create(&path).unwrap();
     file.set_len(3 << 30).unwrap();
-    let error = gaze::app::context::read_document(&path, "huge.txt").unwrap_err();
+    let error = gaze::app::context_lesson::read_document(&path, "huge.txt").unwrap_err();
     assert!(
         error.contains("huge.txt") && error.contains("3221225472 bytes"),
         "{error}"
     );
     let mut scene = gaze::scene::Scene::default();
     let before = scene.clone();
-    let report = gaze::app::context::add_folder(&mut scene, dir.to_str().unwrap());
+    let report = gaze::app::context_lesson::add_folder(&mut scene, dir.to_str().unwrap());
     assert!(report.contains("3221225472 bytes"), "{report}");
     assert_eq!(scene, before, "nothing was added, nothing lost");
     std::fs::remove_dir_all(&dir).unwrap();

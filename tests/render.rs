@@ -4,11 +4,11 @@
 mod common;
 
 use common::gpu;
-use gaze::app::lesson::Lesson;
-use gaze::app::render::{
+use gaze::app::headless::{
     render_context, render_panels, render_scene, render_scene_with, render_to_png, RenderError,
     RenderRequest,
 };
+use gaze::app::lesson::Lesson;
 use gaze::model::lesson::LessonModel;
 use gaze::render::colormap::Colormap;
 use gaze::scene::Scene;
@@ -174,7 +174,7 @@ fn projector_theme_renders_of_every_step_match_their_golden_images() {
             step,
             ..Scene::default()
         };
-        let image = gaze::app::render::render_image(ctx, &scene, &request).unwrap();
+        let image = gaze::app::headless::render_image(ctx, &scene, &request).unwrap();
         // Light: the projector theme's panels are white, its text black.
         let white = image
             .pixels()
@@ -200,7 +200,7 @@ fn cpu_reference_fallback_draws_the_frame_the_kernels_draw() {
     let kernels = render_scene(ctx, &scene, &request).unwrap();
     let lesson = Lesson::on_cpu_reference(LessonModel::builtin().unwrap());
     assert!(!lesson.computes_on_gpu());
-    let reference = render_scene_with(ctx, &scene, &request, &lesson).unwrap();
+    let reference = render_scene_with(ctx, &scene, &request, lesson).unwrap();
     assert!(reference.stage.buffers.is_none(), "no kernel ran");
     assert_eq!(kernels.layout, reference.layout);
     let differing = kernels

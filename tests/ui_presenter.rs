@@ -8,73 +8,35 @@ mod common;
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::{by, Queryable};
 use egui_kittest::Harness;
-use gaze::app::context::Step4;
-use gaze::app::lesson::{AttentionStage, Lesson};
-use gaze::app::training::Trainers;
+use gaze::app::lesson::Lesson;
+use gaze::app::session::{Readbacks, Session};
 use gaze::render::colormap::Colormap;
 use gaze::scene::Scene;
 use gaze::ui::presenter::{Presenter, PresenterRequests, KEYS};
 use gaze::ui::recovery_banner::RecoveryChoice;
-use gaze::ui::screen::{show_screen, ScreenView};
 use gaze::ui::theme::{Theme, PROJECTOR_MIN_TEXT};
-use gaze::ui::PanelState;
 
-/// Everything the window keeps between frames that the screen reads or edits.
+/// Everything the window keeps between frames that the screen reads or edits: the scene and the
+/// window's own [`Session`].
 struct App {
     scene: Scene,
-    panels: PanelState,
-    presenter: Presenter,
-    stage: Option<AttentionStage>,
-    step4: Step4,
-    trainers: Trainers,
+    session: Session,
     /// What the frames asked of the window (full screen, export), in order.
     asked: Vec<PresenterRequests>,
-    /// A scene saved after a crash, offered in the banner (its summary).
-    recovery: Option<String>,
     /// The answers given to the recovery banner, in order.
     recovery_chosen: Vec<RecoveryChoice>,
 }
 
-/// The window's frame without a window: derive what the scene changed (on the GPU, waiting for
-/// the numbers, as a test may), then draw `show_screen` exactly as `app::window` does.
+/// The window's frame without a window: the session derives what the scene changed (on the GPU,
+/// waiting for the numbers, as a test may), then draws the screen exactly as `app::window` does.
 fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'static, App> {
     let ctx = &common::gpu().0;
     let lesson = Lesson::new(ctx).expect("the lesson builds");
     Harness::builder().with_size(size).build_ui_state(
         move |ui, app: &mut App| {
-            lesson
-                .update(ctx, &app.scene.attention, &mut app.stage)
-                .expect("step 3 computes");
-            if let Some(stage) = app.stage.as_mut() {
-                stage.wait_readback(ctx).expect("step 3's numbers land");
-            }
-            if app.scene.step == 4 {
-                app.step4
-                    .update(ctx, &lesson, &app.scene)
-                    .expect("step 4 computes");
-                app.step4.wait(ctx).expect("step 4's numbers land");
-            }
-            app.trainers.update(ctx, &app.scene).expect("training");
-            let views = app.trainers.views();
-            let model = &lesson.model;
-            let attention = app.stage.as_ref().map(|stage| stage.views(model, 0.016));
-            let view = ScreenView {
-                notice: None,
-                message: None,
-                info: None,
-                recovery: app.recovery.as_deref(),
-                status: None,
-                attention,
-                training: &views,
-                context: app.step4.view(None),
-            };
-            let output = show_screen(
-                ui,
-                &mut app.scene,
-                &mut app.panels,
-                &mut app.presenter,
-                view,
-            );
+            app.session.derive(ctx, &app.scene, Readbacks::Wait);
+            assert_eq!(app.session.message(), None, "the lesson computes");
+            let output = app.session.show(ui, &mut app.scene, 0.016);
             if output.requests != PresenterRequests::default() {
                 app.asked.push(output.requests);
             }
@@ -82,13 +44,8 @@ fn harness(scene: Scene, presenter: Presenter, size: egui::Vec2) -> Harness<'sta
         },
         App {
             scene,
-            panels: PanelState::default(),
-            presenter,
-            stage: None,
-            step4: Step4::default(),
-            trainers: Trainers::default(),
+            session: Session::new(lesson, presenter),
             asked: Vec::new(),
-            recovery: None,
             recovery_chosen: Vec::new(),
         },
     )
@@ -147,7 +104,7 @@ fn h_hides_the_editing_controls_and_brings_them_back() {
     assert!(harness.query_by_label("causal mask").is_some());
     assert!(harness.query_by_label_contains("Behind the gaze").is_some());
     press(&mut harness, Key::H);
-    assert!(!harness.state().presenter.controls);
+    assert!(!harness.state().session.presenter.controls);
     assert!(
         harness.query_by_label("causal mask").is_none(),
         "the switches are hidden"
@@ -199,14 +156,14 @@ fn letters_typed_into_a_text_box_stay_text() {
     let app = harness.state();
     assert!(app.scene.attention.sentence.ends_with("fhps"));
     assert!(
-        app.presenter.controls,
+        app.session.presenter.controls,
         "H in a text box does not hide controls"
     );
     assert!(
-        !app.presenter.fullscreen,
+        !app.session.presenter.fullscreen,
         "F in a text box does not go full screen"
     );
-    assert_eq!(app.presenter.theme, Theme::Dark);
+    assert_eq!(app.session.presenter.theme, Theme::Dark);
     assert!(
         app.asked.is_empty(),
         "nothing asked of the window: {:?}",
@@ -218,18 +175,18 @@ fn letters_typed_into_a_text_box_stay_text() {
 fn question_mark_lists_every_key_and_escape_closes_it() {
     let mut harness = lesson_on(3);
     press(&mut harness, Key::Questionmark);
-    assert!(harness.state().presenter.help);
+    assert!(harness.state().session.presenter.help);
     for (keys, what) in KEYS {
         assert!(harness.query_by_label(keys).is_some(), "{keys} is listed");
         assert!(harness.query_by_label(what).is_some(), "{what} is said");
     }
     press(&mut harness, Key::Escape);
-    assert!(!harness.state().presenter.help);
+    assert!(!harness.state().session.presenter.help);
     assert!(harness.query_by_label(KEYS[0].1).is_none());
     // The "keys (?)" button opens it too.
     harness.get_by_label("keys (?)").click();
     harness.run();
-    assert!(harness.state().presenter.help);
+    assert!(harness.state().session.presenter.help);
 }
 
 /// The last thing the frames asked of the window, clearing the list.
@@ -246,19 +203,22 @@ fn f_s_p_c_m_keys_ask_for_full_screen_export_theme_colours_and_stillness() {
     press(&mut harness, Key::S);
     assert_eq!(asked(&mut harness).and_then(|r| r.export), Some(1));
     press(&mut harness, Key::P);
-    assert_eq!(harness.state().presenter.theme, Theme::Projector);
+    assert_eq!(harness.state().session.presenter.theme, Theme::Projector);
     assert!(
         !harness.ctx.global_style().visuals.dark_mode,
         "the projector theme is light"
     );
     press(&mut harness, Key::C);
-    assert_eq!(harness.state().presenter.colormap, Colormap::Cividis);
+    assert_eq!(
+        harness.state().session.presenter.colormap,
+        Colormap::Cividis
+    );
     assert!(
         harness.query_by_label_contains("cividis").is_some(),
         "the legend names the map"
     );
     press(&mut harness, Key::M);
-    assert!(harness.state().presenter.reduced_motion);
+    assert!(harness.state().session.presenter.reduced_motion);
     press(&mut harness, Key::Escape);
     assert_eq!(
         asked(&mut harness).and_then(|r| r.fullscreen),
@@ -274,12 +234,12 @@ fn the_view_menu_does_by_mouse_what_the_keys_do() {
     harness.run();
     harness.get_by_label("projector").click();
     harness.run();
-    assert_eq!(harness.state().presenter.theme, Theme::Projector);
+    assert_eq!(harness.state().session.presenter.theme, Theme::Projector);
     harness.get_by_label("view").click();
     harness.run();
     harness.get_by_label("4x").click();
     harness.run();
-    assert_eq!(harness.state().presenter.export_scale, 4);
+    assert_eq!(harness.state().session.presenter.export_scale, 4);
     harness.get_by_label("view").click();
     harness.run();
     harness.get_by_label("save PNG of this view (S)").click();
@@ -411,7 +371,7 @@ fn recovery_banner_offers_the_saved_scene_until_answered() {
         ("discard it", RecoveryChoice::Discard),
     ] {
         let mut harness = lesson_on(3);
-        harness.state_mut().recovery = Some("saved 2 min ago, on step 1".into());
+        harness.state_mut().session.lines.recovery = Some("saved 2 min ago, on step 1".into());
         harness.run();
         assert!(harness
             .query_by_label_contains("Gaze closed unexpectedly last time")
@@ -426,4 +386,85 @@ fn recovery_banner_offers_the_saved_scene_until_answered() {
         harness.run();
         assert_eq!(harness.state().recovery_chosen, vec![choice]);
     }
+}
+
+/// Typing in the sentence box gives step 3 new buffers at every new token count, and each is
+/// bound for drawing against the pipelines the painter built when it was made: no keystroke
+/// builds a pipeline (rerun's `re_renderer` discipline; `render::Renderers`).
+#[test]
+fn typing_in_the_sentence_box_builds_no_pipeline() {
+    use gaze::app::paint::ScreenPainter;
+    use gaze::render::arcs::ArcsResources;
+    use gaze::render::heatmap::HeatmapResources;
+
+    struct Typed {
+        scene: Scene,
+        session: Session,
+        painter: ScreenPainter,
+        /// Per frame: step 3's buffer generation, its token count, and whether the bound heatmap
+        /// and arcs draw with the pipelines built at the start.
+        frames: Vec<(u64, usize, bool, bool)>,
+    }
+    let ctx = &common::gpu().0;
+    let painter = ScreenPainter::new(ctx, wgpu::TextureFormat::Rgba8Unorm);
+    let heatmap_pipeline = painter.renderers().heatmap.pipeline().clone();
+    let arc_pipeline = painter.renderers().arcs.arc_pipeline().clone();
+    let scene = Scene {
+        step: 3,
+        ..Scene::default()
+    };
+    let session = Session::new(Lesson::new(ctx).expect("lesson"), Presenter::default());
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 900.0))
+        .build_ui_state(
+            move |ui, app: &mut Typed| {
+                app.session.derive(ctx, &app.scene, Readbacks::Wait);
+                app.session.show(ui, &mut app.scene, 0.016);
+                // As the window does: this frame's edits are derived and bound before drawing.
+                app.session.derive(ctx, &app.scene, Readbacks::Wait);
+                app.painter.bind(ctx, &app.session);
+                let stage = app.session.attention().expect("step 3 computed");
+                let resources = app.painter.resources();
+                let heatmap = resources
+                    .get::<HeatmapResources>()
+                    .is_some_and(|h| *h.pipeline() == heatmap_pipeline);
+                let arcs = resources
+                    .get::<ArcsResources>()
+                    .is_some_and(|a| *a.arc_pipeline() == arc_pipeline);
+                app.frames
+                    .push((stage.generation, stage.tokens.len(), heatmap, arcs));
+            },
+            Typed {
+                scene,
+                session,
+                painter,
+                frames: Vec::new(),
+            },
+        );
+    harness.run();
+    harness.get_by_label("sentence:").click();
+    harness.run();
+    for word in [" fast", " and", " cheap"] {
+        harness.get_by_label("sentence:").type_text(word);
+        harness.run();
+    }
+    let state = harness.state();
+    assert_eq!(
+        state.scene.attention.sentence,
+        "the best database is fast and cheap"
+    );
+    let frames = &state.frames;
+    let mut lengths: Vec<usize> = frames.iter().map(|f| f.1).collect();
+    lengths.dedup();
+    assert_eq!(lengths, vec![4, 5, 6, 7], "each word is a new token count");
+    let mut generations: Vec<u64> = frames.iter().map(|f| f.0).collect();
+    generations.dedup();
+    assert!(
+        generations.len() >= 4,
+        "every new token count got new buffers: generations {generations:?}"
+    );
+    assert!(
+        frames.iter().all(|&(_, _, heatmap, arcs)| heatmap && arcs),
+        "a frame drew with a pipeline built after the painter's: {frames:?}"
+    );
 }

@@ -241,7 +241,7 @@ fn dragging_a_key_weight_changes_the_attention() {
 #[test]
 fn every_string_on_the_lesson_screen_has_glyphs() {
     use gaze::ui::behind_the_gaze::BehindView;
-    use gaze::ui::{show_lesson, LessonView};
+    use gaze::ui::{show_attention_step, LessonView};
 
     let model = LessonModel::builtin().unwrap();
     let scene = AttentionScene {
@@ -286,7 +286,7 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
                     info: Some("added notes.md (3 words) to the knowledge base"),
                     notice: Some(gaze::app::window::CPU_NOTICE),
                 };
-                show_lesson(ui, scene, &view);
+                show_attention_step(ui, scene, &view);
             },
             scene,
         );

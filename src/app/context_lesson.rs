@@ -208,7 +208,7 @@ impl ContextStage {
 /// Step 4's long-lived parts: the overview kernels, the generated archive, the chunked knowledge
 /// base, and the current stage.
 #[derive(Debug, Default)]
-pub struct Step4 {
+pub struct ContextLesson {
     kernels: Option<OverviewKernels>,
     archive: String,
     kb_key: Option<(Vec<crate::scene::Document>, bool)>,
@@ -225,11 +225,11 @@ pub struct Step4 {
     edited: Option<(ContextKey, Instant)>,
 }
 
-/// Contexts at least this long wait for [`Step4::debounce`]: each keystroke in a question over
+/// Contexts at least this long wait for [`ContextLesson::debounce`]: each keystroke in a question over
 /// ~10k tokens would otherwise queue a full recompute (the overview is `O(N²)`).
 pub const DEBOUNCE_FROM_TOKENS: usize = 2_000;
 
-impl Step4 {
+impl ContextLesson {
     /// Step 4 that waits for typing to pause `debounce` before recomputing a large context.
     pub fn with_debounce(debounce: std::time::Duration) -> Self {
         Self {
@@ -447,7 +447,7 @@ impl Step4 {
     }
 }
 
-impl Step4 {
+impl ContextLesson {
     /// What the panel shows of the current stage.
     pub fn view<'a>(
         &'a self,
@@ -495,32 +495,6 @@ impl Step4 {
     pub fn wait(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
         let kernels = self.kernels.as_ref();
         self.stage.as_mut().map_or(Ok(()), |s| s.wait(ctx, kernels))
-    }
-
-    /// The overview renderer for the current stage, when its map is new since `bound`
-    /// (a generation number the caller keeps).
-    pub fn overview_resources(
-        &self,
-        device: &wgpu::Device,
-        format: wgpu::TextureFormat,
-        bound: &mut u64,
-    ) -> Option<crate::render::heatmap::OverviewMap> {
-        let stage = self.stage.as_ref()?;
-        if stage.generation == *bound {
-            return None;
-        }
-        *bound = stage.generation;
-        let map = stage.map.as_ref()?;
-        Some(crate::render::heatmap::OverviewMap(
-            crate::render::heatmap::HeatmapResources::overview(
-                device,
-                format,
-                map,
-                stage.bins,
-                crate::render::colormap::Colormap::Viridis,
-                self.overview_range().unwrap_or([0.0; 2]),
-            ),
-        ))
     }
 }
 

@@ -148,6 +148,21 @@ impl PendingImage {
     }
 }
 
+/// Copies `texture` into a mappable buffer (rows padded to 256 bytes, as wgpu requires), submits
+/// `commands` and `encoder` with the copy, waits, and unpads the rows into an RGBA image (BGRA
+/// formats are swizzled). For headless rendering and `--screenshot`: a window's export polls.
+pub fn read_texture(
+    ctx: &GpuContext,
+    encoder: wgpu::CommandEncoder,
+    commands: &mut Vec<wgpu::CommandBuffer>,
+    texture: &wgpu::Texture,
+    width: u32,
+    height: u32,
+    format: wgpu::TextureFormat,
+) -> Result<image::RgbaImage, GpuError> {
+    PendingImage::start(ctx, encoder, commands, texture, width, height, format).wait(ctx)
+}
+
 /// egui's input for a pass drawn offscreen (an export, a headless render): a screen of
 /// `points` (width, height) at `native_pixels_per_point`, no events.
 pub fn offscreen_input(

@@ -1,16 +1,18 @@
-//! `gaze render`: draw a scene headlessly — no window, no X server — through the same panels and
-//! GPU renderers the window uses, and write a PNG.
+//! `gaze render`: draw a scene headlessly — no window, no X server — and write a PNG. It drives
+//! the window's own [`Session`] and paints through the window's own [`ScreenPainter`]: the same
+//! screen, the same code path, only offscreen and waiting for every number.
 
 use std::path::Path;
 
-use crate::app::context::{ContextStageError, Step4};
+use crate::app::export::read_texture;
 use crate::app::lesson::{AttentionStage, Lesson, StageError};
+use crate::app::paint::{ScreenPainter, ScreenShapes};
+use crate::app::session::{Readbacks, Session};
 use crate::gpu::{GpuContext, GpuError};
 use crate::render::colormap::Colormap;
 use crate::scene::Scene;
-use crate::ui::behind_the_gaze::BehindView;
-use crate::ui::step3_attention::{AttentionLayout, AttentionView};
-use crate::ui::{show_lesson, LessonView};
+use crate::ui::presenter::Presenter;
+use crate::ui::step3_attention::AttentionLayout;
 
 /// The offscreen target format: 8-bit RGBA, sRGB-encoded values written as they are (egui and
 /// the heatmap both output encoded values for non-sRGB targets), so the bytes go to the PNG as
@@ -79,7 +81,7 @@ pub struct RenderedFrame {
 /// How many frames egui runs before the capture: windows and tooltips fade in over a few.
 const SETTLE_FRAMES: u32 = 4;
 
-/// Renders `scene` into an image.
+/// Renders `scene` (step 3) into an image.
 pub fn render_scene(
     ctx: &GpuContext,
     scene: &Scene,
@@ -89,82 +91,39 @@ pub fn render_scene(
     if scene.step != 3 {
         return Err(RenderError::Step(scene.step));
     }
-    render_scene_with(ctx, scene, request, &Lesson::new(ctx)?)
+    render_scene_with(ctx, scene, request, Lesson::new(ctx)?)
 }
 
-/// Renders `scene` with a given lesson (its engine decides where attention runs: a lesson
-/// [`Lesson::on_cpu_reference`] draws what a WebGL2 browser draws).
+/// Renders `scene` (step 3) with a given lesson (its engine decides where attention runs: a
+/// lesson [`Lesson::on_cpu_reference`] draws what a WebGL2 browser draws).
 pub fn render_scene_with(
     ctx: &GpuContext,
     scene: &Scene,
     request: &RenderRequest,
-    lesson: &Lesson,
+    lesson: Lesson,
 ) -> Result<RenderedFrame, RenderError> {
     check_size(ctx, request)?;
-    let mut stage = None;
-    lesson.update(ctx, &scene.attention, &mut stage)?;
-    let Some(mut stage) = stage else {
+    let mut session = headless_session(lesson, request);
+    // A sentence the lesson refuses fails the render (there is no last good picture to show).
+    session.derive_attention(ctx, &scene.attention, Readbacks::Wait)?;
+    let image = paint_session(ctx, &mut session, scene, request)?;
+    let Some(stage) = session.take_attention() else {
         return Err(RenderError::Gpu(GpuError::Readback(
             "step 3 produced nothing".into(),
         )));
     };
-    // Headless: no frame to keep smooth, so wait for the numbers the panels print.
-    stage.wait_readback(ctx)?;
-
-    let mut attention = scene.attention.clone();
-    let mut layout = AttentionLayout::default();
-    let view = LessonView {
-        attention: AttentionView {
-            tokens: &stage.tokens,
-            head_names: &stage.head_names,
-            result: stage.result.as_ref(),
-            colormap: request.colormap,
-            dt: 0.0,
-            snap: true,
-            particles: true,
-        },
-        behind: BehindView {
-            tokens: &stage.tokens,
-            result: stage.result.as_ref(),
-            features: lesson.model.features(),
-            head_dims: lesson.model.head_dims(),
-            value_dims: lesson.model.value_dims(),
-            weights: &stage.weights,
-            stream: &stage.stream,
-            w_o: lesson.model.w_o(),
-        },
-        message: None,
-        info: None,
-        notice: None,
-    };
-    let image = paint_ui(
-        ctx,
-        request,
-        |ui| layout = show_lesson(ui, &mut attention, &view),
-        |renderer| {
-            let device = &ctx.device;
-            renderer
-                .callback_resources
-                .insert(stage.arcs_resources(device, FORMAT));
-            renderer.callback_resources.insert(stage.heatmap_resources(
-                device,
-                FORMAT,
-                request.colormap,
-            ));
-        },
-    )?;
     Ok(RenderedFrame {
         image,
-        layout,
+        layout: session.layout,
         pixels_per_point: request.pixels_per_point.clamp(0.25, 8.0),
         stage,
     })
 }
 
-/// Renders step 1 (the corpus and its odds) or step 2 (RLHF) of `scene`: egui panels only,
-/// every number computed by `model::corpus` / `model::rlhf` as in the window. The step's
-/// optimiser — step 1's Train, step 2's "fine-tune for real" — is run to its end on the GPU first,
-/// so the picture shows the loss curve or the path landing on the closed form.
+/// Renders step 1 (the corpus and its odds) or step 2 (RLHF) of `scene`, every number computed
+/// by `model::corpus` / `model::rlhf` as in the window. The step's optimiser — step 1's Train,
+/// step 2's "fine-tune for real" — is run to its end on the GPU first, so the picture shows the
+/// loss curve or the path landing on the closed form.
 pub fn render_panels(
     ctx: &GpuContext,
     scene: &Scene,
@@ -174,30 +133,14 @@ pub fn render_panels(
     if !matches!(scene.step, 1 | 2) {
         return Err(RenderError::Step(scene.step));
     }
-    let mut scene = scene.clone();
-    let mut panels = crate::ui::PanelState {
-        train_requested: scene.step == 1,
-        fine_tune_requested: scene.step == 2,
-        ..Default::default()
-    };
-    let model = crate::model::lesson::LessonModel::builtin().map_err(StageError::from)?;
-    let mut trainers = crate::app::training::Trainers::default();
-    trainers
-        .start_requested(ctx, &scene, &model, &mut panels, true)
+    let mut session = headless_session(Lesson::new(ctx)?, request);
+    session.panels.train_requested = scene.step == 1;
+    session.panels.fine_tune_requested = scene.step == 2;
+    session
+        .start_requested(ctx, scene)
         .map_err(RenderError::Training)?;
-    trainers.finish_blocking(ctx)?;
-    let views = trainers.views();
-    paint_ui(
-        ctx,
-        request,
-        |ui| {
-            crate::ui::show_step_bar(ui, &mut scene.step);
-            egui::CentralPanel::default().show(ui, |ui| {
-                crate::ui::show_corpus_step(ui, &mut scene, &mut panels, &views);
-            });
-        },
-        |_| {},
-    )
+    session.finish_training(ctx)?;
+    paint_session(ctx, &mut session, scene, request)
 }
 
 /// A rendered step 4.
@@ -213,11 +156,10 @@ pub struct RenderedContext {
     pub pixels_per_point: f32,
 }
 
-/// Renders step 4 of `scene` (in-context learning and RAG, at the scene's level) through the
-/// window's own panel and overview renderer: the context is computed by `app::context` — on the
-/// GPU kernels where the adapter has compute, else by the CPU reference — and its readback
-/// waited for, so the numbers are printed. A context step 4 refuses (say, an empty question) is
-/// drawn as the window draws it: the panel with the reason.
+/// Renders step 4 of `scene` (in-context learning and RAG, at the scene's level): the context
+/// is computed by `app::context_lesson` — on the GPU kernels where the adapter has compute, else by
+/// the CPU reference — and its readback waited for, so the numbers are printed. A context step 4
+/// refuses (say, an empty question) is drawn as the window draws it: the panel with the reason.
 pub fn render_context(
     ctx: &GpuContext,
     scene: &Scene,
@@ -227,47 +169,19 @@ pub fn render_context(
     if scene.step != 4 {
         return Err(RenderError::Step(scene.step));
     }
-    let lesson = Lesson::new(ctx)?;
-    let mut step4 = Step4::default();
-    let refusal = match step4.update(ctx, &lesson, scene) {
-        Ok(_) => None,
-        Err(ContextStageError::Context(error)) => Some(error.to_string()),
-        Err(ContextStageError::Gpu(error)) => return Err(RenderError::Gpu(error)),
-    };
-    // Headless: no frame to keep smooth, so wait for the numbers and the whole overview.
-    step4.wait(ctx)?;
-    let mut scene = scene.clone();
-    let mut panel = crate::ui::step4_context::ContextPanel::default();
-    let view = step4.view(refusal.as_deref());
-    let mut overview = None;
-    let image = paint_ui(
-        ctx,
-        request,
-        |ui| {
-            crate::ui::show_step_bar(ui, &mut scene.step);
-            egui::CentralPanel::default().show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    overview = crate::ui::step4_context::show(
-                        ui,
-                        &mut scene.context,
-                        &mut scene.attention.sentence,
-                        &mut scene.attention.focus,
-                        &mut panel,
-                        &view,
-                    );
-                });
-            });
-        },
-        |renderer| {
-            if let Some(map) = step4.overview_resources(&ctx.device, FORMAT, &mut 0) {
-                renderer.callback_resources.insert(map);
-            }
-        },
-    )?;
+    let mut session = headless_session(Lesson::new(ctx)?, request);
+    session.derive_context(ctx, scene, Readbacks::Wait)?;
+    let image = paint_session(ctx, &mut session, scene, request)?;
+    let bins = session
+        .context_lesson()
+        .stage
+        .as_ref()
+        .filter(|s| s.map.is_some())
+        .map_or(0, |s| s.bins);
     Ok(RenderedContext {
         image,
-        overview,
-        bins: view.bins,
+        overview: session.overview_rect,
+        bins,
         pixels_per_point: request.pixels_per_point.clamp(0.25, 8.0),
     })
 }
@@ -284,21 +198,41 @@ fn check_size(ctx: &GpuContext, request: &RenderRequest) -> Result<(), RenderErr
     Ok(())
 }
 
-/// Runs `show` for a few egui frames (windows and tooltips fade in), then paints the last one
-/// offscreen through egui-wgpu — with whatever paint-callback resources `setup` installs — and
-/// reads it back.
-fn paint_ui(
+/// A session as `gaze render` shows it: the request's look, arcs snapped to their weights (one
+/// frame, no animation to ease through), particles drawn where they start.
+fn headless_session(lesson: Lesson, request: &RenderRequest) -> Session {
+    let presenter = Presenter {
+        theme: request.theme,
+        colormap: request.colormap,
+        ..Presenter::default()
+    };
+    let mut session = Session::new(lesson, presenter);
+    session.snap_arcs = true;
+    // A render is a picture of the lesson, not of the machine that made it: the notice that
+    // attention ran on the CPU reference here (same numbers, tested) is about this machine.
+    session.lines.notice = None;
+    session
+}
+
+/// Brings `session` up to date with `scene` (waiting for every readback), runs the screen for a
+/// few egui frames (windows and tooltips fade in), then paints the last one offscreen through
+/// the window's own [`ScreenPainter`] and reads it back.
+fn paint_session(
     ctx: &GpuContext,
+    session: &mut Session,
+    scene: &Scene,
     request: &RenderRequest,
-    mut show: impl FnMut(&mut egui::Ui),
-    setup: impl FnOnce(&mut egui_wgpu::Renderer),
 ) -> Result<image::RgbaImage, RenderError> {
     let max = ctx.limits().max_texture_dimension_2d;
     let ppp = request.pixels_per_point.clamp(0.25, 8.0);
+    let mut scene = scene.clone();
+    session.derive(ctx, &scene, Readbacks::Wait);
     let egui_ctx = egui::Context::default();
-    request.theme.apply(&egui_ctx);
-    let mut shapes = Vec::new();
-    let mut textures = egui::TexturesDelta::default();
+    let mut screen = ScreenShapes {
+        shapes: Vec::new(),
+        textures: egui::TexturesDelta::default(),
+        pixels_per_point: ppp,
+    };
     for frame in 0..SETTLE_FRAMES {
         let input = crate::app::export::offscreen_input(
             egui::vec2(request.width as f32 / ppp, request.height as f32 / ppp),
@@ -306,29 +240,14 @@ fn paint_ui(
             max,
             Some(f64::from(frame) * 0.25),
         );
-        let output = egui_ctx.run_ui(input, &mut show);
-        textures.append(output.textures_delta);
-        shapes = egui_ctx.tessellate(output.shapes, output.pixels_per_point);
+        let output = egui_ctx.run_ui(input, |ui| {
+            session.show(ui, &mut scene, 0.0);
+        });
+        screen = ScreenShapes::tessellate(&egui_ctx, output, screen.textures);
     }
-    // Take the texture updates out of the delta (a dropped delta with updates in it panics in
-    // debug builds: egui insists they are applied).
-    let texture_updates = std::mem::take(&mut textures.set);
-    let texture_frees = std::mem::take(&mut textures.free);
-
-    let device = &ctx.device;
-    let mut renderer =
-        egui_wgpu::Renderer::new(device, FORMAT, egui_wgpu::RendererOptions::default());
-    setup(&mut renderer);
-    for (id, deltas) in &texture_updates {
-        for delta in deltas {
-            renderer.update_texture(device, &ctx.queue, *id, delta);
-        }
-    }
-    let screen = egui_wgpu::ScreenDescriptor {
-        size_in_pixels: [request.width, request.height],
-        pixels_per_point: ppp,
-    };
-    let target = device.create_texture(&wgpu::TextureDescriptor {
+    let mut painter = ScreenPainter::new(ctx, FORMAT);
+    painter.bind(ctx, session);
+    let target = ctx.device.create_texture(&wgpu::TextureDescriptor {
         label: Some("render target"),
         size: wgpu::Extent3d {
             width: request.width,
@@ -342,37 +261,18 @@ fn paint_ui(
         usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
         view_formats: &[],
     });
-    let view = target.create_view(&Default::default());
-    let mut encoder = device.create_command_encoder(&Default::default());
-    let mut commands = renderer.update_buffers(device, &ctx.queue, &mut encoder, &shapes, &screen);
-    {
-        let background = egui_ctx
-            .global_style()
-            .visuals
-            .panel_fill
-            .to_normalized_gamma_f32();
-        let mut pass = encoder
-            .begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("render"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color {
-                            r: f64::from(background[0]),
-                            g: f64::from(background[1]),
-                            b: f64::from(background[2]),
-                            a: 1.0,
-                        }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                ..Default::default()
-            })
-            .forget_lifetime();
-        renderer.render(&mut pass, &shapes, &screen);
-    }
+    let background = egui_ctx
+        .global_style()
+        .visuals
+        .panel_fill
+        .to_normalized_gamma_f32();
+    let clear = wgpu::Color {
+        r: f64::from(background[0]),
+        g: f64::from(background[1]),
+        b: f64::from(background[2]),
+        a: 1.0,
+    };
+    let (encoder, mut commands) = painter.paint(ctx, &mut screen, &target, clear);
     let image = read_texture(
         ctx,
         encoder,
@@ -382,26 +282,8 @@ fn paint_ui(
         request.height,
         FORMAT,
     )?;
-    for id in &texture_frees {
-        renderer.free_texture(id);
-    }
+    painter.free_textures(&mut screen);
     Ok(image)
-}
-
-/// Copies `texture` into a mappable buffer (rows padded to 256 bytes, as wgpu requires), submits
-/// `commands` and `encoder` with the copy, waits, and unpads the rows into an RGBA image (BGRA
-/// formats are swizzled).
-pub fn read_texture(
-    ctx: &GpuContext,
-    encoder: wgpu::CommandEncoder,
-    commands: &mut Vec<wgpu::CommandBuffer>,
-    texture: &wgpu::Texture,
-    width: u32,
-    height: u32,
-    format: wgpu::TextureFormat,
-) -> Result<image::RgbaImage, GpuError> {
-    crate::app::export::PendingImage::start(ctx, encoder, commands, texture, width, height, format)
-        .wait(ctx)
 }
 
 /// Renders `scene` at its step, whichever it is (1 to 4).

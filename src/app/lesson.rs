@@ -136,41 +136,6 @@ impl AttentionStage {
         }
     }
 
-    /// The heatmap's GPU objects over this stage's weights.
-    pub fn heatmap_resources(
-        &self,
-        device: &wgpu::Device,
-        format: wgpu::TextureFormat,
-        colormap: crate::render::colormap::Colormap,
-    ) -> crate::render::heatmap::HeatmapResources {
-        crate::render::heatmap::HeatmapResources::new(
-            device,
-            format,
-            &self.weights_buffer,
-            &self.params,
-            colormap,
-        )
-    }
-
-    /// The arcs' GPU objects: eased on the GPU from the kernels' weights buffer, or — where
-    /// attention ran on the CPU reference — by the CPU twin toward its weights.
-    pub fn arcs_resources(
-        &self,
-        device: &wgpu::Device,
-        format: wgpu::TextureFormat,
-    ) -> crate::render::arcs::ArcsResources {
-        use crate::render::arcs::ArcsResources;
-        match (&self.buffers, &self.result) {
-            (Some(_), _) => ArcsResources::new(device, format, &self.weights_buffer, &self.params),
-            (None, result) => ArcsResources::new_cpu_eased(
-                device,
-                format,
-                result.as_ref().map_or(&[][..], |r| &r.weights[..]),
-                &self.params,
-            ),
-        }
-    }
-
     /// Waits for the readback (headless rendering and tests).
     pub fn wait_readback(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
         if let Some(pending) = self.pending.take() {

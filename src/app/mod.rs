@@ -1,19 +1,31 @@
-//! The application layer: what the `gaze` binary runs. The command-line tools (`inspect`,
-//! `render`, `verify`) are native only; `window` runs on both; `web` is the browser's page.
+//! The application layer: what the `gaze` binary runs.
+//!
+//! - [`session`]: the scene's derived state and the screen around it, with no window in sight;
+//!   [`paint`]: the one way a screen reaches pixels. The window, its export, the web page,
+//!   `gaze render` ([`headless`]) and the UI tests all drive these two.
+//! - `lesson`, `context`, `training`: the stages a session derives (steps 3, 4, and 1–2).
+//! - [`window`]: the shell around a session, native or in a browser's canvas; `web` is the page
+//!   around that canvas and `browser` its web-sys helpers (wasm only; `web` → `window` →
+//!   `browser`, never back).
+//! - The command-line tools (`inspect`, `render`, `verify`, `llm`) are native only.
 
-pub mod context;
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
+pub mod context_lesson;
 pub mod export;
 pub mod faults;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod headless;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
 pub mod lesson;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod llm;
+pub mod paint;
 pub mod recovery;
 #[cfg(not(target_arch = "wasm32"))]
-pub mod render;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod scene_files;
+pub mod session;
 pub mod training;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod verify;

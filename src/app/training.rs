@@ -362,7 +362,7 @@ fn problem_endings(problem: &FineTuneProblem) -> Vec<String> {
 }
 
 /// Which parts of step 3's scene shape `h` (the sentence on screen and its focus do not).
-fn engine_key(attention: &AttentionScene) -> AttentionScene {
+fn switches_of(attention: &AttentionScene) -> AttentionScene {
     AttentionScene {
         sentence: String::new(),
         focus: 0,
@@ -379,7 +379,7 @@ pub fn training_set(
     TrainingSet::from_lesson(
         &scene.corpus,
         model,
-        crate::model::train::EngineSettings {
+        crate::model::train::ForwardSwitches {
             heads: view.heads,
             positions: view.positions,
             causal: view.causal,
@@ -430,7 +430,7 @@ impl Trainers {
         if self
             .fit
             .as_ref()
-            .is_some_and(|f| f.key != (scene.corpus.clone(), engine_key(&scene.attention)))
+            .is_some_and(|f| f.key != (scene.corpus.clone(), switches_of(&scene.attention)))
         {
             self.fit = None;
         }
@@ -468,7 +468,7 @@ impl Trainers {
         }
         if train {
             let set = training_set(scene, model).map_err(|e| e.to_string())?;
-            let key = (scene.corpus.clone(), engine_key(&scene.attention));
+            let key = (scene.corpus.clone(), switches_of(&scene.attention));
             self.fit =
                 Some(FitSession::start(set, key, self.compute(ctx)).map_err(|e| e.to_string())?);
         }

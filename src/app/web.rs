@@ -18,12 +18,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use winit::event_loop::EventLoopProxy;
 
-use crate::app::window::{spawn, AppEvent, WindowOptions, WindowState};
+use crate::app::browser::{document, set_data, show_failure};
+use crate::app::window::{spawn, AppEvent, PageHooks, WindowOptions, WindowState};
 use crate::scene::Scene;
-
-/// What the browser needs for Gaze, said when it has neither.
-const NEEDS: &str = "Gaze draws with WebGPU (Chrome and Edge 113+, Safari 26+, Firefox 141+ on \
-Windows) or, where that is missing, WebGL2 with hardware acceleration on.";
 
 /// Where the page keeps the estimated embeddings (copied there by `web/build.sh`).
 const ESTIMATED_URL: &str = "assets/estimated_embeddings.txt";
@@ -47,31 +44,10 @@ pub fn start() {
         fault,
         ..WindowOptions::default()
     };
-    match spawn(scene, options) {
+    match spawn(scene, options, Box::new(Page::default())) {
         Ok(proxy) => listen_for_drops(proxy),
         Err(error) => show_failure(&error.to_string()),
     }
-}
-
-/// The page's canvas, `<canvas id="gaze-canvas">`; winit makes one if the page has none.
-pub fn canvas() -> Option<web_sys::HtmlCanvasElement> {
-    document()?
-        .get_element_by_id("gaze-canvas")?
-        .dyn_into()
-        .ok()
-}
-
-/// Replaces the loading indicator with what went wrong and what the browser needs.
-pub fn show_failure(message: &str) {
-    let Some(document) = document() else {
-        return;
-    };
-    let text = format!("Gaze could not start: {message}. {NEEDS}");
-    if let Some(loading) = document.get_element_by_id("gaze-loading") {
-        loading.set_text_content(Some(&text));
-        let _ = loading.set_attribute("class", "failed");
-    }
-    set_data("gazeError", &text);
 }
 
 /// Puts `message` over the page once Gaze has stopped mid-lesson (the loading indicator that
@@ -92,18 +68,6 @@ fn show_stopped(message: &str) {
     );
     note.set_text_content(Some(message));
     let _ = body.append_child(&note);
-}
-
-fn document() -> Option<web_sys::Document> {
-    web_sys::window()?.document()
-}
-
-fn set_data(key: &str, value: &str) {
-    if let Some(root) = document().and_then(|d| d.document_element()) {
-        if let Ok(root) = root.dyn_into::<web_sys::HtmlElement>() {
-            let _ = root.dataset().set(key, value);
-        }
-    }
 }
 
 /// A fault to inject for the page's tests, `?fault=KIND@FRAME` (see `app::faults`), or why the
@@ -150,29 +114,6 @@ fn scene_from_location() -> (Scene, Option<String>) {
             )),
         ),
     }
-}
-
-/// Hands `bytes` to the browser as a download named `name` (an exported PNG).
-pub fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
-    let document = document().ok_or("no document")?;
-    let array = js_sys::Uint8Array::from(bytes);
-    let parts = js_sys::Array::of1(&array);
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
-        .map_err(|e| format!("{e:?}"))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
-    let anchor: web_sys::HtmlAnchorElement = document
-        .create_element("a")
-        .map_err(|e| format!("{e:?}"))?
-        .dyn_into()
-        .map_err(|_| "not an anchor".to_owned())?;
-    anchor.set_href(&url);
-    anchor.set_download(name);
-    anchor.click();
-    // The click has started the download; the URL is not needed past this task.
-    let _ = web_sys::Url::revoke_object_url(&url);
-    Ok(())
 }
 
 fn prefers_reduced_motion() -> bool {
@@ -270,10 +211,10 @@ pub struct Page {
     reported_at: Option<f64>,
 }
 
-impl Page {
+impl PageHooks for Page {
     /// The GPU is connected: say which backend, and start fetching the estimated features (so
     /// they arrive after the first frame, not before it).
-    pub(crate) fn connected(&mut self, state: &WindowState, proxy: &EventLoopProxy<AppEvent>) {
+    fn connected(&mut self, state: &WindowState, proxy: &EventLoopProxy<AppEvent>) {
         set_data("gazeBackend", state.backend());
         let proxy = proxy.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -283,7 +224,7 @@ impl Page {
 
     /// After each frame: keep the fragment in step with the scene, drop the loading indicator
     /// once a frame is on screen, and report what changed.
-    pub(crate) fn after_frame(&mut self, state: &WindowState, scene: &Scene) {
+    fn after_frame(&mut self, state: &WindowState, scene: &Scene) {
         if self.linked.as_ref() != Some(scene) {
             // Only a scene that would open again becomes the address (a sentence past its limit,
             // still in the box to be fixed, keeps the last good link).
@@ -296,29 +237,37 @@ impl Page {
             self.linked = Some(scene.clone());
             self.scene_changed = true;
         }
-        let stage = state.stage();
+        let stage = state.session().attention();
         // Compared before anything is built, so a frame where nothing changed allocates nothing.
-        let same_notes = self.reported.message.as_deref() == state.message()
-            && self.reported.info.as_deref() == state.info();
+        let same_notes = self.reported.message.as_deref() == state.session().message()
+            && self.reported.info.as_deref() == state.session().lines.info.as_deref();
         let now = Reported {
             ready: state.frames() > 0,
             revision: stage.map_or(0, |s| s.revision),
             has_numbers: stage.is_some_and(|s| s.result.is_some()),
             heatmap: state
+                .session()
                 .layout
                 .heatmaps
                 .first()
                 .map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
             training: (
-                state.trainers().fit.as_ref().map(|f| f.view().steps),
                 state
+                    .session()
+                    .trainers()
+                    .fit
+                    .as_ref()
+                    .map(|f| f.view().steps),
+                state
+                    .session()
                     .trainers()
                     .fine_tune
                     .as_ref()
                     .map(|f| f.view().kl_to_closed_form.is_some()),
             ),
             context: state
-                .step4()
+                .session()
+                .context_lesson()
                 .stage
                 .as_ref()
                 .map_or((0, false), |s| (s.generation, s.numbers.is_some())),
@@ -347,8 +296,8 @@ impl Page {
         }
         self.reported_at = clock();
         let now = Reported {
-            message: state.message().map(str::to_owned),
-            info: state.info().map(str::to_owned),
+            message: state.session().message().map(str::to_owned),
+            info: state.session().lines.info.as_deref().map(str::to_owned),
             ..now
         };
         if now.has_numbers && self.numbers_ms.is_none() {
@@ -373,9 +322,9 @@ impl Page {
 
 /// The report behind `data-gaze-status`.
 fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
-    let stage = state.stage();
-    let heatmap = state.layout.heatmaps.first();
-    let colormap = state.presenter().colormap;
+    let stage = state.session().attention();
+    let heatmap = state.session().layout.heatmaps.first();
+    let colormap = state.session().presenter.colormap;
     // The colour each cell of head 0 must show: the CPU colour map of the computed weight (for
     // maps small enough to check cell by cell; a 1000-token map would be a 3 MB attribute).
     let cells: Vec<[u8; 3]> = stage
@@ -395,19 +344,19 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
         "ready": state.frames() > 0,
         "frames": state.frames(),
         "backend": state.backend(),
-        "compute": if state.computes_on_gpu() { "gpu" } else { "cpu" },
-        "notice": state.notice(),
+        "compute": if state.session().lesson().computes_on_gpu() { "gpu" } else { "cpu" },
+        "notice": state.session().lines.notice.as_deref(),
         "device_pixel_ratio": state.window().scale_factor(),
         "surface": state.surface_size(),
-        "reduced_motion": state.reduced_motion(),
-        "theme": state.presenter().theme.name(),
-        "colormap": state.presenter().colormap.name(),
-        "controls": state.presenter().controls,
-        "export": state.export_status(),
+        "reduced_motion": state.session().presenter.reduced_motion,
+        "theme": state.session().presenter.theme.name(),
+        "colormap": state.session().presenter.colormap.name(),
+        "controls": state.session().presenter.controls,
+        "export": state.session().lines.status.as_deref(),
         "documents": scene.context.documents.len(),
-        "message": state.message(),
-        "info": state.info(),
-        "recovery": state.recovery_summary(),
+        "message": state.session().message(),
+        "info": state.session().lines.info.as_deref(),
+        "recovery": state.session().lines.recovery.as_deref(),
         "step": scene.step,
         "attention": scene.attention,
         "rlhf": scene.rlhf,
@@ -419,7 +368,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
             "rows": stage.map_or(0, |s| s.params.query_count),
         })),
         "cells": cells,
-        "fit": state.trainers().fit.as_ref().map(|f| {
+        "fit": state.session().trainers().fit.as_ref().map(|f| {
             let view = f.view();
             serde_json::json!({
                 "steps": view.steps,
@@ -432,7 +381,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
             })
         }),
         "context": context_status(state),
-        "fine_tune": state.trainers().fine_tune.as_ref().map(|f| {
+        "fine_tune": state.session().trainers().fine_tune.as_ref().map(|f| {
             let view = f.view();
             serde_json::json!({
                 "on_gpu": view.on_gpu,
@@ -445,9 +394,9 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
 
 /// Step 4 as the page reports it: the level's context and what attention read off it.
 fn context_status(state: &WindowState) -> serde_json::Value {
-    let colormap = state.presenter().colormap;
+    let colormap = state.session().presenter.colormap;
     use crate::model::context::{argmax, label_scores};
-    let step4 = state.step4();
+    let step4 = state.session().context_lesson();
     let Some(stage) = step4.stage.as_ref() else {
         return serde_json::Value::Null;
     };
@@ -463,7 +412,7 @@ fn context_status(state: &WindowState) -> serde_json::Value {
         .and_then(argmax)
         .and_then(|i| stage.input.spans.get(i))
         .map(|s| s.name.clone());
-    let overview = state.overview_rect();
+    let overview = state.session().overview_rect;
     // The colour each overview cell must show (small maps only, as for step 3's cells).
     let overview_cells: Vec<[u8; 3]> = stage
         .numbers

@@ -1,4 +1,5 @@
-//! The native window: winit 0.30 + wgpu surface + egui overlay.
+//! The lesson's window, native or in a browser's canvas: winit 0.30 + a wgpu surface + egui. The
+//! lesson itself is a [`Session`]; this is the shell around it (surface, input, export, faults).
 //!
 //! Each frame: input → scene edits (egui panels) → recompute only what changed (kernels run on
 //! the GPU; their numbers come back by a readback that is polled, never waited on) → instanced
@@ -19,14 +20,13 @@ use winit::event_loop::{ActiveEventLoop, EventLoop, EventLoopProxy};
 use winit::window::{Window, WindowId};
 
 use crate::app::export::PendingImage;
-use crate::app::lesson::{AttentionStage, Lesson};
+use crate::app::lesson::Lesson;
+use crate::app::paint::{ScreenPainter, ScreenShapes};
+use crate::app::session::{Readbacks, Session};
 use crate::gpu::GpuContext;
-use crate::render::arcs::ArcsResources;
-use crate::render::colormap::Colormap;
 use crate::scene::Scene;
 use crate::ui::presenter::Presenter;
-use crate::ui::screen::{show_screen, ScreenOutput, ScreenView};
-use crate::ui::step3_attention::AttentionLayout;
+use crate::ui::screen::ScreenOutput;
 use crate::ui::theme::Theme;
 
 /// Why the window could not run.
@@ -207,13 +207,14 @@ pub fn run(scene: Scene, mut options: WindowOptions) -> Result<(), WindowError> 
 pub fn spawn(
     scene: Scene,
     options: WindowOptions,
+    page: Box<dyn PageHooks>,
 ) -> Result<EventLoopProxy<AppEvent>, WindowError> {
     use winit::platform::web::EventLoopExtWebSys;
     let mut options = options;
     let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
     let proxy = event_loop.create_proxy();
     let recovery = Recovery::start(&scene, &mut options);
-    let mut app = GazeApp::new(scene, options, proxy.clone());
+    let mut app = GazeApp::new(scene, options, proxy.clone(), page);
     app.recovery = recovery;
     event_loop.spawn_app(app);
     Ok(proxy)
@@ -281,12 +282,28 @@ pub struct GazeApp {
     fault_done: bool,
     /// Crash recovery: the panic hook's copy of the scene, and a scene offered back.
     recovery: Recovery,
+    /// The page around the canvas (`app::web`), told when the GPU connects and after frames.
     #[cfg(target_arch = "wasm32")]
-    page: crate::app::web::Page,
+    page: Box<dyn PageHooks>,
+}
+
+/// What the page around a browser window does at the window's moments (`app::web::Page`): the
+/// window calls it and never names the page, so the page depends on the window, not both ways.
+#[cfg(target_arch = "wasm32")]
+pub trait PageHooks {
+    /// The GPU connected and the first frame is about to be drawn.
+    fn connected(&mut self, state: &WindowState, proxy: &EventLoopProxy<AppEvent>);
+    /// A frame was drawn of `scene`.
+    fn after_frame(&mut self, state: &WindowState, scene: &Scene);
 }
 
 impl GazeApp {
-    fn new(scene: Scene, options: WindowOptions, proxy: EventLoopProxy<AppEvent>) -> Self {
+    fn new(
+        scene: Scene,
+        options: WindowOptions,
+        proxy: EventLoopProxy<AppEvent>,
+        #[cfg(target_arch = "wasm32")] page: Box<dyn PageHooks>,
+    ) -> Self {
         Self {
             scene,
             options,
@@ -299,7 +316,7 @@ impl GazeApp {
             fault_done: false,
             recovery: Recovery::default(),
             #[cfg(target_arch = "wasm32")]
-            page: crate::app::web::Page::default(),
+            page,
         }
     }
 
@@ -318,7 +335,7 @@ impl GazeApp {
         #[cfg(target_arch = "wasm32")]
         let attributes = {
             use winit::platform::web::WindowAttributesExtWebSys;
-            attributes.with_canvas(crate::app::web::canvas())
+            attributes.with_canvas(crate::app::browser::canvas())
         };
         let window = Arc::new(
             event_loop
@@ -388,7 +405,8 @@ impl GazeApp {
                 if let Some(text) = self.estimated.take() {
                     state.add_estimated(&text);
                 }
-                state.recovery_summary = self.recovery.offer.as_ref().map(|o| o.summary.clone());
+                state.session.lines.recovery =
+                    self.recovery.offer.as_ref().map(|o| o.summary.clone());
                 // The controls' names and roles reach the desktop's screen reader.
                 #[cfg(not(target_arch = "wasm32"))]
                 {
@@ -408,7 +426,7 @@ impl GazeApp {
 
     fn fail(&mut self, event_loop: &ActiveEventLoop, message: String) {
         #[cfg(target_arch = "wasm32")]
-        crate::app::web::show_failure(&message);
+        crate::app::browser::show_failure(&message);
         self.fatal = Some(message);
         event_loop.exit();
     }
@@ -433,12 +451,12 @@ impl GazeApp {
                 RecoveryChoice::Discard => "discarded the scene saved after the crash".to_owned(),
             };
             let retired = recovery.store.as_ref().map(|store| store.retire());
-            state.info = Some(match retired {
+            state.session.lines.info = Some(match retired {
                 Some(Ok(kept)) => format!("{told}; {kept}"),
                 Some(Err(error)) => format!("{told}; {error}"),
                 None => told,
             });
-            state.recovery_summary = None;
+            state.session.lines.recovery = None;
         }
         if state.frames % 15 == 0 {
             recovery.snapshot.update(&self.scene);
@@ -450,67 +468,34 @@ impl GazeApp {
         let outcome = self.scene.add_document(name, bytes);
         if let Some(state) = self.state.as_mut() {
             match outcome {
-                Ok(added) => state.info = Some(added.to_string()),
-                Err(error) => state.message = Some(error.to_string()),
+                Ok(added) => state.session.lines.info = Some(added.to_string()),
+                Err(error) => state.session.lines.message = Some(error.to_string()),
             }
             state.window.request_redraw();
         }
     }
 }
 
-/// The window and everything drawn into it, once a GPU is connected.
+/// The window and everything drawn into it, once a GPU is connected: the surface plumbing, egui's
+/// window state and export; the lesson itself lives in the [`Session`].
 pub struct WindowState {
     window: Arc<Window>,
     surface: wgpu::Surface<'static>,
     config: wgpu::SurfaceConfiguration,
     ctx: GpuContext,
-    lesson: Lesson,
-    stage: Option<AttentionStage>,
-    bound_generation: u64,
+    /// The scene's derived state and the screen's state around it.
+    session: Session,
+    /// egui-wgpu and the render pipelines, for this device's life.
+    painter: ScreenPainter,
     egui_ctx: egui::Context,
     egui_state: egui_winit::State,
-    renderer: egui_wgpu::Renderer,
     last_frame: Instant,
     frames: u64,
-    /// Why the lesson refused the current step-3 state (an empty sentence): shown until the
-    /// user changes it into one it takes.
-    refusal: Option<String>,
-    /// Another problem to show (a GPU error, a link or file that could not be read); it stays
-    /// until something else replaces it.
-    message: Option<String>,
-    /// Something to tell (a document added to the knowledge base).
-    info: Option<String>,
-    /// Said for as long as it holds: attention runs on the CPU reference (no compute here).
-    notice: Option<String>,
-    /// The step-3 state the lesson last refused, with `message` saying why.
-    refused: Option<crate::scene::AttentionScene>,
-    /// Text the panels keep between frames (a corpus row being typed).
-    panels: crate::ui::PanelState,
-    /// Step 1's fit and step 2's fine-tune, running or run.
-    trainers: crate::app::training::Trainers,
-    /// Step 4's context, computed when step 4 is on screen.
-    step4: crate::app::context::Step4,
-    /// Why step 4 refused the scene's current context (shown until it is changed).
-    step4_refusal: Option<String>,
-    /// The overview map the renderer is bound to (a stage generation).
-    overview_generation: u64,
-    /// Where step 4 drew its overview map last frame, in points.
-    overview_rect: Option<egui::Rect>,
-    /// Where the panels put the maps last frame (the web page reports it for its tests).
-    pub(crate) layout: AttentionLayout,
-    /// Theme, colour map, motion, controls, export scale, full screen.
-    presenter: Presenter,
-    /// The colour map the heatmap renderers were last set to (`None`: set it this frame).
-    bound_colormap: Option<Colormap>,
     /// For the native scene dialogs' answers.
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     proxy: EventLoopProxy<AppEvent>,
-    /// The CPU-eased arcs' targets were last set from this stage revision.
-    eased_revision: u64,
     /// Press S at this frame (`--export-at-frame`).
     export_at_frame: Option<u64>,
-    /// The last export's progress or result, shown in the top bar.
-    export_status: Option<String>,
     /// A PNG export on its way back from the GPU, and the step it shows.
     export: Option<(PendingImage, u8)>,
     /// Where exports are saved (native).
@@ -523,23 +508,11 @@ pub struct WindowState {
     surface_fault: Option<crate::app::faults::FaultKind>,
     /// Redraws left in an injected minimise (the window reports 0×0 meanwhile).
     minimised_redraws: u32,
-    /// The offered recovery scene's summary, for the banner (`app::recovery`).
-    recovery_summary: Option<String>,
     /// The user's answer to the recovery banner this frame.
     recovery_choice: Option<crate::ui::recovery_banner::RecoveryChoice>,
 }
 
-/// The notice shown when attention cannot run on this GPU.
-#[cfg(target_arch = "wasm32")]
-pub const CPU_NOTICE: &str = "This browser has no WebGPU: drawing with WebGL2, and attention is \
-computed on the CPU reference (the one every GPU kernel is tested against) - same numbers, \
-slower past a few hundred tokens.";
-
-/// The notice shown when attention cannot run on this GPU.
-#[cfg(not(target_arch = "wasm32"))]
-pub const CPU_NOTICE: &str = "Attention is computed on the CPU reference here (the one every GPU \
-kernel is tested against): this GPU has no compute shaders Gaze can use, or --cpu-reference was \
-given. Same numbers, slower past a few hundred tokens.";
+pub use crate::app::session::CPU_NOTICE;
 
 impl WindowState {
     /// A window on its first GPU connection, with the built-in lesson model.
@@ -589,8 +562,7 @@ impl WindowState {
         } else {
             Lesson::with_model(&ctx, model).map_err(|e| e.to_string())?
         };
-        let notice = (!lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
-        if notice.is_some() {
+        if !lesson.computes_on_gpu() {
             crate::gpu::context::report(&format!(
                 "gaze: attention runs on the CPU reference ({})",
                 ctx.summary()
@@ -605,51 +577,35 @@ impl WindowState {
             window.theme(),
             Some(ctx.limits().max_texture_dimension_2d as usize),
         );
-        let renderer =
-            egui_wgpu::Renderer::new(&ctx.device, format, egui_wgpu::RendererOptions::default());
+        let painter = ScreenPainter::new(&ctx, format);
+        let presenter = Presenter {
+            theme: options.theme,
+            reduced_motion: options.reduced_motion,
+            export_scale: options.export_scale.clamp(1, 4),
+            ..Presenter::default()
+        };
+        let mut session = Session::new(lesson, presenter)
+            .with_context_debounce(std::time::Duration::from_millis(250));
+        session.lines.message = options.message.clone();
         Ok(Self {
             window,
             surface,
             config,
             ctx,
-            lesson,
-            stage: None,
-            bound_generation: 0,
+            session,
+            painter,
             egui_ctx,
             egui_state,
-            renderer,
             last_frame: Instant::now(),
             frames: 0,
-            refusal: None,
-            message: options.message.clone(),
-            info: None,
-            notice,
-            refused: None,
-            layout: AttentionLayout::default(),
-            panels: crate::ui::PanelState::default(),
-            trainers: crate::app::training::Trainers::default(),
-            step4: crate::app::context::Step4::with_debounce(std::time::Duration::from_millis(250)),
-            step4_refusal: None,
-            overview_generation: 0,
-            overview_rect: None,
-            presenter: Presenter {
-                theme: options.theme,
-                reduced_motion: options.reduced_motion,
-                export_scale: options.export_scale.clamp(1, 4),
-                ..Presenter::default()
-            },
             export_at_frame: options.export_at_frame,
-            export_status: None,
-            bound_colormap: None,
             proxy,
-            eased_revision: 0,
             export: None,
             export_dir: options.export_dir.clone(),
             #[cfg(not(target_arch = "wasm32"))]
             saving: None,
             surface_fault: None,
             minimised_redraws: 0,
-            recovery_summary: None,
             recovery_choice: None,
         })
     }
@@ -658,9 +614,20 @@ impl WindowState {
     /// is carried over; what lived on the GPU is rebuilt from the scene on the next frame.
     fn recovered(self, connection: Connection, options: &WindowOptions) -> Result<Self, String> {
         let why = self.ctx.lost().unwrap_or_default();
+        let old = self.session;
+        let (presenter, panels, info, recovery) = (
+            old.presenter.clone(),
+            old.panels.clone(),
+            old.lines.info.clone(),
+            old.lines.recovery.clone(),
+        );
         // The lesson model as it stood (with the estimated words, if they had arrived).
-        let mut state =
-            Self::with_model(connection, options, self.proxy.clone(), self.lesson.model)?;
+        let mut state = Self::with_model(
+            connection,
+            options,
+            self.proxy.clone(),
+            old.into_lesson().model,
+        )?;
         state.egui_ctx = self.egui_ctx;
         state.egui_state = self.egui_state;
         // The new egui renderer holds none of egui's textures, and egui only ever sends changes:
@@ -668,24 +635,21 @@ impl WindowState {
         let fonts = state.egui_ctx.fonts(|fonts| fonts.image());
         let delta =
             egui::epaint::ImageDelta::full(fonts, egui::epaint::TextureAtlas::texture_options());
-        state.renderer.update_texture(
-            &state.ctx.device,
-            &state.ctx.queue,
-            egui::TextureId::default(),
-            &delta,
-        );
-        state.presenter = self.presenter;
-        state.panels = self.panels;
+        state
+            .painter
+            .upload_texture(&state.ctx, egui::TextureId::default(), &delta);
+        state.session.presenter = presenter;
+        state.session.panels = panels;
+        state.session.lines.info = info;
+        state.session.lines.recovery = recovery;
         state.frames = self.frames;
-        state.info = self.info;
         state.export_dir = self.export_dir;
         state.export_at_frame = self.export_at_frame;
-        state.recovery_summary = self.recovery_summary;
         #[cfg(not(target_arch = "wasm32"))]
         {
             state.saving = self.saving;
         }
-        state.message = Some(format!(
+        state.session.lines.message = Some(format!(
             "The GPU device was lost ({why}). Gaze connected to it again and recomputed your scene."
         ));
         eprintln!("gaze: reconnected to {}", state.ctx.summary());
@@ -751,6 +715,12 @@ impl WindowState {
         &self.window
     }
 
+    /// The lesson session this window shows (the page reports it for its tests).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     /// The adapter's backend, as the page reports it: `webgpu`, `webgl2`, `vulkan`, …
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn backend(&self) -> &'static str {
@@ -765,58 +735,10 @@ impl WindowState {
         }
     }
 
-    /// Whether attention runs on the GPU kernels.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn computes_on_gpu(&self) -> bool {
-        self.lesson.computes_on_gpu()
-    }
-
-    /// The notice about where attention runs, if any.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn notice(&self) -> Option<&str> {
-        self.notice.as_deref()
-    }
-
-    /// Whether animation is off.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn reduced_motion(&self) -> bool {
-        self.presenter.reduced_motion
-    }
-
-    /// The last export's progress or result.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn export_status(&self) -> Option<&str> {
-        self.export_status.as_deref()
-    }
-
-    /// How the lesson is being shown (theme, colour map, …).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn presenter(&self) -> &Presenter {
-        &self.presenter
-    }
-
-    /// The problem shown, if any.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn message(&self) -> Option<&str> {
-        self.refusal.as_deref().or(self.message.as_deref())
-    }
-
     /// The surface's size in pixels.
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn surface_size(&self) -> [u32; 2] {
         [self.config.width, self.config.height]
-    }
-
-    /// The information shown, if any.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn info(&self) -> Option<&str> {
-        self.info.as_deref()
-    }
-
-    /// The recovery banner's line, while a scene saved after a crash is offered.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn recovery_summary(&self) -> Option<&str> {
-        self.recovery_summary.as_deref()
     }
 
     /// Frames drawn so far.
@@ -825,33 +747,10 @@ impl WindowState {
         self.frames
     }
 
-    /// Steps 1 and 2's optimisers.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn trainers(&self) -> &crate::app::training::Trainers {
-        &self.trainers
-    }
-
-    /// Step 4's context.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn step4(&self) -> &crate::app::context::Step4 {
-        &self.step4
-    }
-
-    /// Where step 4 drew its overview map last frame.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn overview_rect(&self) -> Option<egui::Rect> {
-        self.overview_rect
-    }
-
-    /// Step 3 as last computed.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn stage(&self) -> Option<&AttentionStage> {
-        self.stage.as_ref()
-    }
-
     fn add_estimated(&mut self, text: &str) {
-        if let Err(error) = self.lesson.add_estimated(text) {
-            self.message = Some(format!("the estimated word features did not load: {error}"));
+        if let Err(error) = self.session.lesson_mut().add_estimated(text) {
+            self.session.lines.message =
+                Some(format!("the estimated word features did not load: {error}"));
         }
     }
 
@@ -877,140 +776,25 @@ impl WindowState {
         self.surface.configure(&self.ctx.device, &self.config);
     }
 
-    /// Step 4's context, recomputed when step 4 is on screen and the scene changed; its
-    /// readback polled; the overview renderer rebound to a new map.
-    fn derive_context(&mut self, scene: &Scene) {
-        if scene.step != 4 {
-            return;
-        }
-        match self.step4.update(&self.ctx, &self.lesson, scene) {
-            // A context this GPU holds only part of is shown smaller, with the reason.
-            Ok(true) => {
-                self.step4_refusal = self.step4.stage.as_ref().and_then(|s| s.shortened.clone());
-            }
-            Ok(false) => {}
-            Err(error) => self.step4_refusal = Some(error.to_string()),
-        }
-        let landed = self.step4.poll(&self.ctx).unwrap_or_else(|error| {
-            self.message = Some(error.to_string());
-            false
-        });
-        let format = self.config.format;
-        let resources = &mut self.renderer.callback_resources;
-        if let Some(map) =
-            self.step4
-                .overview_resources(&self.ctx.device, format, &mut self.overview_generation)
-        {
-            resources.insert(map);
-            self.bound_colormap = None;
-        } else if landed {
-            // The map was drawn before its values were known: colour it over their range now.
-            if let (Some(map), Some(range)) = (
-                resources.get_mut::<crate::render::heatmap::OverviewMap>(),
-                self.step4.overview_range(),
-            ) {
-                map.0.set_range(&self.ctx.queue, range);
-            }
-        }
-    }
-
-    /// Recomputes what the scene changed and rebinds the renderers when the buffers are new.
-    fn derive(&mut self, scene: &Scene) {
-        self.derive_context(scene);
-        // A refused scene (say, an empty sentence) is not retried every frame: only once the
-        // user changes it again. The last good stage stays on screen meanwhile.
-        if self.refused.as_ref() != Some(&scene.attention) {
-            match self
-                .lesson
-                .update(&self.ctx, &scene.attention, &mut self.stage)
-            {
-                Ok(changed) => {
-                    // A sentence longer than step 3 computes here shows its first tokens, and
-                    // the message line says so (the smaller view).
-                    if changed {
-                        self.refusal = self.stage.as_ref().and_then(|s| s.shortened.clone());
-                    }
-                    self.refused = None;
-                }
-                Err(error) => {
-                    self.refusal = Some(error.to_string());
-                    self.refused = Some(scene.attention.clone());
-                }
-            }
-        }
-        let Some(stage) = self.stage.as_mut() else {
-            return;
-        };
-        if let Err(error) = stage.poll_readback(&self.ctx) {
-            self.message = Some(error.to_string());
-        }
-        let format = self.config.format;
-        let resources = &mut self.renderer.callback_resources;
-        if stage.generation != self.bound_generation {
-            resources.insert(stage.heatmap_resources(
-                &self.ctx.device,
-                format,
-                self.presenter.colormap,
-            ));
-            let arcs = stage.arcs_resources(&self.ctx.device, format);
-            resources.insert(arcs);
-            self.bound_generation = stage.generation;
-            self.eased_revision = stage.revision;
-        } else if stage.buffers.is_none() && stage.revision != self.eased_revision {
-            if let (Some(arcs), Some(result)) =
-                (resources.get_mut::<ArcsResources>(), stage.result.as_ref())
-            {
-                arcs.set_targets(&result.weights);
-            }
-            self.eased_revision = stage.revision;
-        }
-        self.bind_colormap();
-    }
-
-    /// Points the maps' colour-map uniforms at the presenter's colour map when it changed (C).
-    fn bind_colormap(&mut self) {
-        let colormap = self.presenter.colormap;
-        if self.bound_colormap == Some(colormap) {
-            return;
-        }
-        let resources = &mut self.renderer.callback_resources;
-        if let Some(map) = resources.get::<crate::render::heatmap::HeatmapResources>() {
-            map.set_colormap(&self.ctx.queue, colormap);
-        }
-        if let Some(map) = resources.get::<crate::render::heatmap::OverviewMap>() {
-            map.0.set_colormap(&self.ctx.queue, colormap);
-        }
-        self.bound_colormap = Some(colormap);
-    }
-
     fn frame(&mut self, scene: &mut Scene, capture: bool) -> Option<image::RgbaImage> {
         // A resize or a new device pixel ratio (a browser zoom, a window dragged to another
         // screen) may arrive without its own event on some platforms: follow the window.
         let size = self.window_size();
         self.resize(size.width, size.height);
-        self.derive(scene);
+        self.session.derive(&self.ctx, scene, Readbacks::Poll);
         let now = Instant::now();
         let dt = now.duration_since(self.last_frame).as_secs_f32();
         self.last_frame = now;
         let input = self.egui_state.take_egui_input(&self.window);
-        if let Err(error) = self.trainers.update(&self.ctx, scene) {
-            self.message = Some(error.to_string());
-        }
         self.poll_export();
         // The window manager (or the browser's Esc) may have left full screen without F.
-        self.presenter.fullscreen = self.window.fullscreen().is_some();
+        self.session.presenter.fullscreen = self.window.fullscreen().is_some();
         let (output, screen) = self.run_screen(input, scene, dt);
-        self.layout = screen.layout;
-        self.overview_rect = screen.overview_rect;
         let export = screen.requests.export.or_else(|| {
-            (self.export_at_frame == Some(self.frames)).then_some(self.presenter.export_scale)
+            (self.export_at_frame == Some(self.frames))
+                .then_some(self.session.presenter.export_scale)
         });
         self.recovery_choice = screen.recovery;
-        match screen.opened {
-            Some(Ok(opened)) => self.info = Some(opened),
-            Some(Err(error)) => self.message = Some(error),
-            None => {}
-        }
         if let Some(action) = screen.scene_file {
             self.scene_dialog(action, scene);
         }
@@ -1019,46 +803,38 @@ impl WindowState {
                 .set_fullscreen(on.then_some(winit::window::Fullscreen::Borderless(None)));
         }
         #[cfg(not(target_arch = "wasm32"))]
-        if let Some(folder) = self.panels.context.folder_requested.take() {
-            self.panels.context.report = Some(crate::app::context::add_folder(scene, &folder));
+        if let Some(folder) = self.session.panels.context.folder_requested.take() {
+            self.session.panels.context.report =
+                Some(crate::app::context_lesson::add_folder(scene, &folder));
         }
-        if let Err(error) = self.trainers.start_requested(
-            &self.ctx,
-            scene,
-            &self.lesson.model,
-            &mut self.panels,
-            self.presenter.reduced_motion,
-        ) {
-            self.message = Some(error);
+        if let Err(error) = self.session.start_requested(&self.ctx, scene) {
+            self.session.lines.message = Some(error);
         }
         // Apply this frame's edits before drawing: the kernels run now, so the arcs and the map
         // drawn below already show them (a drag updates attention in the same frame).
-        self.derive(scene);
+        self.session.derive(&self.ctx, scene, Readbacks::Poll);
+        self.painter.bind(&self.ctx, &self.session);
+        let platform_output = output.platform_output.clone();
         self.egui_state
-            .handle_platform_output(&self.window, output.platform_output);
-        let shapes = self
-            .egui_ctx
-            .tessellate(output.shapes, output.pixels_per_point);
-        let mut textures = output.textures_delta;
-        let updates = std::mem::take(&mut textures.set);
-        let frees = std::mem::take(&mut textures.free);
-        for (id, deltas) in &updates {
-            for delta in deltas {
-                self.renderer
-                    .update_texture(&self.ctx.device, &self.ctx.queue, *id, delta);
-            }
-        }
+            .handle_platform_output(&self.window, platform_output);
+        let mut shapes =
+            ScreenShapes::tessellate(&self.egui_ctx, output, egui::TexturesDelta::default());
         // Minimised: nothing to draw into (the panels above still ran, so edits and readbacks
         // carry on); the surface keeps its last configuration until the window comes back.
-        if size.width == 0 || size.height == 0 {
-            return None;
-        }
-        let frame = self.acquire()?;
-        let screen = egui_wgpu::ScreenDescriptor {
-            size_in_pixels: [self.config.width, self.config.height],
-            pixels_per_point: output.pixels_per_point,
+        // egui's texture changes are applied all the same (it sends each once).
+        let frame = if size.width == 0 || size.height == 0 {
+            None
+        } else {
+            self.acquire()
         };
-        let (encoder, mut commands) = self.draw_shapes(&frame.texture, &shapes, &screen);
+        let Some(frame) = frame else {
+            self.painter.upload_textures(&self.ctx, &mut shapes);
+            self.painter.free_textures(&mut shapes);
+            return None;
+        };
+        let (encoder, mut commands) =
+            self.painter
+                .paint(&self.ctx, &mut shapes, &frame.texture, wgpu::Color::BLACK);
         let image = if capture {
             // The last frame of a test run: wait for it (nothing comes after it to keep smooth).
             self.capture(encoder, &mut commands, &frame.texture)
@@ -1068,13 +844,11 @@ impl WindowState {
             None
         };
         self.ctx.queue.present(frame);
-        for id in &frees {
-            self.renderer.free_texture(id);
-        }
+        self.painter.free_textures(&mut shapes);
         self.frames += 1;
         if let Some(scale) = export {
             if let Err(error) = self.start_export(scene, scale) {
-                self.message = Some(error);
+                self.session.lines.message = Some(error);
             }
         }
         image
@@ -1098,7 +872,7 @@ impl WindowState {
             SceneAction::OpenShipped(_) => Ok(()),
         };
         if let Err(error) = started {
-            self.message = Some(error.to_string());
+            self.session.lines.message = Some(error.to_string());
         }
     }
 
@@ -1116,7 +890,7 @@ impl WindowState {
         path: Option<std::path::PathBuf>,
     ) {
         let Some(path) = path else {
-            self.info = Some(
+            self.session.lines.info = Some(
                 "no file chosen (the dialog was cancelled, or this desktop offers no file \
                  dialog: `gaze --scene FILE` opens one from the command line)"
                     .into(),
@@ -1126,90 +900,33 @@ impl WindowState {
         let name = path.display().to_string();
         if save {
             match crate::app::scene_files::write_scene_file(&path, scene) {
-                Ok(()) => self.info = Some(format!("saved the scene to {name}")),
-                Err(error) => self.message = Some(error.to_string()),
+                Ok(()) => self.session.lines.info = Some(format!("saved the scene to {name}")),
+                Err(error) => self.session.lines.message = Some(error.to_string()),
             }
             return;
         }
         match crate::app::scene_files::read_scene_file(&path) {
             Ok(opened) => {
-                self.info = Some(crate::ui::scenes_menu::apply_opened(scene, opened, &name));
-                self.message = None;
+                self.session.lines.info =
+                    Some(crate::ui::scenes_menu::apply_opened(scene, opened, &name));
+                self.session.lines.message = None;
             }
-            Err(error) => self.message = Some(error.to_string()),
+            Err(error) => self.session.lines.message = Some(error.to_string()),
         }
     }
 
-    /// Records egui's buffer uploads (and the paint callbacks' compute: the arcs' easing) and
-    /// one render pass of `shapes` into `target`, cleared first. The window's frame and the
-    /// export both draw through here; the caller submits (or copies out first).
-    fn draw_shapes(
-        &mut self,
-        target: &wgpu::Texture,
-        shapes: &[egui::ClippedPrimitive],
-        screen: &egui_wgpu::ScreenDescriptor,
-    ) -> (wgpu::CommandEncoder, Vec<wgpu::CommandBuffer>) {
-        let view = target.create_view(&Default::default());
-        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
-        let commands = self.renderer.update_buffers(
-            &self.ctx.device,
-            &self.ctx.queue,
-            &mut encoder,
-            shapes,
-            screen,
-        );
-        {
-            let mut pass = encoder
-                .begin_render_pass(&wgpu::RenderPassDescriptor {
-                    label: Some("frame"),
-                    color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                        view: &view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    })],
-                    ..Default::default()
-                })
-                .forget_lifetime();
-            self.renderer.render(&mut pass, shapes, screen);
-        }
-        (encoder, commands)
-    }
-
-    /// One pass of the whole screen (`ui::screen`) over `input`, with the arcs advanced by `dt`.
+    /// One pass of the whole screen (`Session::show`) over `input`, with the arcs advanced by
+    /// `dt`.
     fn run_screen(
         &mut self,
         input: egui::RawInput,
         scene: &mut Scene,
         dt: f32,
     ) -> (egui::FullOutput, ScreenOutput) {
-        let stage = self.stage.as_ref();
-        let model = &self.lesson.model;
-        let message = self.refusal.as_deref().or(self.message.as_deref());
-        let (info, notice) = (self.info.as_deref(), self.notice.as_deref());
-        let status = self.export_status.as_deref();
-        let recovery = self.recovery_summary.as_deref();
-        let views = self.trainers.views();
-        let context = self.step4.view(self.step4_refusal.as_deref());
-        let panels = &mut self.panels;
-        let presenter = &mut self.presenter;
+        let session = &mut self.session;
         let mut screen = ScreenOutput::default();
         let output = self.egui_ctx.run_ui(input, |ui| {
-            let attention = stage.map(|stage| stage.views(model, dt));
-            let view = ScreenView {
-                notice,
-                message,
-                info,
-                recovery,
-                status,
-                attention,
-                training: &views,
-                context,
-            };
-            screen = show_screen(ui, scene, panels, presenter, view);
+            screen = session.show(ui, scene, dt);
         });
         (output, screen)
     }
@@ -1240,16 +957,8 @@ impl WindowState {
             None,
         );
         let (output, _) = self.run_screen(input, scene, 0.0);
-        let shapes = self
-            .egui_ctx
-            .tessellate(output.shapes, output.pixels_per_point);
-        let mut textures = output.textures_delta;
-        for (id, deltas) in std::mem::take(&mut textures.set) {
-            for delta in &deltas {
-                self.renderer
-                    .update_texture(&self.ctx.device, &self.ctx.queue, id, delta);
-            }
-        }
+        let mut shapes =
+            ScreenShapes::tessellate(&self.egui_ctx, output, egui::TexturesDelta::default());
         let format = self.config.format;
         let target = self.ctx.device.create_texture(&wgpu::TextureDescriptor {
             label: Some("export"),
@@ -1265,11 +974,9 @@ impl WindowState {
             usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
             view_formats: &[],
         });
-        let screen = egui_wgpu::ScreenDescriptor {
-            size_in_pixels: [width, height],
-            pixels_per_point: output.pixels_per_point,
-        };
-        let (encoder, mut commands) = self.draw_shapes(&target, &shapes, &screen);
+        let (encoder, mut commands) =
+            self.painter
+                .paint(&self.ctx, &mut shapes, &target, wgpu::Color::BLACK);
         let pending = PendingImage::start(
             &self.ctx,
             encoder,
@@ -1279,11 +986,9 @@ impl WindowState {
             height,
             format,
         );
-        for id in &textures.free {
-            self.renderer.free_texture(id);
-        }
+        self.painter.free_textures(&mut shapes);
         self.export = Some((pending, scene.step));
-        self.export_status = Some(format!("saving a {width}x{height} PNG…"));
+        self.session.lines.status = Some(format!("saving a {width}x{height} PNG…"));
         Ok(())
     }
 
@@ -1303,10 +1008,10 @@ impl WindowState {
         if let Some(saving) = &self.saving {
             if let Ok(result) = saving.try_recv() {
                 match result {
-                    Ok(saved) => self.export_status = Some(saved),
+                    Ok(saved) => self.session.lines.status = Some(saved),
                     Err(error) => {
-                        self.export_status = None;
-                        self.message = Some(error);
+                        self.session.lines.status = None;
+                        self.session.lines.message = Some(error);
                     }
                 }
                 self.saving = None;
@@ -1316,7 +1021,7 @@ impl WindowState {
             None | Some(Ok(false)) => return,
             Some(Ok(true)) => true,
             Some(Err(error)) => {
-                self.message = Some(format!("the export failed: {error}"));
+                self.session.lines.message = Some(format!("the export failed: {error}"));
                 false
             }
         };
@@ -1328,7 +1033,7 @@ impl WindowState {
         }
         match pending.take() {
             Ok(image) => self.save_export(image, step),
-            Err(error) => self.message = Some(format!("the export failed: {error}")),
+            Err(error) => self.session.lines.message = Some(format!("the export failed: {error}")),
         }
     }
 
@@ -1363,16 +1068,18 @@ impl WindowState {
         let name = format!("gaze-step{step}.png");
         let result = crate::app::export::png_bytes(&image)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| crate::app::web::download(&name, &bytes, "image/png"));
+            .and_then(|bytes| crate::app::browser::download(&name, &bytes, "image/png"));
         match result {
             Ok(()) => {
-                self.export_status = Some(format!(
+                self.session.lines.status = Some(format!(
                     "downloaded {name} ({}x{} pixels)",
                     image.width(),
                     image.height()
                 ))
             }
-            Err(error) => self.message = Some(format!("could not download {name}: {error}")),
+            Err(error) => {
+                self.session.lines.message = Some(format!("could not download {name}: {error}"))
+            }
         }
     }
 }
@@ -1388,10 +1095,10 @@ impl WindowState {
     ) -> Option<image::RgbaImage> {
         let (width, height) = (self.config.width, self.config.height);
         let format = self.config.format;
-        let read = crate::app::render::read_texture(
+        let read = crate::app::export::read_texture(
             &self.ctx, encoder, commands, texture, width, height, format,
         );
-        read.map_err(|error| self.message = Some(error.to_string()))
+        read.map_err(|error| self.session.lines.message = Some(error.to_string()))
             .ok()
     }
 
@@ -1428,7 +1135,7 @@ impl ApplicationHandler<AppEvent> for GazeApp {
             },
             AppEvent::Estimated(Err(error)) => {
                 if let Some(state) = self.state.as_mut() {
-                    state.message = Some(format!(
+                    state.session.lines.message = Some(format!(
                         "the estimated word features did not load ({error}); words outside the \
                          lesson's 96 curated ones count as unknown"
                     ));
@@ -1467,11 +1174,11 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into(),
             );
-            match crate::app::context::read_document(path, &name) {
+            match crate::app::context_lesson::read_document(path, &name) {
                 Ok(bytes) => self.dropped(&name, bytes),
                 Err(problem) => {
                     if let Some(state) = self.state.as_mut() {
-                        state.message = Some(problem);
+                        state.session.lines.message = Some(problem);
                     }
                 }
             }

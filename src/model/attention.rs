@@ -31,7 +31,7 @@
 
 #![allow(
     clippy::indexing_slicing,
-    reason = "a CPU twin indexes its flat buffers exactly as its WGSL kernel does, loop for loop, so a mismatch points at the same line in both; every shape is validated before any loop runs (`PackedAttention::new`, the plan checks) and the edge-shape tests run these loops under bounds checks"
+    reason = "a CPU twin of a WGSL kernel: it indexes as the kernel does (the `model` module's docs, \"CPU twins\")"
 )]
 
 use std::ops::Range;

@@ -23,7 +23,7 @@
 
 #![allow(
     clippy::indexing_slicing,
-    reason = "a CPU twin indexes its flat buffers exactly as its WGSL kernel does, loop for loop, so a mismatch points at the same line in both; every shape is validated before any loop runs (`PackedAttention::new`, the plan checks) and the edge-shape tests run these loops under bounds checks"
+    reason = "a CPU twin of a WGSL kernel: it indexes as the kernel does (the `model` module's docs, \"CPU twins\")"
 )]
 
 use bytemuck::{Pod, Zeroable};
@@ -126,7 +126,7 @@ impl TrainParams {
 
 /// How the step 3 engine reads each prefix.
 #[derive(Clone, Copy, Debug)]
-pub struct EngineSettings<'a> {
+pub struct ForwardSwitches<'a> {
     /// Heads (their outputs are summed through `W_O`).
     pub heads: usize,
     /// Positional encoding.
@@ -224,7 +224,7 @@ impl TrainingSet {
     pub fn from_lesson(
         corpus: &Corpus,
         model: &LessonModel,
-        settings: EngineSettings<'_>,
+        settings: ForwardSwitches<'_>,
     ) -> Result<Self, TrainError> {
         let hidden = corpus
             .prefixes()
@@ -343,7 +343,7 @@ pub fn standardise(hidden: &[Vec<f32>], features: usize) -> Vec<f32> {
 pub fn hidden_state(
     model: &LessonModel,
     prefix: &str,
-    settings: EngineSettings<'_>,
+    settings: ForwardSwitches<'_>,
 ) -> Result<Vec<f32>, TrainError> {
     let wrap = |source| TrainError::Prefix {
         prefix: prefix.to_owned(),
@@ -538,8 +538,8 @@ mod tests {
         LessonModel::builtin().expect("the shipped lesson model loads")
     }
 
-    fn settings() -> EngineSettings<'static> {
-        EngineSettings {
+    fn settings() -> ForwardSwitches<'static> {
+        ForwardSwitches {
             heads: 1,
             positions: Positions::None,
             causal: false,
@@ -559,7 +559,7 @@ mod tests {
                 let set = TrainingSet::from_lesson(
                     &corpus,
                     &lesson(),
-                    EngineSettings {
+                    ForwardSwitches {
                         residual_norm,
                         ..settings()
                     },

@@ -135,92 +135,25 @@ const RECORD_BYTES: u64 = 16;
 /// The arc record, per instance.
 const RECORD_ATTRIBUTE: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32x4];
 
-/// The arcs' GPU objects for one shape of attention buffers.
-#[derive(Debug)]
-pub struct ArcsResources {
-    params: AttentionParams,
-    uniform: wgpu::Buffer,
-    state: wgpu::Buffer,
-    easing: Easing,
-    arc_pipeline: wgpu::RenderPipeline,
-    particle_pipeline: wgpu::RenderPipeline,
-    draw_group: wgpu::BindGroup,
-    /// The arcs' colours, rewritten when the theme changes them.
-    style: wgpu::Buffer,
-    colors: [[u8; 3]; 3],
+/// The arcs' pipelines for one device and target format — the strips, the particles and (where
+/// the adapter has compute shaders) the easing pass — built once and kept for the device's life
+/// ([`Renderers`](super::Renderers)). A new sentence only gets new [`ArcsResources`].
+#[derive(Clone, Debug)]
+pub struct ArcsPipelines {
+    arc: wgpu::RenderPipeline,
+    particle: wgpu::RenderPipeline,
+    draw_layout: wgpu::BindGroupLayout,
+    /// The easing pass and its layout; `None` without compute shaders (WebGL2): the CPU twin
+    /// eases there.
+    ease: Option<(wgpu::ComputePipeline, wgpu::BindGroupLayout)>,
     target_format: wgpu::TextureFormat,
 }
 
-impl ArcsResources {
-    /// Builds the pipelines and the animation state over `weights` (`[head][rows][N]`, written by
-    /// the compute kernels), eased on the GPU.
-    pub fn new(
-        device: &wgpu::Device,
-        target_format: wgpu::TextureFormat,
-        weights: &wgpu::Buffer,
-        params: &AttentionParams,
-    ) -> Self {
-        Self::build(device, target_format, params, Some(weights))
-    }
-
-    /// The same arcs for an adapter without compute shaders: the CPU twin eases toward
-    /// `weights` (`[head][rows][N]`, computed by the CPU reference).
-    pub fn new_cpu_eased(
-        device: &wgpu::Device,
-        target_format: wgpu::TextureFormat,
-        weights: &[f32],
-        params: &AttentionParams,
-    ) -> Self {
-        let mut arcs = Self::build(device, target_format, params, None);
-        arcs.set_targets(weights);
-        arcs
-    }
-
-    /// New targets for CPU easing (the CPU reference recomputed the same shape). The GPU path
-    /// reads its targets from the weights buffer and ignores this.
-    pub fn set_targets(&mut self, weights: &[f32]) {
-        if let Easing::Cpu { targets, .. } = &mut self.easing {
-            targets.clear();
-            targets.extend_from_slice(weights);
-        }
-    }
-
-    fn build(
-        device: &wgpu::Device,
-        target_format: wgpu::TextureFormat,
-        params: &AttentionParams,
-        gpu_weights: Option<&wgpu::Buffer>,
-    ) -> Self {
-        let uniform = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("arcs"),
-            size: std::mem::size_of::<ArcsUniform>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let initial = ArcState::new(params.heads(), params.n());
-        let mut usage = wgpu::BufferUsages::VERTEX
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST;
-        if gpu_weights.is_some() {
-            usage |= wgpu::BufferUsages::STORAGE;
-        }
-        let state = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("arc state"),
-            // At least one record: a zero-sized vertex buffer cannot be bound.
-            contents: bytemuck::cast_slice(&[initial.to_buffer(), vec![0.0; 4]].concat()),
-            usage,
-        });
-
+impl ArcsPipelines {
+    /// Compiles `shaders/arcs.wgsl` (and `shaders/arcs_ease.wgsl` when `compute` is true) and
+    /// builds the pipelines for `target_format`.
+    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat, compute: bool) -> Self {
         use wgpu::BufferBindingType::Uniform;
-        let easing = match gpu_weights {
-            Some(weights) => ease_pipeline(device, &uniform, weights, &state),
-            None => Easing::Cpu {
-                targets: Vec::new(),
-                state: initial,
-                records: Vec::new(),
-            },
-        };
-
         let vertex = wgpu::ShaderStages::VERTEX;
         let draw_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("arcs draw"),
@@ -254,8 +187,125 @@ impl ArcsResources {
                 Some(wgpu::BlendState::ALPHA_BLENDING),
             )
         };
-        let arc_pipeline = pipeline(("vs_arc", "fs_arc"));
-        let particle_pipeline = pipeline(("vs_particle", "fs_particle"));
+        Self {
+            arc: pipeline(("vs_arc", "fs_arc")),
+            particle: pipeline(("vs_particle", "fs_particle")),
+            draw_layout,
+            ease: compute.then(|| ease_pipeline(device)),
+            target_format,
+        }
+    }
+
+    /// The strips' pipeline (tests compare it by identity: the same object across edits).
+    pub fn arc_pipeline(&self) -> &wgpu::RenderPipeline {
+        &self.arc
+    }
+}
+
+/// The arcs' GPU objects for one shape of attention buffers: the animation state, the uniforms
+/// and the bind groups, drawn with the long-lived [`ArcsPipelines`].
+#[derive(Debug)]
+pub struct ArcsResources {
+    params: AttentionParams,
+    uniform: wgpu::Buffer,
+    state: wgpu::Buffer,
+    easing: Easing,
+    arc_pipeline: wgpu::RenderPipeline,
+    particle_pipeline: wgpu::RenderPipeline,
+    draw_group: wgpu::BindGroup,
+    /// The arcs' colours, rewritten when the theme changes them.
+    style: wgpu::Buffer,
+    colors: [[u8; 3]; 3],
+    target_format: wgpu::TextureFormat,
+}
+
+/// Why arcs could not be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum ArcsError {
+    /// GPU easing was asked of pipelines built without compute shaders.
+    #[error("the arcs were built without the compute easing pass (this adapter has no compute shaders): ease them on the CPU twin")]
+    NoEasePipeline,
+}
+
+impl ArcsResources {
+    /// The animation state over `weights` (`[head][rows][N]`, written by the compute kernels),
+    /// eased on the GPU by `pipelines`' easing pass.
+    pub fn new(
+        device: &wgpu::Device,
+        pipelines: &ArcsPipelines,
+        weights: &wgpu::Buffer,
+        params: &AttentionParams,
+    ) -> Result<Self, ArcsError> {
+        if pipelines.ease.is_none() {
+            return Err(ArcsError::NoEasePipeline);
+        }
+        Ok(Self::build(device, pipelines, params, Some(weights)))
+    }
+
+    /// The same arcs for an adapter without compute shaders: the CPU twin eases toward
+    /// `weights` (`[head][rows][N]`, computed by the CPU reference).
+    pub fn new_cpu_eased(
+        device: &wgpu::Device,
+        pipelines: &ArcsPipelines,
+        weights: &[f32],
+        params: &AttentionParams,
+    ) -> Self {
+        let mut arcs = Self::build(device, pipelines, params, None);
+        arcs.set_targets(weights);
+        arcs
+    }
+
+    /// New targets for CPU easing (the CPU reference recomputed the same shape). The GPU path
+    /// reads its targets from the weights buffer and ignores this.
+    pub fn set_targets(&mut self, weights: &[f32]) {
+        if let Easing::Cpu { targets, .. } = &mut self.easing {
+            targets.clear();
+            targets.extend_from_slice(weights);
+        }
+    }
+
+    /// The strips' pipeline this state draws with (the long-lived one it was bound with).
+    pub fn arc_pipeline(&self) -> &wgpu::RenderPipeline {
+        &self.arc_pipeline
+    }
+
+    fn build(
+        device: &wgpu::Device,
+        pipelines: &ArcsPipelines,
+        params: &AttentionParams,
+        gpu_weights: Option<&wgpu::Buffer>,
+    ) -> Self {
+        let target_format = pipelines.target_format;
+        let uniform = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("arcs"),
+            size: std::mem::size_of::<ArcsUniform>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let initial = ArcState::new(params.heads(), params.n());
+        let mut usage = wgpu::BufferUsages::VERTEX
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST;
+        if gpu_weights.is_some() {
+            usage |= wgpu::BufferUsages::STORAGE;
+        }
+        let state = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("arc state"),
+            // At least one record: a zero-sized vertex buffer cannot be bound.
+            contents: bytemuck::cast_slice(&[initial.to_buffer(), vec![0.0; 4]].concat()),
+            usage,
+        });
+        let easing = match (gpu_weights, &pipelines.ease) {
+            (Some(weights), Some((pipeline, layout))) => Easing::Gpu {
+                pipeline: pipeline.clone(),
+                group: ease_group(device, layout, &uniform, weights, &state),
+            },
+            _ => Easing::Cpu {
+                targets: Vec::new(),
+                state: initial,
+                records: Vec::new(),
+            },
+        };
         let style = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("arc style"),
             contents: bytemuck::bytes_of(&arc_style(ARC_COLORS, target_format)),
@@ -263,7 +313,7 @@ impl ArcsResources {
         });
         let draw_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("arcs draw"),
-            layout: &draw_layout,
+            layout: &pipelines.draw_layout,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
@@ -280,8 +330,8 @@ impl ArcsResources {
             uniform,
             state,
             easing,
-            arc_pipeline,
-            particle_pipeline,
+            arc_pipeline: pipelines.arc.clone(),
+            particle_pipeline: pipelines.particle.clone(),
             draw_group,
             style,
             colors: ARC_COLORS,
@@ -384,13 +434,8 @@ impl ArcsResources {
     }
 }
 
-/// The GPU easing pass over `weights` into `state`.
-fn ease_pipeline(
-    device: &wgpu::Device,
-    uniform: &wgpu::Buffer,
-    weights: &wgpu::Buffer,
-    state: &wgpu::Buffer,
-) -> Easing {
+/// The GPU easing pass (`shaders/arcs_ease.wgsl`) and its bind-group layout.
+fn ease_pipeline(device: &wgpu::Device) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
     use wgpu::BufferBindingType::{Storage, Uniform};
     let compute = wgpu::ShaderStages::COMPUTE;
     let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -419,9 +464,20 @@ fn ease_pipeline(
         compilation_options: Default::default(),
         cache: None,
     });
-    let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+    (pipeline, layout)
+}
+
+/// The easing pass's bind group over `weights` into `state`.
+fn ease_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    uniform: &wgpu::Buffer,
+    weights: &wgpu::Buffer,
+    state: &wgpu::Buffer,
+) -> wgpu::BindGroup {
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("arcs ease"),
-        layout: &layout,
+        layout,
         entries: &[
             wgpu::BindGroupEntry {
                 binding: 0,
@@ -436,8 +492,7 @@ fn ease_pipeline(
                 resource: state.as_entire_binding(),
             },
         ],
-    });
-    Easing::Gpu { pipeline, group }
+    })
 }
 
 /// An egui paint callback for one head's arc strip. The callback of head 0 also advances the

@@ -3,8 +3,9 @@
 //! weights are a per-instance vertex attribute — head h's slice of the buffer is bound — so the
 //! same pipeline draws on WebGL2, which has no storage buffers.
 //!
-//! Long-lived objects (pipeline, bind group, uniforms) are built when the
-//! attention buffers are (re)allocated, not per frame; a frame only records a draw. Inside egui
+//! The pipeline lives as long as the device ([`HeatmapPipeline`], held by
+//! [`Renderers`](super::Renderers)); the bind group and uniforms are built when the attention
+//! buffers are (re)allocated, not per frame; a frame only records a draw. Inside egui
 //! it is drawn by a [`HeatmapCallback`], so it lands in the panel's rectangle and clip.
 
 use bytemuck::{Pod, Zeroable};
@@ -49,70 +50,19 @@ fn gap_for(n_tokens: u32) -> f32 {
     }
 }
 
-/// The heatmap's GPU objects for one shape of attention buffers.
-#[derive(Debug)]
-pub struct HeatmapResources {
+/// The heatmap's pipeline for one device and target format: built once, kept for the device's
+/// life ([`Renderers`](super::Renderers)). A new shape of attention buffers only gets a new
+/// [`HeatmapResources`] — two small uniform buffers and a bind group — never a new pipeline.
+#[derive(Clone, Debug)]
+pub struct HeatmapPipeline {
     pipeline: wgpu::RenderPipeline,
-    colormap: wgpu::Buffer,
-    bind_group: wgpu::BindGroup,
-    weights: wgpu::Buffer,
-    uniform: wgpu::Buffer,
-    settings: HeatmapUniform,
-    heads: u32,
-    cells: u32,
+    layout: wgpu::BindGroupLayout,
+    target_format: wgpu::TextureFormat,
 }
 
-/// One `f32` weight per instance.
-const WEIGHT_ATTRIBUTE: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32];
-
-impl HeatmapResources {
-    /// Builds the pipeline for `target_format` over `weights` (`[head][rows][N]`, shaped by
-    /// `params`; it must have `VERTEX` usage).
-    pub fn new(
-        device: &wgpu::Device,
-        target_format: wgpu::TextureFormat,
-        weights: &wgpu::Buffer,
-        params: &AttentionParams,
-        colormap: Colormap,
-    ) -> Self {
-        Self::with_scale(device, target_format, weights, params, colormap, [0.0; 2])
-    }
-
-    /// Step 4's overview map (`bins × bins` f32 per head, `VERTEX` usage), coloured on a log
-    /// scale over `range` ([`overview_range`]; `[0, 0]` until the values are known).
-    pub fn overview(
-        device: &wgpu::Device,
-        target_format: wgpu::TextureFormat,
-        map: &wgpu::Buffer,
-        bins: u32,
-        colormap: Colormap,
-        range: [f32; 2],
-    ) -> Self {
-        let params = AttentionParams {
-            n_tokens: bins,
-            d_model: 1,
-            d_k: 1,
-            n_heads: 1,
-            query_start: 0,
-            query_count: bins,
-            causal: 0,
-            positions: 0,
-            use_key_mask: 0,
-            scale: 1.0,
-            pad0: 0,
-            pad1: 0,
-        };
-        Self::with_scale(device, target_format, map, &params, colormap, range)
-    }
-
-    fn with_scale(
-        device: &wgpu::Device,
-        target_format: wgpu::TextureFormat,
-        weights: &wgpu::Buffer,
-        params: &AttentionParams,
-        colormap: Colormap,
-        range: [f32; 2],
-    ) -> Self {
+impl HeatmapPipeline {
+    /// Compiles `shaders/heatmap.wgsl` and builds its pipeline for `target_format`.
+    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("heatmap"),
             entries: &[
@@ -151,6 +101,84 @@ impl HeatmapResources {
             target_format,
             None,
         );
+        Self {
+            pipeline,
+            layout,
+            target_format,
+        }
+    }
+
+    /// The pipeline (tests compare it by identity: the same object across edits).
+    pub fn pipeline(&self) -> &wgpu::RenderPipeline {
+        &self.pipeline
+    }
+}
+
+/// The heatmap's GPU objects for one shape of attention buffers: the uniforms and bind group
+/// over the weights, drawn with the long-lived [`HeatmapPipeline`].
+#[derive(Debug)]
+pub struct HeatmapResources {
+    pipeline: wgpu::RenderPipeline,
+    colormap: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    weights: wgpu::Buffer,
+    uniform: wgpu::Buffer,
+    settings: HeatmapUniform,
+    heads: u32,
+    cells: u32,
+}
+
+/// One `f32` weight per instance.
+const WEIGHT_ATTRIBUTE: [wgpu::VertexAttribute; 1] = wgpu::vertex_attr_array![0 => Float32];
+
+impl HeatmapResources {
+    /// Binds `weights` (`[head][rows][N]`, shaped by `params`; it must have `VERTEX` usage) for
+    /// drawing with `pipeline`.
+    pub fn new(
+        device: &wgpu::Device,
+        pipeline: &HeatmapPipeline,
+        weights: &wgpu::Buffer,
+        params: &AttentionParams,
+        colormap: Colormap,
+    ) -> Self {
+        Self::with_scale(device, pipeline, weights, params, colormap, [0.0; 2])
+    }
+
+    /// Step 4's overview map (`bins × bins` f32 per head, `VERTEX` usage), coloured on a log
+    /// scale over `range` ([`overview_range`]; `[0, 0]` until the values are known).
+    pub fn overview(
+        device: &wgpu::Device,
+        pipeline: &HeatmapPipeline,
+        map: &wgpu::Buffer,
+        bins: u32,
+        colormap: Colormap,
+        range: [f32; 2],
+    ) -> Self {
+        let params = AttentionParams {
+            n_tokens: bins,
+            d_model: 1,
+            d_k: 1,
+            n_heads: 1,
+            query_start: 0,
+            query_count: bins,
+            causal: 0,
+            positions: 0,
+            use_key_mask: 0,
+            scale: 1.0,
+            pad0: 0,
+            pad1: 0,
+        };
+        Self::with_scale(device, pipeline, map, &params, colormap, range)
+    }
+
+    fn with_scale(
+        device: &wgpu::Device,
+        pipeline: &HeatmapPipeline,
+        weights: &wgpu::Buffer,
+        params: &AttentionParams,
+        colormap: Colormap,
+        range: [f32; 2],
+    ) -> Self {
         let colormap_buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("heatmap colour map"),
             contents: bytemuck::bytes_of(&colormap.uniform()),
@@ -160,7 +188,7 @@ impl HeatmapResources {
             n_tokens: params.n_tokens,
             rows: params.query_count,
             pad3: 0,
-            srgb_target: u32::from(target_format.is_srgb()),
+            srgb_target: u32::from(pipeline.target_format.is_srgb()),
             gap: gap_for(params.n_tokens),
             range_lo: range[0],
             range_hi: range[1],
@@ -173,7 +201,7 @@ impl HeatmapResources {
         });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("heatmap"),
-            layout: &layout,
+            layout: &pipeline.layout,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
@@ -186,7 +214,7 @@ impl HeatmapResources {
             ],
         });
         Self {
-            pipeline,
+            pipeline: pipeline.pipeline.clone(),
             colormap: colormap_buffer,
             bind_group,
             weights: weights.clone(),
@@ -195,6 +223,11 @@ impl HeatmapResources {
             heads: params.n_heads,
             cells: params.query_count.saturating_mul(params.n_tokens),
         }
+    }
+
+    /// The pipeline this map draws with (the long-lived one it was bound with).
+    pub fn pipeline(&self) -> &wgpu::RenderPipeline {
+        &self.pipeline
     }
 
     /// Switches the colour map (a 144-byte upload; nothing is rebuilt).

@@ -5,6 +5,29 @@ pub mod arcs;
 pub mod colormap;
 pub mod heatmap;
 
+/// Every pipeline the render layer draws with, for one device and one target format. Built once,
+/// when a window (or a headless render) connects, and kept for the device's life — the way
+/// rerun's `re_renderer` keeps its renderers: data that changes (a new sentence, a longer
+/// context) only gets new buffers and bind groups, bound against these.
+#[derive(Clone, Debug)]
+pub struct Renderers {
+    /// Step 3's heatmap and step 4's overview map.
+    pub heatmap: heatmap::HeatmapPipeline,
+    /// Step 3's arcs and particles.
+    pub arcs: arcs::ArcsPipelines,
+}
+
+impl Renderers {
+    /// Compiles the shaders and builds every pipeline for `target_format`; the arcs' easing pass
+    /// only where the adapter has `compute` shaders (elsewhere the CPU twin eases).
+    pub fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat, compute: bool) -> Self {
+        Self {
+            heatmap: heatmap::HeatmapPipeline::new(device, target_format),
+            arcs: arcs::ArcsPipelines::new(device, target_format, compute),
+        }
+    }
+}
+
 /// A buffer binding of a bind-group layout.
 pub(crate) fn buffer_entry(
     binding: u32,

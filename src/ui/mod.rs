@@ -32,7 +32,7 @@ pub struct LessonView<'a> {
 
 /// The lesson screen: "behind the gaze" on the right, step 3 in the middle. The window and
 /// `gaze render` both draw exactly this.
-pub fn show_lesson(
+pub fn show_attention_step(
     ui: &mut egui::Ui,
     scene: &mut AttentionScene,
     view: &LessonView<'_>,

@@ -9,7 +9,7 @@ use crate::ui::scenes_menu::{self, SceneAction};
 use crate::ui::step3_attention::{AttentionLayout, AttentionView};
 use crate::ui::step4_context::ContextView;
 use crate::ui::theme::palette;
-use crate::ui::{show_lesson, LessonView, PanelState, TrainingViews};
+use crate::ui::{show_attention_step, LessonView, PanelState, TrainingViews};
 
 /// What the screen shows, derived by the app from the scene.
 pub struct ScreenView<'a> {
@@ -126,7 +126,7 @@ pub fn show_screen(
             // Drawn above the step bar already.
             notice: None,
         };
-        output.layout = show_lesson(ui, &mut scene.attention, &lesson);
+        output.layout = show_attention_step(ui, &mut scene.attention, &lesson);
         return output;
     }
     let mut context = view.context;

@@ -18,7 +18,7 @@ use crate::scene::{ContextScene, MAX_DOCUMENT_BYTES, MAX_KNOWLEDGE_BASE_BYTES};
 use crate::ui::presenter::controls_shown;
 use crate::ui::theme::{font, palette, text_size};
 
-/// What the panel shows, derived by the app (`app::context`).
+/// What the panel shows, derived by the app (`app::context_lesson`).
 #[derive(Clone, Copy, Debug)]
 pub struct ContextView<'a> {
     /// The level's context as last built (`None` before the first).

@@ -2,13 +2,13 @@
 //! tests/hardening_inputs.rs.
 
 use egui_kittest::Harness;
-use gaze::app::context::Step4;
+use gaze::app::context_lesson::ContextLesson;
 use gaze::app::lesson::Lesson;
 use gaze::scene::Scene;
 use gaze::ui::{show_step_bar, step4_context, PanelState};
 
 /// The scene, the panels' own state, step 4's derived state, and why it last refused.
-pub type Screen = (Scene, PanelState, Step4, Option<String>);
+pub type Screen = (Scene, PanelState, ContextLesson, Option<String>);
 
 /// The window's step-4 frame: derive (recompute what changed, wait for the numbers — a test
 /// may block), draw the step bar and the panel, then do what the panel asked for.
@@ -43,10 +43,10 @@ pub fn harness(scene: Scene, any_glyphs: bool) -> Harness<'static, Screen> {
                 });
             });
             if let Some(folder) = panels.context.folder_requested.take() {
-                panels.context.report = Some(gaze::app::context::add_folder(scene, &folder));
+                panels.context.report = Some(gaze::app::context_lesson::add_folder(scene, &folder));
             }
         },
-        (scene, PanelState::default(), Step4::default(), None),
+        (scene, PanelState::default(), ContextLesson::default(), None),
     )
 }
 

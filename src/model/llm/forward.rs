@@ -20,7 +20,10 @@
 // The twins of the kernels index the way the shaders do (token × width, layer × head × row), so
 // the two read alike; every index is in bounds by the shapes `LlamaModel::from_gguf` checked and
 // `LlamaModel::check_tokens` bounds.
-#![allow(clippy::indexing_slicing)]
+#![allow(
+    clippy::indexing_slicing,
+    reason = "a CPU twin of a WGSL kernel: it indexes as the kernel does (the `model` module's docs, \"CPU twins\")"
+)]
 
 use super::llama::{LlamaConfig, LlamaModel, LlmError};
 use super::quant::{dequant, words_per_block, QuantMatrix, BLOCK};

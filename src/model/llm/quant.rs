@@ -20,7 +20,10 @@
 // The twin of `shaders/llm_quant.wgsl`: it indexes words the way the shader does, so the two
 // read alike line by line. Every index is in bounds by construction: `QuantMatrix::new` checks
 // that the words hold `rows × cols / 32` whole blocks, and callers pass `x` of `cols` values.
-#![allow(clippy::indexing_slicing)]
+#![allow(
+    clippy::indexing_slicing,
+    reason = "a CPU twin of a WGSL kernel: it indexes as the kernel does (the `model` module's docs, \"CPU twins\")"
+)]
 
 use half::f16;
 

@@ -1,0 +1,298 @@
+//! One lesson session: the scene's derived state — step 3's attention, steps 1 and 2's
+//! optimisers, step 4's context — and what the screen says about it, with no window in sight.
+//!
+//! The window, the web page, the export pass, `gaze render` and the UI tests all drive a
+//! [`Session`] the same way, so what a test checks is what a lecturer sees:
+//! 1. [`Session::derive`] brings the derived state up to date with the scene (kernels run only
+//!    for what changed; readbacks are polled, or waited for headless);
+//! 2. [`Session::show`] draws the whole screen (`ui::screen`) and applies the user's edits;
+//! 3. [`Session::start_requested`] starts what the panels asked for (Train, fine-tune);
+//! 4. [`ScreenPainter`](crate::app::paint::ScreenPainter) binds the session's buffers and paints
+//!    the frame.
+
+use crate::app::context_lesson::{ContextLesson, ContextStageError};
+use crate::app::lesson::{AttentionStage, Lesson, StageError};
+use crate::app::training::Trainers;
+use crate::gpu::{GpuContext, GpuError};
+use crate::scene::{AttentionScene, Scene};
+use crate::ui::presenter::Presenter;
+use crate::ui::screen::{show_screen, ScreenOutput, ScreenView};
+use crate::ui::step3_attention::AttentionLayout;
+use crate::ui::PanelState;
+
+/// How a derive treats readbacks still in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readbacks {
+    /// Collect what has landed and go on (a frame never waits on the GPU).
+    Poll,
+    /// Wait for every number the panels print (headless rendering and tests).
+    Wait,
+}
+
+/// The lines the screen prints about the session, each kept until something replaces it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatusLines {
+    /// Said for as long as it holds (attention on the CPU reference here).
+    pub notice: Option<String>,
+    /// Why step 3 refused the scene's current attention settings (an empty sentence), or why it
+    /// shows fewer tokens than the sentence has; cleared once the scene is taken whole.
+    pub refusal: Option<String>,
+    /// Another problem (a GPU error, a file that could not be read).
+    pub message: Option<String>,
+    /// Something done (a document added, a scene opened).
+    pub info: Option<String>,
+    /// Why step 4 refused or shortened the scene's current context.
+    pub context_refusal: Option<String>,
+    /// A passing status in the top bar (an export being saved).
+    pub status: Option<String>,
+    /// A scene saved after a crash, offered back (its one-line summary).
+    pub recovery: Option<String>,
+}
+
+/// The scene's derived state and the screen's state around it, for one device.
+pub struct Session {
+    lesson: Lesson,
+    /// Step 3 as last computed (the last good one while a refused scene is on screen).
+    attention: Option<AttentionStage>,
+    /// The step-3 settings the lesson last refused: not retried until the user changes them.
+    refused_attention: Option<AttentionScene>,
+    /// Steps 1 and 2's optimisers.
+    trainers: Trainers,
+    /// Step 4's context.
+    context: ContextLesson,
+    /// Text the panels keep between frames (a row being typed).
+    pub panels: PanelState,
+    /// Theme, colour map, motion, controls, export scale, full screen.
+    pub presenter: Presenter,
+    /// What the screen prints.
+    pub lines: StatusLines,
+    /// Where the panels put step 3's maps in the last frame shown.
+    pub layout: AttentionLayout,
+    /// Where step 4 drew its overview map in the last frame shown, in points.
+    pub overview_rect: Option<egui::Rect>,
+    /// Arcs jump to their weights instead of easing (exports and headless renders: one frame).
+    pub snap_arcs: bool,
+}
+
+/// The notice shown when attention cannot run on this GPU.
+#[cfg(target_arch = "wasm32")]
+pub const CPU_NOTICE: &str = "This browser has no WebGPU: drawing with WebGL2, and attention is \
+computed on the CPU reference (the one every GPU kernel is tested against) - same numbers, \
+slower past a few hundred tokens.";
+
+/// The notice shown when attention cannot run on this GPU.
+#[cfg(not(target_arch = "wasm32"))]
+pub const CPU_NOTICE: &str = "Attention is computed on the CPU reference here (the one every GPU \
+kernel is tested against): this GPU has no compute shaders Gaze can use, or --cpu-reference was \
+given. Same numbers, slower past a few hundred tokens.";
+
+impl Session {
+    /// A session over `lesson` (its engine decides where attention runs), shown as `presenter`
+    /// says. Where attention runs on the CPU reference the notice says so.
+    pub fn new(lesson: Lesson, presenter: Presenter) -> Self {
+        let notice = (!lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
+        Self {
+            lesson,
+            attention: None,
+            refused_attention: None,
+            trainers: Trainers::default(),
+            context: ContextLesson::default(),
+            panels: PanelState::default(),
+            presenter,
+            lines: StatusLines {
+                notice,
+                ..StatusLines::default()
+            },
+            layout: AttentionLayout::default(),
+            overview_rect: None,
+            snap_arcs: false,
+        }
+    }
+
+    /// Step 4 waits for typing to pause this long before recomputing a large context (the
+    /// window's setting; headless and tests recompute at once).
+    pub fn with_context_debounce(mut self, debounce: std::time::Duration) -> Self {
+        self.context.debounce = debounce;
+        self
+    }
+
+    /// The lesson model and its engine.
+    pub fn lesson(&self) -> &Lesson {
+        &self.lesson
+    }
+
+    /// The lesson, to add the estimated embeddings (every stage recomputes on the next derive).
+    pub fn lesson_mut(&mut self) -> &mut Lesson {
+        &mut self.lesson
+    }
+
+    /// Gives the lesson back (a window rebuilt on a new device keeps its model).
+    pub fn into_lesson(self) -> Lesson {
+        self.lesson
+    }
+
+    /// Step 3 as last computed.
+    pub fn attention(&self) -> Option<&AttentionStage> {
+        self.attention.as_ref()
+    }
+
+    /// Takes step 3 out of the session (a headless render returns it for checks).
+    pub fn take_attention(&mut self) -> Option<AttentionStage> {
+        self.attention.take()
+    }
+
+    /// Steps 1 and 2's optimisers.
+    pub fn trainers(&self) -> &Trainers {
+        &self.trainers
+    }
+
+    /// Step 4's context.
+    pub fn context_lesson(&self) -> &ContextLesson {
+        &self.context
+    }
+
+    /// The problem the screen shows, if any: a refusal of the current scene first.
+    pub fn message(&self) -> Option<&str> {
+        self.lines
+            .refusal
+            .as_deref()
+            .or(self.lines.message.as_deref())
+    }
+
+    /// Brings every step's derived state up to date with `scene` and collects (or, with
+    /// [`Readbacks::Wait`], waits for) the readbacks in flight. What fails is said on screen;
+    /// the last good state stays meanwhile.
+    pub fn derive(&mut self, ctx: &GpuContext, scene: &Scene, readbacks: Readbacks) {
+        if let Err(error) = self.derive_context(ctx, scene, readbacks) {
+            self.lines.message = Some(error.to_string());
+        }
+        if let Err(error) = self.derive_attention(ctx, &scene.attention, readbacks) {
+            self.lines.message = Some(error.to_string());
+        }
+        if let Err(error) = self.trainers.update(ctx, scene) {
+            self.lines.message = Some(error.to_string());
+        }
+    }
+
+    /// Step 3: recomputed when its settings changed, its readback collected. A refused scene
+    /// (say, an empty sentence) is said in [`StatusLines::refusal`] and not retried every frame:
+    /// only once the user changes it again. Returns the GPU's error, if it failed; a refusal is
+    /// returned too, once, when it first happens (headless callers turn it into their error).
+    pub fn derive_attention(
+        &mut self,
+        ctx: &GpuContext,
+        scene: &AttentionScene,
+        readbacks: Readbacks,
+    ) -> Result<(), StageError> {
+        let mut refused = None;
+        if self.refused_attention.as_ref() != Some(scene) {
+            match self.lesson.update(ctx, scene, &mut self.attention) {
+                Ok(changed) => {
+                    // A sentence longer than step 3 computes here shows its first tokens, and
+                    // the message line says so (the smaller view).
+                    if changed {
+                        self.lines.refusal =
+                            self.attention.as_ref().and_then(|s| s.shortened.clone());
+                    }
+                    self.refused_attention = None;
+                }
+                Err(error) => {
+                    self.lines.refusal = Some(error.to_string());
+                    self.refused_attention = Some(scene.clone());
+                    refused = Some(error);
+                }
+            }
+        }
+        if let Some(stage) = self.attention.as_mut() {
+            match readbacks {
+                Readbacks::Poll => {
+                    stage.poll_readback(ctx)?;
+                }
+                Readbacks::Wait => stage.wait_readback(ctx)?,
+            }
+        }
+        refused.map_or(Ok(()), Err)
+    }
+
+    /// Step 4, when it is on screen: recomputed when the context changed (a context this GPU
+    /// holds only part of is shown smaller, with the reason), its readback collected.
+    pub fn derive_context(
+        &mut self,
+        ctx: &GpuContext,
+        scene: &Scene,
+        readbacks: Readbacks,
+    ) -> Result<(), GpuError> {
+        if scene.step != 4 {
+            return Ok(());
+        }
+        match self.context.update(ctx, &self.lesson, scene) {
+            Ok(true) => {
+                self.lines.context_refusal = self
+                    .context
+                    .stage
+                    .as_ref()
+                    .and_then(|s| s.shortened.clone());
+            }
+            Ok(false) => {}
+            Err(ContextStageError::Context(error)) => {
+                self.lines.context_refusal = Some(error.to_string());
+            }
+            Err(ContextStageError::Gpu(error)) => return Err(error),
+        }
+        match readbacks {
+            Readbacks::Poll => self.context.poll(ctx).map(|_| ()),
+            Readbacks::Wait => self.context.wait(ctx),
+        }
+    }
+
+    /// After the panels: starts what the user asked for (step 1's Train, step 2's fine-tune).
+    pub fn start_requested(&mut self, ctx: &GpuContext, scene: &Scene) -> Result<(), String> {
+        self.trainers.start_requested(
+            ctx,
+            scene,
+            &self.lesson.model,
+            &mut self.panels,
+            self.presenter.reduced_motion,
+        )
+    }
+
+    /// Runs whatever optimiser is in progress to its end (headless: no frame to keep smooth).
+    pub fn finish_training(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
+        self.trainers.finish_blocking(ctx)
+    }
+
+    /// Draws the whole screen (`ui::screen`) with the arcs advanced by `dt` seconds, and applies
+    /// the user's edits to `scene`, the panels and the presenter. What it reports back that
+    /// concerns the session (a shipped scene opened) is applied here; the rest (full screen,
+    /// export, file dialogs) is the shell's.
+    pub fn show(&mut self, ui: &mut egui::Ui, scene: &mut Scene, dt: f32) -> ScreenOutput {
+        let model = &self.lesson.model;
+        let views = self.trainers.views();
+        let lines = &self.lines;
+        let message = lines.refusal.as_deref().or(lines.message.as_deref());
+        let attention = self.attention.as_ref().map(|stage| {
+            let (mut attention, behind) = stage.views(model, dt);
+            attention.snap = self.snap_arcs;
+            (attention, behind)
+        });
+        let view = ScreenView {
+            notice: lines.notice.as_deref(),
+            message,
+            info: lines.info.as_deref(),
+            recovery: lines.recovery.as_deref(),
+            status: lines.status.as_deref(),
+            attention,
+            training: &views,
+            context: self.context.view(lines.context_refusal.as_deref()),
+        };
+        let screen = show_screen(ui, scene, &mut self.panels, &mut self.presenter, view);
+        self.layout = screen.layout.clone();
+        self.overview_rect = screen.overview_rect;
+        match &screen.opened {
+            Some(Ok(opened)) => self.lines.info = Some(opened.clone()),
+            Some(Err(error)) => self.lines.message = Some(error.clone()),
+            None => {}
+        }
+        screen
+    }
+}
