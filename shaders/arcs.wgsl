@@ -1,3 +1,4 @@
+// Joined with shared/{arcs_uniform, color}.wgsl in src/render/arcs.rs.
 // Attention arcs: one instance per key j, a curved strip from token j to the focus token whose
 // thickness is the eased attention weight (from `arcs_ease.wgsl`'s state buffer, itself fed by
 // the attention-weights buffer: no CPU copy of the weights). Particles ride each arc toward the
@@ -8,21 +9,6 @@
 //
 // Classes (colours, with a legend in the panel): strongest = the largest arc, notable = at least
 // half of it, background = the rest.
-
-// Keep in sync with `ArcsUniform` in src/render/arcs.rs.
-struct Arcs {
-    n_tokens: u32,
-    rows: u32,
-    focus_row: u32,
-    snap: u32,
-    dt: f32,
-    tau: f32,
-    particle_speed: f32,
-    heads: u32,
-    viewport: vec2<f32>,
-    max_thickness: f32,
-    focus: u32,
-}
 
 // Keep in sync with `ArcStyle` in src/render/arcs.rs.
 struct Style {
@@ -44,12 +30,6 @@ struct VertexOut {
     @builtin(position) position: vec4<f32>,
     @location(0) color: vec4<f32>,
     @location(1) local: vec2<f32>,   // particle quad coordinates in [-1, 1]
-}
-
-fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    let low = c / 12.92;
-    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
-    return select(high, low, c <= vec3<f32>(0.04045));
 }
 
 fn class_color(shown: f32, row_max: f32) -> vec4<f32> {

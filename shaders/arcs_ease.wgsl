@@ -1,3 +1,4 @@
+// Joined with shared/{arcs_uniform, reduce}.wgsl in src/render/arcs.rs.
 // Arc animation state, advanced once per frame on the GPU: each arc's displayed weight eases
 // toward the focus row's attention weight, and its particles' phase advances at a rate
 // proportional to that weight. Also the row maximum of the displayed weights, which decides
@@ -14,21 +15,6 @@
 // (shaders/arcs.wgsl) reads it as a per-instance vertex attribute, which every backend can,
 // WebGL2 included (it has no storage buffers).
 // CPU twin: `model::animation::ease_arcs` — keep the two in step.
-
-// Keep in sync with `ArcsUniform` in src/render/arcs.rs.
-struct Arcs {
-    n_tokens: u32,
-    rows: u32,          // query rows per head in the weights buffer
-    focus_row: u32,     // the focus token's row within the weights buffer
-    snap: u32,          // 1 = jump straight to the targets (exports, reduced motion)
-    dt: f32,            // seconds since the last step
-    tau: f32,
-    particle_speed: f32,
-    heads: u32,
-    viewport: vec2<f32>,   // the arc strip, in pixels
-    max_thickness: f32,    // pixels, for weight 1
-    focus: u32,            // the focus token's index
-}
 
 const LANES: u32 = 256u;
 
@@ -59,12 +45,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     }
     lanes[t] = local_max;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = max(lanes[t], lanes[t + stride]);
-        }
-        workgroupBarrier();
-    }
+    reduce_max(t);
     // Every lane wrote only its own records above, so it may rewrite them now.
     let row_max = lanes[0];
     for (var j = t; j < n; j += LANES) {

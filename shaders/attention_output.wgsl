@@ -1,3 +1,4 @@
+// Joined with shared/attention_params.wgsl in src/gpu/attention.rs.
 // Output: O_ic = Σ_j P_ij V_jc, the attention-weighted mix of the values.
 //
 // One workgroup of 256 invocations per (head, query row), laid out as a tile of `width`
@@ -12,22 +13,6 @@
 // log2(groups) + 2 barriers (barriers are what software adapters pay most for).
 //
 // CPU twin: `model::attention::weighted_values` — keep the two in step.
-
-// Keep in sync with `AttentionParams` in src/model/attention.rs.
-struct AttentionParams {
-    n_tokens: u32,
-    d_model: u32,
-    d_k: u32,
-    n_heads: u32,
-    query_start: u32,
-    query_count: u32,
-    causal: u32,
-    positions: u32,
-    use_key_mask: u32,
-    scale: f32,
-    pad0: u32,
-    pad1: u32,
-}
 
 // Keep in sync with `model::attention::LANES`.
 const LANES: u32 = 256u;

@@ -1,3 +1,4 @@
+// Joined with shared/attention_params.wgsl in src/gpu/attention.rs.
 // Projections: Q = X W_Q, K = X W_K, V = X W_V for every head.
 //
 // Positional encodings, when on: sinusoidal vectors are added to X before the projection; RoPE
@@ -6,22 +7,6 @@
 //
 // One invocation computes one (head, token, component). Its only loop runs d_model times.
 // CPU twin: `model::attention::project` — keep the two in step.
-
-// Keep in sync with `AttentionParams` in src/model/attention.rs.
-struct AttentionParams {
-    n_tokens: u32,
-    d_model: u32,
-    d_k: u32,
-    n_heads: u32,
-    query_start: u32,
-    query_count: u32,
-    causal: u32,
-    positions: u32,
-    use_key_mask: u32,
-    scale: f32,
-    pad0: u32,
-    pad1: u32,
-}
 
 const POSITIONS_SINUSOIDAL: u32 = 1u;
 const POSITIONS_ROPE: u32 = 2u;

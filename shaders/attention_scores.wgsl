@@ -1,3 +1,4 @@
+// Joined with shared/{attention_params, attention_mask}.wgsl in src/gpu/attention.rs.
 // Scores: S_ij = (Q_i · K_j) / √d_k, or −∞ where key j is masked (the future under the causal
 // mask, or a padding key), for the window of query rows query_start .. query_start + query_count.
 //
@@ -8,22 +9,6 @@
 // One invocation computes one (head, query row, key). Its only loop runs d_k times.
 // CPU twin: `model::attention::scores` — keep the two in step.
 
-// Keep in sync with `AttentionParams` in src/model/attention.rs.
-struct AttentionParams {
-    n_tokens: u32,
-    d_model: u32,
-    d_k: u32,
-    n_heads: u32,
-    query_start: u32,
-    query_count: u32,
-    causal: u32,
-    positions: u32,
-    use_key_mask: u32,
-    scale: f32,
-    pad0: u32,
-    pad1: u32,
-}
-
 const NEG_INFINITY_BITS: u32 = 0xff800000u;
 
 @group(0) @binding(0) var<uniform> params: AttentionParams;
@@ -31,13 +16,6 @@ const NEG_INFINITY_BITS: u32 = 0xff800000u;
 @group(0) @binding(2) var<storage, read> k: array<f32>;              // [head][N][d_k]
 @group(0) @binding(3) var<storage, read> key_mask: array<u32>;       // [N], 1 = padding
 @group(0) @binding(4) var<storage, read_write> scores: array<u32>;   // [head][rows][N], f32 bits
-
-// Mirrors `model::attention::is_attendable`.
-fn is_attendable(i: u32, j: u32) -> bool {
-    let future = params.causal != 0u && j > i;
-    let padding = params.use_key_mask != 0u && key_mask[j] != 0u;
-    return !(future || padding);
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

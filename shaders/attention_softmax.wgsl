@@ -1,3 +1,4 @@
+// Joined with shared/{attention_params, attention_mask, lowest_finite, reduce}.wgsl in src/gpu/attention.rs.
 // Softmax over each query row: P_ij = exp(S_ij − m_i) / Σ_j' exp(S_ij' − m_i), m_i = max_j S_ij
 // over the attendable keys.
 //
@@ -12,28 +13,8 @@
 //
 // CPU twin: `model::attention::softmax_rows` — keep the two in step.
 
-// Keep in sync with `AttentionParams` in src/model/attention.rs.
-struct AttentionParams {
-    n_tokens: u32,
-    d_model: u32,
-    d_k: u32,
-    n_heads: u32,
-    query_start: u32,
-    query_count: u32,
-    causal: u32,
-    positions: u32,
-    use_key_mask: u32,
-    scale: f32,
-    pad0: u32,
-    pad1: u32,
-}
-
 // Keep in sync with `model::attention::LANES`.
 const LANES: u32 = 256u;
-// The most negative finite f32: the start of a running maximum (no infinities in shaders).
-// Exactly f32::MIN. Written with every digit: Chrome's WGSL compiler (Tint) rejects the usual
-// rounded `-3.40282347e38`, which as an abstract float lies just past the f32 range.
-const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: AttentionParams;
 @group(0) @binding(1) var<storage, read> scores: array<f32>;          // [head][rows][N]
@@ -41,32 +22,6 @@ const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;   // [head][rows][N]
 
 var<workgroup> lanes: array<f32, LANES>;
-
-// Mirrors `model::attention::is_attendable`.
-fn is_attendable(i: u32, j: u32) -> bool {
-    let future = params.causal != 0u && j > i;
-    let padding = params.use_key_mask != 0u && key_mask[j] != 0u;
-    return !(future || padding);
-}
-
-// After this, lanes[0] holds the combination of all 256 lanes (stride 128, 64, …, 1).
-fn reduce_max(t: u32) {
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = max(lanes[t], lanes[t + stride]);
-        }
-        workgroupBarrier();
-    }
-}
-
-fn reduce_sum(t: u32) {
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = lanes[t] + lanes[t + stride];
-        }
-        workgroupBarrier();
-    }
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {

@@ -1,3 +1,4 @@
+// Joined with shared/reduce.wgsl in src/gpu/overview.rs.
 // Each retrieved chunk's share of the focus row's attention: mass_c = Σ_{j ∈ span(c)} P[focus, j].
 // "The answer's source" is the chunk with the largest mass.
 //
@@ -24,12 +25,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     }
     lanes[t] = sum;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = lanes[t] + lanes[t + stride];
-        }
-        workgroupBarrier();
-    }
+    reduce_sum(t);
     if (t == 0u) {
         masses[wid.x] = lanes[0];
     }

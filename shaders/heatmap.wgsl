@@ -1,3 +1,4 @@
+// Joined with shared/color.wgsl in src/render/heatmap.rs.
 // The attention heatmap: one instance per cell (i, j) of one head's N × N weights, drawn straight
 // from the attention-weights buffer the compute kernels wrote — no CPU copy of the weights. Row i
 // is where token i spends its attention budget. Each instance reads its weight as a vertex
@@ -42,12 +43,6 @@ fn colormap(weight: f32) -> vec3<f32> {
 }
 
 // sRGB transfer function, for render targets that encode on write.
-fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    let low = c / 12.92;
-    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
-    return select(high, low, c <= vec3<f32>(0.04045));
-}
-
 @vertex
 fn vs_main(
     @builtin(vertex_index) vertex: u32,

@@ -1,3 +1,4 @@
+// Joined with shared/{llm_params, llm_layer_params, lowest_finite, online_softmax}.wgsl in src/gpu/llm.rs.
 // Causal grouped-query attention over the KV cache, one workgroup per (new token t, query head h):
 //   s_j = q_t,h · k_j,g / √d_head   for every position j ≤ p = past + t   (g = h / group)
 //   w_j = exp(s_j − max) / Σ exp(s − max)
@@ -15,46 +16,8 @@
 //
 // CPU twin: `model::llm::forward::attention_row` (and the capture loops of `forward`).
 
-// Keep in sync with `LayerParams` in src/gpu/llm.rs.
-struct LayerParams {
-    layer: u32,
-    map_layer: u32,
-    map_head: u32,
-    pad0: u32,
-}
-
-// Keep in sync with `LlmParams` in src/gpu/llm.rs.
-struct LlmParams {
-    d_model: u32,
-    q_width: u32,
-    kv_width: u32,
-    ffn: u32,
-    heads: u32,
-    kv_heads: u32,
-    d_head: u32,
-    group: u32,
-    rope_dim: u32,
-    vocab: u32,
-    n_tokens: u32,
-    past: u32,
-    context: u32,
-    focus: u32,
-    capture: u32,
-    row_bins: u32,
-    col_bins: u32,
-    total_rows: u32,
-    rows_start: u32,
-    top_k: u32,
-    rms_eps: f32,
-    log2_rope_base: f32,
-    scale: f32,
-    temperature: f32,
-}
-
 const LANES: u32 = 64u;
 const MAX_D_HEAD: u32 = 256u;
-// The most negative finite f32, the start of a running maximum (see attention_softmax.wgsl).
-const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 const CAPTURE_FOCUS: u32 = 1u;
 const CAPTURE_OVERVIEW: u32 = 2u;
 
@@ -98,27 +61,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var m = LOWEST_FINITE;
     var l = 0.0;
     for (var j = lane; j < keys; j += LANES) {
-        let s = score(j, kv_offset);
-        if (s > m) {
-            l = l * exp(m - s) + 1.0;
-            m = s;
-        } else {
-            l += exp(s - m);
-        }
+        online_add(&m, &l, score(j, kv_offset));
     }
     lane_max[lane] = m;
     lane_sum[lane] = l;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            let m1 = lane_max[lane];
-            let m2 = lane_max[lane + stride];
-            let mm = max(m1, m2);
-            lane_sum[lane] = lane_sum[lane] * exp(m1 - mm) + lane_sum[lane + stride] * exp(m2 - mm);
-            lane_max[lane] = mm;
-        }
-        workgroupBarrier();
-    }
+    reduce_online_softmax(lane);
     let row_max = lane_max[0];
     let row_sum = lane_sum[0];
 

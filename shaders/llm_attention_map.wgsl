@@ -1,3 +1,4 @@
+// Joined with shared/{lowest_finite, online_softmax}.wgsl in src/gpu/llm.rs.
 // One head's full attention map, a band of rows at a time, from the queries the RoPE kernel kept
 // (`q_capture`) and that layer's key cache — the same weights `llm_attention.wgsl` used, written
 // out whole: row i (position i), column j ≤ i holds softmax_j(q_i · k_j / √d_head), the rest 0.
@@ -20,7 +21,6 @@ struct MapParams {
 
 const LANES: u32 = 64u;
 const MAX_D_HEAD: u32 = 256u;
-const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: MapParams;
 @group(0) @binding(1) var<storage, read> q_capture: array<f32>;     // [position][d_head]
@@ -52,27 +52,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var m = LOWEST_FINITE;
     var l = 0.0;
     for (var j = lane; j < keys; j += LANES) {
-        let s = score(j);
-        if (s > m) {
-            l = l * exp(m - s) + 1.0;
-            m = s;
-        } else {
-            l += exp(s - m);
-        }
+        online_add(&m, &l, score(j));
     }
     lane_max[lane] = m;
     lane_sum[lane] = l;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            let m1 = lane_max[lane];
-            let m2 = lane_max[lane + stride];
-            let mm = max(m1, m2);
-            lane_sum[lane] = lane_sum[lane] * exp(m1 - mm) + lane_sum[lane + stride] * exp(m2 - mm);
-            lane_max[lane] = mm;
-        }
-        workgroupBarrier();
-    }
+    reduce_online_softmax(lane);
     let row_max = lane_max[0];
     let row_sum = lane_sum[0];
     for (var j = lane; j < params.cols; j += LANES) {

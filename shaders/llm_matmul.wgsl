@@ -1,3 +1,4 @@
+// Joined with shared/llm_params.wgsl in src/gpu/llm.rs.
 // y = W · x for a quantised W, dequantising GGUF blocks as they are read — never a float copy of
 // the weights. Three entry points share the block readers:
 //   gemv  one token (decoding): 32 lanes per row, 8 rows per workgroup; lane l sums blocks
@@ -30,34 +31,6 @@ struct MatmulShape {
     accumulate: u32,        // 1: y += W·x (the residual connection), 0: y = W·x
     y_stride: u32,          // floats per token row of y (W_Q, W_K and W_V share one q|k|v row)
     y_offset: u32,          // where this matrix's rows start in that row
-}
-
-// Keep in sync with `LlmParams` in src/gpu/llm.rs.
-struct LlmParams {
-    d_model: u32,
-    q_width: u32,
-    kv_width: u32,
-    ffn: u32,
-    heads: u32,
-    kv_heads: u32,
-    d_head: u32,
-    group: u32,
-    rope_dim: u32,
-    vocab: u32,
-    n_tokens: u32,
-    past: u32,
-    context: u32,
-    focus: u32,
-    capture: u32,
-    row_bins: u32,
-    col_bins: u32,
-    total_rows: u32,
-    rows_start: u32,
-    top_k: u32,
-    rms_eps: f32,
-    log2_rope_base: f32,
-    scale: f32,
-    temperature: f32,
 }
 
 const F32: u32 = 0u;

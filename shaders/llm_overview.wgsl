@@ -1,45 +1,10 @@
+// Joined with shared/{llm_params, llm_layer_params}.wgsl in src/gpu/llm.rs.
 // Every head's map reduced for the overview: cell (I, J) = the mean, over the query rows in row
 // bin I, of the attention they pay to the keys in column bin J (the attention kernel already
 // summed each row into its column bins). Each overview row still sums to 1. The prompt runs in
 // chunks, so each chunk adds its rows' share: one invocation per cell, no two writing one cell.
 //
 // CPU twin: the overview loop of `model::llm::forward::LlamaModel::forward`.
-
-// Keep in sync with `LayerParams` in src/gpu/llm.rs.
-struct LayerParams {
-    layer: u32,
-    map_layer: u32,
-    map_head: u32,
-    pad0: u32,
-}
-
-// Keep in sync with `LlmParams` in src/gpu/llm.rs.
-struct LlmParams {
-    d_model: u32,
-    q_width: u32,
-    kv_width: u32,
-    ffn: u32,
-    heads: u32,
-    kv_heads: u32,
-    d_head: u32,
-    group: u32,
-    rope_dim: u32,
-    vocab: u32,
-    n_tokens: u32,
-    past: u32,
-    context: u32,
-    focus: u32,
-    capture: u32,
-    row_bins: u32,
-    col_bins: u32,
-    total_rows: u32,
-    rows_start: u32,
-    top_k: u32,
-    rms_eps: f32,
-    log2_rope_base: f32,
-    scale: f32,
-    temperature: f32,
-}
 
 @group(0) @binding(0) var<uniform> params: LlmParams;
 @group(0) @binding(1) var<uniform> layer: LayerParams;

@@ -1,3 +1,4 @@
+// Joined with shared/{llm_params, reduce}.wgsl in src/gpu/llm.rs.
 // RMSNorm of each token's row: y = x / √(mean(x²) + ε) · g.
 //
 // A workgroup per row: lane l sums x² over columns l, l+64, … and the 64 partial sums meet in a
@@ -14,34 +15,6 @@ struct NormShape {
     pad2: u32,
 }
 
-// Keep in sync with `LlmParams` in src/gpu/llm.rs.
-struct LlmParams {
-    d_model: u32,
-    q_width: u32,
-    kv_width: u32,
-    ffn: u32,
-    heads: u32,
-    kv_heads: u32,
-    d_head: u32,
-    group: u32,
-    rope_dim: u32,
-    vocab: u32,
-    n_tokens: u32,
-    past: u32,
-    context: u32,
-    focus: u32,
-    capture: u32,
-    row_bins: u32,
-    col_bins: u32,
-    total_rows: u32,
-    rows_start: u32,
-    top_k: u32,
-    rms_eps: f32,
-    log2_rope_base: f32,
-    scale: f32,
-    temperature: f32,
-}
-
 const LANES: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> shape: NormShape;
@@ -50,7 +23,7 @@ const LANES: u32 = 64u;
 @group(0) @binding(3) var<storage, read> gain: array<f32>;     // [d_model]
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;  // [n_tokens or 1][d_model]
 
-var<workgroup> partial: array<f32, LANES>;
+var<workgroup> lanes: array<f32, LANES>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -66,15 +39,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let v = x[row * d + c];
         sum += v * v;
     }
-    partial[lane] = sum;
+    lanes[lane] = sum;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            partial[lane] += partial[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    let scale = 1.0 / sqrt(partial[0] / f32(d) + params.rms_eps);
+    reduce_sum(lane);
+    let scale = 1.0 / sqrt(lanes[0] / f32(d) + params.rms_eps);
     for (var c = lane; c < d; c += LANES) {
         y[out_row * d + c] = x[row * d + c] * scale * gain[c];
     }

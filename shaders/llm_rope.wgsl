@@ -1,3 +1,4 @@
+// Joined with shared/{llm_params, llm_layer_params}.wgsl in src/gpu/llm.rs.
 // RoPE, and the KV cache filled: for each new token at position p = past + t, every adjacent pair
 // (v[2i], v[2i+1]) of each query and key head is turned by the angle p · base^(−2i/rope_dim):
 //   v'[2i]   = v[2i]·cos θ − v[2i+1]·sin θ
@@ -10,42 +11,6 @@
 // One invocation per pair: the fused q | k | v row of a token has (q_width + 2·kv_width)/2 pairs.
 //
 // CPU twin: `model::llm::forward::{rope, rope_angle}`.
-
-// Keep in sync with `LayerParams` in src/gpu/llm.rs.
-struct LayerParams {
-    layer: u32,
-    map_layer: u32,     // 1 on the layer whose map is captured
-    map_head: u32,
-    pad0: u32,
-}
-
-// Keep in sync with `LlmParams` in src/gpu/llm.rs.
-struct LlmParams {
-    d_model: u32,
-    q_width: u32,
-    kv_width: u32,
-    ffn: u32,
-    heads: u32,
-    kv_heads: u32,
-    d_head: u32,
-    group: u32,
-    rope_dim: u32,
-    vocab: u32,
-    n_tokens: u32,
-    past: u32,
-    context: u32,
-    focus: u32,
-    capture: u32,
-    row_bins: u32,
-    col_bins: u32,
-    total_rows: u32,
-    rows_start: u32,
-    top_k: u32,
-    rms_eps: f32,
-    log2_rope_base: f32,
-    scale: f32,
-    temperature: f32,
-}
 
 const TAU: f32 = 6.283185307179586;
 

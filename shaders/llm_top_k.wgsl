@@ -1,3 +1,4 @@
+// Joined with shared/{llm_params, lowest_finite, reduce}.wgsl in src/gpu/llm.rs.
 // The next token's distribution: p = softmax(logits / T) over the whole vocabulary, and the
 // top k tokens with their probabilities, most likely first (ties: the lower id first).
 // One workgroup of 256 lanes: the maximum and the sum of exp((l − max)/T) by tree reductions,
@@ -7,36 +8,7 @@
 //
 // CPU twin: `model::llm::forward::top_k`.
 
-// Keep in sync with `LlmParams` in src/gpu/llm.rs.
-struct LlmParams {
-    d_model: u32,
-    q_width: u32,
-    kv_width: u32,
-    ffn: u32,
-    heads: u32,
-    kv_heads: u32,
-    d_head: u32,
-    group: u32,
-    rope_dim: u32,
-    vocab: u32,
-    n_tokens: u32,
-    past: u32,
-    context: u32,
-    focus: u32,
-    capture: u32,
-    row_bins: u32,
-    col_bins: u32,
-    total_rows: u32,
-    rows_start: u32,
-    top_k: u32,
-    rms_eps: f32,
-    log2_rope_base: f32,
-    scale: f32,
-    temperature: f32,
-}
-
 const LANES: u32 = 256u;
-const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 const NONE: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> params: LlmParams;
@@ -45,7 +17,7 @@ const NONE: u32 = 0xffffffffu;
 
 var<workgroup> best_logit: array<f32, LANES>;
 var<workgroup> best_id: array<u32, LANES>;
-var<workgroup> sums: array<f32, LANES>;
+var<workgroup> lanes: array<f32, LANES>;
 
 // Whether (l1, id1) ranks before (l2, id2): the higher logit, then the lower id.
 fn ranks_before(l1: f32, id1: u32, l2: f32, id2: u32) -> bool {
@@ -90,15 +62,10 @@ fn main(@builtin(local_invocation_index) lane: u32) {
     for (var v = lane; v < vocab; v += LANES) {
         sum += exp((logits[v] - max_logit) * inv_t);
     }
-    sums[lane] = sum;
+    lanes[lane] = sum;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride /= 2u) {
-        if (lane < stride) {
-            sums[lane] += sums[lane + stride];
-        }
-        workgroupBarrier();
-    }
-    let total = sums[0];
+    reduce_sum(lane);
+    let total = lanes[0];
 
     var last_logit = 0.0;
     var last_id = NONE;

@@ -1,3 +1,4 @@
+// Joined with shared/{attention_params, attention_mask, overview, reduce}.wgsl in src/gpu/overview.rs.
 // Pass 2 of the long-context overview: the attention map reduced to R × R bins,
 //
 //   O[a, b] = (1 / |rows(a)|) · Σ_{i ∈ rows(a)} Σ_{j ∈ cols(b)} exp(S_ij − m_i) / l_i
@@ -13,33 +14,9 @@
 //
 // CPU twin: `model::overview::bins` — keep the two in step.
 
-// Keep in sync with `AttentionParams` in src/model/attention.rs.
-struct AttentionParams {
-    n_tokens: u32,
-    d_model: u32,
-    d_k: u32,
-    n_heads: u32,
-    query_start: u32,
-    query_count: u32,
-    causal: u32,
-    positions: u32,
-    use_key_mask: u32,
-    scale: f32,
-    pad0: u32,
-    pad1: u32,
-}
-
 // Keep in sync with `model::overview::LANES` and `GRID` (GRID² = LANES).
 const LANES: u32 = 256u;
 const GRID: u32 = 16u;
-
-// Keep in sync with `OverviewParams` in src/model/overview.rs.
-struct OverviewParams {
-    bins: u32,
-    row_offset: u32,    // the first bin row of this dispatch (a slice, on slow adapters)
-    pad1: u32,
-    pad2: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: AttentionParams;
 @group(0) @binding(1) var<uniform> overview: OverviewParams;
@@ -50,24 +27,6 @@ struct OverviewParams {
 @group(0) @binding(6) var<storage, read_write> bins: array<f32>;        // [head][R][R]
 
 var<workgroup> lanes: array<f32, LANES>;
-
-// Mirrors `model::attention::is_attendable`.
-fn is_attendable(i: u32, j: u32) -> bool {
-    let future = params.causal != 0u && j > i;
-    let padding = params.use_key_mask != 0u && key_mask[j] != 0u;
-    return !(future || padding);
-}
-
-fn score(head: u32, i: u32, j: u32) -> f32 {
-    let n = params.n_tokens;
-    let qi = (head * n + i) * params.d_k;
-    let kj = (head * n + j) * params.d_k;
-    var dot = 0.0;
-    for (var c = 0u; c < params.d_k; c += 1u) {
-        dot += q[qi + c] * k[kj + c];
-    }
-    return dot * params.scale;
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -92,7 +51,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
             var row = 0.0;
             for (var j = col_start + v; j < col_end; j += GRID) {
                 if (is_attendable(i, j)) {
-                    row += exp(score(head, i, j) - m);
+                    row += exp(qk_score(head, i, j) - m);
                 }
             }
             sum += row / l;
@@ -100,12 +59,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     }
     lanes[t] = sum;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = lanes[t] + lanes[t + stride];
-        }
-        workgroupBarrier();
-    }
+    reduce_sum(t);
     if (t == 0u) {
         bins[(head * r + a) * r + b] = lanes[0] / f32(max(row_end - row_start, 1u));
     }

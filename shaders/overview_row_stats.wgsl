@@ -1,3 +1,4 @@
+// Joined with shared/{attention_params, attention_mask, overview, lowest_finite, online_softmax}.wgsl in src/gpu/overview.rs.
 // Pass 1 of the long-context overview: for every token i as a query row, the softmax's running
 // statistics over all N keys, without storing the row:
 //
@@ -13,34 +14,8 @@
 //
 // CPU twin: `model::overview::row_stats` — keep the two in step.
 
-// Keep in sync with `AttentionParams` in src/model/attention.rs.
-struct AttentionParams {
-    n_tokens: u32,
-    d_model: u32,
-    d_k: u32,
-    n_heads: u32,
-    query_start: u32,
-    query_count: u32,
-    causal: u32,
-    positions: u32,
-    use_key_mask: u32,
-    scale: f32,
-    pad0: u32,
-    pad1: u32,
-}
-
 // Keep in sync with `model::overview::LANES`.
 const LANES: u32 = 256u;
-// Exactly f32::MIN (see attention_softmax.wgsl for why every digit is written).
-const LOWEST_FINITE: f32 = -3.4028234663852886e38;
-
-// Keep in sync with `OverviewParams` in src/model/overview.rs.
-struct OverviewParams {
-    bins: u32,
-    row_offset: u32,    // the first token row of this dispatch (a slice, on slow adapters)
-    pad1: u32,
-    pad2: u32,
-}
 
 @group(0) @binding(0) var<uniform> params: AttentionParams;
 @group(0) @binding(1) var<uniform> overview: OverviewParams;
@@ -51,24 +26,6 @@ struct OverviewParams {
 
 var<workgroup> lane_max: array<f32, LANES>;
 var<workgroup> lane_sum: array<f32, LANES>;
-
-// Mirrors `model::attention::is_attendable`.
-fn is_attendable(i: u32, j: u32) -> bool {
-    let future = params.causal != 0u && j > i;
-    let padding = params.use_key_mask != 0u && key_mask[j] != 0u;
-    return !(future || padding);
-}
-
-fn score(head: u32, i: u32, j: u32) -> f32 {
-    let n = params.n_tokens;
-    let qi = (head * n + i) * params.d_k;
-    let kj = (head * n + j) * params.d_k;
-    var dot = 0.0;
-    for (var c = 0u; c < params.d_k; c += 1u) {
-        dot += q[qi + c] * k[kj + c];
-    }
-    return dot * params.scale;
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -82,28 +39,13 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wid: vec
     var l = 0.0;
     for (var j = t; j < n; j += LANES) {
         if (is_attendable(i, j)) {
-            let s = score(head, i, j);
-            if (s > m) {
-                l = l * exp(m - s) + 1.0;
-                m = s;
-            } else {
-                l += exp(s - m);
-            }
+            online_add(&m, &l, qk_score(head, i, j));
         }
     }
     lane_max[t] = m;
     lane_sum[t] = l;
     workgroupBarrier();
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            let m1 = lane_max[t];
-            let m2 = lane_max[t + stride];
-            let top = max(m1, m2);
-            lane_sum[t] = lane_sum[t] * exp(m1 - top) + lane_sum[t + stride] * exp(m2 - top);
-            lane_max[t] = top;
-        }
-        workgroupBarrier();
-    }
+    reduce_online_softmax(t);
     if (t == 0u) {
         stats[(head * n + i) * 2u] = lane_max[0];
         stats[(head * n + i) * 2u + 1u] = lane_sum[0];

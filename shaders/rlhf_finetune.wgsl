@@ -1,3 +1,4 @@
+// Joined with shared/{lowest_finite, reduce}.wgsl in src/gpu/training.rs.
 // One step of step 2's "fine-tune for real": natural-gradient ascent on the RLHF objective over
 // the logits, scaled by s (β = (1 − s)/s):
 //
@@ -21,8 +22,6 @@ struct FineTuneParams {
 
 // Keep in sync with `model::train::LANES`.
 const LANES: u32 = 64u;
-// Exactly f32::MIN (see attention_softmax.wgsl for why every digit is written).
-const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: FineTuneParams;
 @group(0) @binding(1) var<storage, read> reference_log_probs: array<f32>; // [V]: ln π_ref
@@ -32,24 +31,6 @@ const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 @group(0) @binding(5) var<storage, read_write> step_counter: array<u32>;  // [1]
 
 var<workgroup> lanes: array<f32, LANES>;
-
-fn reduce_max(t: u32) {
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = max(lanes[t], lanes[t + stride]);
-        }
-        workgroupBarrier();
-    }
-}
-
-fn reduce_sum(t: u32) {
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = lanes[t] + lanes[t + stride];
-        }
-        workgroupBarrier();
-    }
-}
 
 // Sums one value per lane across the workgroup; every lane gets the total.
 fn total(t: u32, value: f32) -> f32 {

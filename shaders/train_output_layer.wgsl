@@ -1,3 +1,4 @@
+// Joined with shared/{lowest_finite, reduce}.wgsl in src/gpu/training.rs.
 // One step of full-batch gradient descent on the output layer (step 1's live training):
 //
 //   logits_p = W_out · h_p + b                 π_p = softmax(logits_p)
@@ -28,8 +29,6 @@ struct TrainParams {
 
 // Keep in sync with `model::train::LANES`.
 const LANES: u32 = 64u;
-// Exactly f32::MIN (see attention_softmax.wgsl for why every digit is written).
-const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 
 @group(0) @binding(0) var<uniform> params: TrainParams;
 @group(0) @binding(1) var<storage, read> hidden: array<f32>;              // [P][d]: ĥ_p, standardised h_p
@@ -42,25 +41,6 @@ const LOWEST_FINITE: f32 = -3.4028234663852886e38;
 @group(0) @binding(8) var<storage, read_write> step_counter: array<u32>;  // [1]
 
 var<workgroup> lanes: array<f32, LANES>;
-
-// After this, lanes[0] holds the combination of all 64 lanes (stride 32, 16, …, 1).
-fn reduce_max(t: u32) {
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = max(lanes[t], lanes[t + stride]);
-        }
-        workgroupBarrier();
-    }
-}
-
-fn reduce_sum(t: u32) {
-    for (var stride = LANES / 2u; stride > 0u; stride = stride / 2u) {
-        if (t < stride) {
-            lanes[t] = lanes[t] + lanes[t + stride];
-        }
-        workgroupBarrier();
-    }
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) t: u32) {

@@ -1,17 +1,54 @@
-//! Every shader in `shaders/` parses and validates, and agrees with the Rust side on the types
-//! and constants they share.
+//! Every shader parses and validates as the GPU receives it — its file in `shaders/` joined with
+//! the shared pieces in `shaders/shared/` it names on its first line — agrees with the Rust side
+//! on the types and constants they share, and is joined with exactly the pieces whose names it
+//! uses.
 
+use std::collections::BTreeSet;
 use std::mem::{offset_of, size_of};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use gaze::model::attention::{AttentionParams, LANES};
 use gaze::render::arcs::ArcsUniform;
 use gaze::render::heatmap::HeatmapUniform;
 
+/// Every shader's source as the Rust side hands it to wgpu (file, shared pieces joined), by the
+/// name of its file in `shaders/`.
 fn shader_files() -> Vec<(String, String)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .expect("shaders/ exists")
+    use gaze::gpu::{attention, llm, overview, training};
+    use gaze::render::{arcs, heatmap};
+    let mut files: Vec<(String, String)> = [
+        ("arcs.wgsl", arcs::ARCS_WGSL),
+        ("arcs_ease.wgsl", arcs::ARCS_EASE_WGSL),
+        ("attention_output.wgsl", attention::OUTPUT_WGSL),
+        ("attention_project.wgsl", attention::PROJECT_WGSL),
+        ("attention_scores.wgsl", attention::SCORES_WGSL),
+        ("attention_softmax.wgsl", attention::SOFTMAX_WGSL),
+        ("chunk_masses.wgsl", overview::CHUNK_MASSES_WGSL),
+        ("heatmap.wgsl", heatmap::HEATMAP_WGSL),
+        ("llm_attention.wgsl", llm::ATTENTION_WGSL),
+        ("llm_attention_map.wgsl", llm::ATTENTION_MAP_WGSL),
+        ("llm_matmul.wgsl", llm::MATMUL_WGSL),
+        ("llm_overview.wgsl", llm::OVERVIEW_WGSL),
+        ("llm_rms_norm.wgsl", llm::RMS_NORM_WGSL),
+        ("llm_rope.wgsl", llm::ROPE_WGSL),
+        ("llm_swiglu.wgsl", llm::SWIGLU_WGSL),
+        ("llm_top_k.wgsl", llm::TOP_K_WGSL),
+        ("overview_bins.wgsl", overview::BINS_WGSL),
+        ("overview_row_stats.wgsl", overview::ROW_STATS_WGSL),
+        ("rlhf_finetune.wgsl", training::FINE_TUNE_WGSL),
+        ("train_output_layer.wgsl", training::TRAIN_WGSL),
+    ]
+    .into_iter()
+    .map(|(name, source)| (name.to_owned(), source.to_owned()))
+    .collect();
+    files.sort();
+    files
+}
+
+/// The `.wgsl` files directly in `dir`, as (file name, text), sorted by name.
+fn wgsl_files_in(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|ext| ext == "wgsl"))
         .map(|path| {
@@ -26,6 +63,91 @@ fn shader_files() -> Vec<(String, String)> {
         .collect();
     files.sort();
     files
+}
+
+fn shaders_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shaders")
+}
+
+/// The files in `shaders/` as written, each alone (most do not parse without their pieces).
+fn bare_files() -> Vec<(String, String)> {
+    wgsl_files_in(&shaders_dir())
+}
+
+/// The shared pieces in `shaders/shared/`, by file name.
+fn shared_pieces() -> Vec<(String, String)> {
+    wgsl_files_in(&shaders_dir().join("shared"))
+}
+
+/// The shared pieces a shader file names on its first line, in order:
+/// `// Joined with shared/{a, b}.wgsl in …` or `// Joined with shared/a.wgsl in …`.
+fn named_pieces(source: &str) -> Vec<String> {
+    let first = source.lines().next().unwrap_or_default();
+    let Some(rest) = first.strip_prefix("// Joined with shared/") else {
+        return Vec::new();
+    };
+    let list = rest.split(".wgsl").next().unwrap_or_default();
+    let list = list.trim_start_matches('{').trim_end_matches('}');
+    list.split(',')
+        .map(|p| format!("{}.wgsl", p.trim()))
+        .collect()
+}
+
+/// `source` without its `//` comments.
+fn code(source: &str) -> String {
+    source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The identifiers `source`'s code mentions.
+fn identifiers(source: &str) -> BTreeSet<String> {
+    code(source)
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The names `source` declares at module scope (`struct`, `fn`, `const`, `override`, `alias`,
+/// `var`), each written at the start of a line as in every shader here.
+fn declarations(source: &str) -> Vec<String> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = Vec::new();
+    for line in code(source).lines() {
+        if line.starts_with(char::is_whitespace) {
+            continue;
+        }
+        // Drop attributes such as `@group(0) @binding(1)` and `@workgroup_size(8, 8)`.
+        let mut rest = line.trim_end();
+        while let Some(after) = rest.strip_prefix('@') {
+            let after = after.trim_start_matches(is_ident);
+            let after = match after.strip_prefix('(') {
+                Some(args) => args.split_once(')').map_or("", |(_, tail)| tail),
+                None => after,
+            };
+            rest = after.trim_start();
+        }
+        let (keyword, tail) =
+            rest.split_at(rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len()));
+        if !["struct", "fn", "const", "override", "alias", "var"].contains(&keyword) {
+            continue;
+        }
+        let mut tail = tail.trim_start();
+        // `var<storage, read>`: skip the address space and access mode.
+        if keyword == "var" && tail.starts_with('<') {
+            tail = tail
+                .split_once('>')
+                .map_or("", |(_, after)| after.trim_start());
+        }
+        let name: String = tail.chars().take_while(|c| is_ident(*c)).collect();
+        if !name.is_empty() {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn parse(name: &str, source: &str) -> naga::Module {
@@ -93,7 +215,7 @@ fn attention_params_layout_matches_every_shader() {
     }
     assert_eq!(
         checked, 6,
-        "every attention kernel and both overview kernels declare AttentionParams"
+        "every attention kernel and both overview kernels are joined with AttentionParams"
     );
 }
 
@@ -422,7 +544,7 @@ fn llm_uniform_layouts_match_every_shader() {
 #[test]
 fn llm_matmul_type_ids_are_ggmls() {
     use gaze::model::llm::TensorType;
-    let source = include_str!("../shaders/llm_matmul.wgsl");
+    let source = gaze::gpu::llm::MATMUL_WGSL;
     for kind in [
         TensorType::F32,
         TensorType::F16,
@@ -433,4 +555,118 @@ fn llm_matmul_type_ids_are_ggmls() {
         let line = format!("const {}: u32 = {}u;", kind.name(), kind.ggml_id());
         assert!(source.contains(&line), "llm_matmul.wgsl lacks `{line}`");
     }
+}
+
+/// What the GPU receives is the file itself followed by the pieces its first line names, in that
+/// order — so the comment is true, and naga's line numbers for the file are its own.
+#[test]
+fn every_shader_file_is_validated_joined_with_the_pieces_it_names() {
+    let bare = bare_files();
+    let joined = shader_files();
+    let bare_names: Vec<&String> = bare.iter().map(|(name, _)| name).collect();
+    let joined_names: Vec<&String> = joined.iter().map(|(name, _)| name).collect();
+    assert_eq!(
+        bare_names, joined_names,
+        "every file in shaders/ has its Rust const in shader_files(), and no other"
+    );
+    let pieces = shared_pieces();
+    for ((name, file), (_, source)) in bare.iter().zip(&joined) {
+        let mut expected = file.clone();
+        for piece in named_pieces(file) {
+            let (_, text) = pieces
+                .iter()
+                .find(|(p, _)| *p == piece)
+                .unwrap_or_else(|| panic!("{name} names shared/{piece}, which does not exist"));
+            expected.push_str(text);
+        }
+        assert!(
+            *source == expected,
+            "{name}: its Rust const is not the file followed by the pieces its first line names \
+             ({:?})",
+            named_pieces(file)
+        );
+    }
+}
+
+/// A shader that uses a name a shared piece declares is joined with that piece, and one joined
+/// with a piece uses at least one of its names: no missing piece, no dead one.
+#[test]
+fn each_shader_is_joined_with_exactly_the_pieces_whose_names_it_uses() {
+    let pieces = shared_pieces();
+    assert!(pieces.len() >= 5, "shared pieces: {pieces:?}");
+    let mut joined_somewhere = BTreeSet::new();
+    for (name, file) in bare_files() {
+        let used = identifiers(&file);
+        let named = named_pieces(&file);
+        for (piece, text) in &pieces {
+            let declared = declarations(text);
+            assert!(!declared.is_empty(), "shared/{piece} declares nothing");
+            let uses: Vec<&String> = declared.iter().filter(|d| used.contains(*d)).collect();
+            let joined = named.contains(piece);
+            assert_eq!(
+                !uses.is_empty(),
+                joined,
+                "{name}: uses {uses:?} of shared/{piece}; joined with it: {joined}"
+            );
+            if joined {
+                joined_somewhere.insert(piece.clone());
+            }
+        }
+    }
+    let all: BTreeSet<String> = pieces.into_iter().map(|(piece, _)| piece).collect();
+    assert_eq!(
+        joined_somewhere, all,
+        "every shared piece is joined somewhere"
+    );
+}
+
+/// Nothing a shared piece declares is declared again in a shader file or in another piece, so the
+/// copies this sharing removed cannot creep back.
+#[test]
+fn no_shader_file_redeclares_what_a_shared_piece_declares() {
+    let mut shared: Vec<(String, String)> = Vec::new();
+    for (piece, text) in shared_pieces() {
+        for declared in declarations(&text) {
+            if let Some((other, _)) = shared.iter().find(|(_, d)| *d == declared) {
+                panic!("`{declared}` is declared in both shared/{other} and shared/{piece}");
+            }
+            shared.push((piece.clone(), declared));
+        }
+    }
+    assert!(
+        shared.iter().any(|(_, d)| d == "AttentionParams")
+            && shared.iter().any(|(_, d)| d == "LOWEST_FINITE")
+            && shared.iter().any(|(_, d)| d == "reduce_sum"),
+        "the declaration scanner missed shared names: {shared:?}"
+    );
+    let joined = shader_files();
+    for (name, file) in bare_files() {
+        let declared = declarations(&file);
+        // The scanner sees at least what naga sees: every entry point of the joined shader.
+        let (_, source) = joined
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("every file has its const");
+        for entry in &parse(&name, source).entry_points {
+            assert!(
+                declared.contains(&entry.name),
+                "{name}: the declaration scanner missed `{}` in {declared:?}",
+                entry.name
+            );
+        }
+        for d in &declared {
+            if let Some((piece, _)) = shared.iter().find(|(_, s)| s == d) {
+                panic!(
+                    "{name} declares `{d}`, which shared/{piece} declares: join the piece instead"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        declarations(
+            "@group(0) @binding(1) var<storage, read> x: array<f32>;\nstruct S {\n    a: u32,\n}\n\
+             @compute @workgroup_size(8, 8)\nfn f() {}\n// fn not_me\nconst C: u32 = 1u;"
+        ),
+        ["x", "S", "f", "C"]
+    );
 }

@@ -27,14 +27,33 @@ use crate::model::attention::{
 };
 use crate::model::positions;
 
+// Each source is the shader's file followed by the shared pieces (shaders/shared/) named on its
+// first line; the file comes first, so naga reports its errors at the file's own line numbers.
+
 /// `shaders/attention_project.wgsl`.
-pub const PROJECT_WGSL: &str = include_str!("../../shaders/attention_project.wgsl");
+pub const PROJECT_WGSL: &str = concat!(
+    include_str!("../../shaders/attention_project.wgsl"),
+    include_str!("../../shaders/shared/attention_params.wgsl"),
+);
 /// `shaders/attention_scores.wgsl`.
-pub const SCORES_WGSL: &str = include_str!("../../shaders/attention_scores.wgsl");
+pub const SCORES_WGSL: &str = concat!(
+    include_str!("../../shaders/attention_scores.wgsl"),
+    include_str!("../../shaders/shared/attention_params.wgsl"),
+    include_str!("../../shaders/shared/attention_mask.wgsl"),
+);
 /// `shaders/attention_softmax.wgsl`.
-pub const SOFTMAX_WGSL: &str = include_str!("../../shaders/attention_softmax.wgsl");
+pub const SOFTMAX_WGSL: &str = concat!(
+    include_str!("../../shaders/attention_softmax.wgsl"),
+    include_str!("../../shaders/shared/attention_params.wgsl"),
+    include_str!("../../shaders/shared/attention_mask.wgsl"),
+    include_str!("../../shaders/shared/lowest_finite.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 /// `shaders/attention_output.wgsl`.
-pub const OUTPUT_WGSL: &str = include_str!("../../shaders/attention_output.wgsl");
+pub const OUTPUT_WGSL: &str = concat!(
+    include_str!("../../shaders/attention_output.wgsl"),
+    include_str!("../../shaders/shared/attention_params.wgsl"),
+);
 
 /// Workgroup width of the projection kernel (`@workgroup_size(64)`).
 const PROJECT_WORKGROUP: u64 = 64;

@@ -28,22 +28,58 @@ use crate::model::llm::forward::{Capture, OVERVIEW_BINS};
 use crate::model::llm::quant::{words_per_block, QuantMatrix};
 use crate::model::llm::{LlamaConfig, LlamaModel};
 
+// Each source is the shader's file followed by the shared pieces (shaders/shared/) named on its
+// first line; the file comes first, so naga reports its errors at the file's own line numbers.
+
 /// The matrix kernels (GEMV, tiled GEMM, embedding lookup).
-pub const MATMUL_WGSL: &str = include_str!("../../shaders/llm_matmul.wgsl");
+pub const MATMUL_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_matmul.wgsl"),
+    include_str!("../../shaders/shared/llm_params.wgsl"),
+);
 /// RMSNorm.
-pub const RMS_NORM_WGSL: &str = include_str!("../../shaders/llm_rms_norm.wgsl");
+pub const RMS_NORM_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_rms_norm.wgsl"),
+    include_str!("../../shaders/shared/llm_params.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 /// RoPE and the KV cache store.
-pub const ROPE_WGSL: &str = include_str!("../../shaders/llm_rope.wgsl");
+pub const ROPE_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_rope.wgsl"),
+    include_str!("../../shaders/shared/llm_params.wgsl"),
+    include_str!("../../shaders/shared/llm_layer_params.wgsl"),
+);
 /// Causal grouped-query attention with captures.
-pub const ATTENTION_WGSL: &str = include_str!("../../shaders/llm_attention.wgsl");
+pub const ATTENTION_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_attention.wgsl"),
+    include_str!("../../shaders/shared/llm_params.wgsl"),
+    include_str!("../../shaders/shared/llm_layer_params.wgsl"),
+    include_str!("../../shaders/shared/lowest_finite.wgsl"),
+    include_str!("../../shaders/shared/online_softmax.wgsl"),
+);
 /// One head's full map, by bands.
-pub const ATTENTION_MAP_WGSL: &str = include_str!("../../shaders/llm_attention_map.wgsl");
+pub const ATTENTION_MAP_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_attention_map.wgsl"),
+    include_str!("../../shaders/shared/lowest_finite.wgsl"),
+    include_str!("../../shaders/shared/online_softmax.wgsl"),
+);
 /// The overview's reduction.
-pub const OVERVIEW_WGSL: &str = include_str!("../../shaders/llm_overview.wgsl");
+pub const OVERVIEW_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_overview.wgsl"),
+    include_str!("../../shaders/shared/llm_params.wgsl"),
+    include_str!("../../shaders/shared/llm_layer_params.wgsl"),
+);
 /// SwiGLU.
-pub const SWIGLU_WGSL: &str = include_str!("../../shaders/llm_swiglu.wgsl");
+pub const SWIGLU_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_swiglu.wgsl"),
+    include_str!("../../shaders/shared/llm_params.wgsl"),
+);
 /// Softmax and top-k of the logits.
-pub const TOP_K_WGSL: &str = include_str!("../../shaders/llm_top_k.wgsl");
+pub const TOP_K_WGSL: &str = concat!(
+    include_str!("../../shaders/llm_top_k.wgsl"),
+    include_str!("../../shaders/shared/llm_params.wgsl"),
+    include_str!("../../shaders/shared/lowest_finite.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 
 /// Lanes of the row kernels (RMSNorm, attention, the map, the overview): one per output
 /// dimension of a 64-wide head; the loop bounds below assume it.
@@ -59,7 +95,7 @@ const CAPTURE_FOCUS: u32 = 1;
 const CAPTURE_OVERVIEW: u32 = 2;
 
 /// The per-pass uniform every LLM kernel reads. Keep in sync with `LlmParams` in
-/// `shaders/llm_*.wgsl` (tests/shaders.rs checks the layout).
+/// `shaders/shared/llm_params.wgsl` (tests/shaders.rs checks the layout).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct LlmParams {
@@ -123,7 +159,8 @@ pub struct NormShape {
     pub pad2: u32,
 }
 
-/// One layer's constants. Keep in sync with `LayerParams` in `shaders/llm_*.wgsl`.
+/// One layer's constants. Keep in sync with `LayerParams` in
+/// `shaders/shared/llm_layer_params.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct LayerParams {

@@ -12,12 +12,31 @@ use super::kernel::{Access, Kernel};
 use super::readback::{Pending, PendingFloats};
 use crate::model::overview::{loop_iterations, OverviewParams};
 
+// Each source is the shader's file followed by the shared pieces (shaders/shared/) named on its
+// first line; the file comes first, so naga reports its errors at the file's own line numbers.
+
 /// The row-statistics kernel's source.
-pub const ROW_STATS_WGSL: &str = include_str!("../../shaders/overview_row_stats.wgsl");
+pub const ROW_STATS_WGSL: &str = concat!(
+    include_str!("../../shaders/overview_row_stats.wgsl"),
+    include_str!("../../shaders/shared/attention_params.wgsl"),
+    include_str!("../../shaders/shared/attention_mask.wgsl"),
+    include_str!("../../shaders/shared/overview.wgsl"),
+    include_str!("../../shaders/shared/lowest_finite.wgsl"),
+    include_str!("../../shaders/shared/online_softmax.wgsl"),
+);
 /// The bins kernel's source.
-pub const BINS_WGSL: &str = include_str!("../../shaders/overview_bins.wgsl");
+pub const BINS_WGSL: &str = concat!(
+    include_str!("../../shaders/overview_bins.wgsl"),
+    include_str!("../../shaders/shared/attention_params.wgsl"),
+    include_str!("../../shaders/shared/attention_mask.wgsl"),
+    include_str!("../../shaders/shared/overview.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 /// The chunk-mass kernel's source.
-pub const CHUNK_MASSES_WGSL: &str = include_str!("../../shaders/chunk_masses.wgsl");
+pub const CHUNK_MASSES_WGSL: &str = concat!(
+    include_str!("../../shaders/chunk_masses.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 
 /// The three pipelines. Long-lived: build once per device.
 #[derive(Debug)]

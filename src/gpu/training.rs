@@ -16,10 +16,21 @@ use super::readback::{Pending, PendingFloats};
 use crate::model::finetune::{FineTuneParams, FineTuneProblem};
 use crate::model::train::{OutputLayer, TrainParams, TrainingSet};
 
+// Each source is the shader's file followed by the shared pieces (shaders/shared/) named on its
+// first line; the file comes first, so naga reports its errors at the file's own line numbers.
+
 /// The training kernel's source.
-pub const TRAIN_WGSL: &str = include_str!("../../shaders/train_output_layer.wgsl");
+pub const TRAIN_WGSL: &str = concat!(
+    include_str!("../../shaders/train_output_layer.wgsl"),
+    include_str!("../../shaders/shared/lowest_finite.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 /// The fine-tune kernel's source.
-pub const FINE_TUNE_WGSL: &str = include_str!("../../shaders/rlhf_finetune.wgsl");
+pub const FINE_TUNE_WGSL: &str = concat!(
+    include_str!("../../shaders/rlhf_finetune.wgsl"),
+    include_str!("../../shaders/shared/lowest_finite.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 
 /// The two pipelines. Long-lived: build once per device.
 #[derive(Debug)]

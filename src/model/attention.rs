@@ -235,8 +235,9 @@ pub enum QueryRows {
 }
 
 /// The uniform block every attention kernel reads.
-/// Keep in sync with `struct AttentionParams` in `shaders/attention_*.wgsl` (a test compares the
-/// field names and offsets with each shader's).
+/// Keep in sync with `struct AttentionParams` in `shaders/shared/attention_params.wgsl`, which
+/// every attention and overview kernel is joined with (a test compares the field names and
+/// offsets with each joined shader's).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct AttentionParams {

@@ -17,10 +17,21 @@ use super::{buffer_entry, instanced_pipeline};
 use crate::model::animation::{ease_arcs, ArcState, EASE_TAU, PARTICLE_SPEED};
 use crate::model::attention::AttentionParams;
 
+// Each source is the shader's file followed by the shared pieces (shaders/shared/) named on its
+// first line; the file comes first, so naga reports its errors at the file's own line numbers.
+
 /// `shaders/arcs.wgsl`.
-pub const ARCS_WGSL: &str = include_str!("../../shaders/arcs.wgsl");
+pub const ARCS_WGSL: &str = concat!(
+    include_str!("../../shaders/arcs.wgsl"),
+    include_str!("../../shaders/shared/arcs_uniform.wgsl"),
+    include_str!("../../shaders/shared/color.wgsl"),
+);
 /// `shaders/arcs_ease.wgsl`.
-pub const ARCS_EASE_WGSL: &str = include_str!("../../shaders/arcs_ease.wgsl");
+pub const ARCS_EASE_WGSL: &str = concat!(
+    include_str!("../../shaders/arcs_ease.wgsl"),
+    include_str!("../../shaders/shared/arcs_uniform.wgsl"),
+    include_str!("../../shaders/shared/reduce.wgsl"),
+);
 
 /// Segments per arc (keep in sync with `SEGMENTS` in `shaders/arcs.wgsl`).
 const SEGMENTS: u32 = 24;
@@ -44,7 +55,8 @@ fn arc_style(colors: [[u8; 3]; 3], target_format: wgpu::TextureFormat) -> ArcSty
     }
 }
 
-/// Keep in sync with `struct Arcs` in `shaders/arcs.wgsl` and `shaders/arcs_ease.wgsl`.
+/// Keep in sync with `struct Arcs` in `shaders/shared/arcs_uniform.wgsl` (both arc shaders are
+/// joined with it).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct ArcsUniform {

@@ -15,8 +15,14 @@ use super::colormap::{shade, Colormap};
 use super::{buffer_entry, instanced_pipeline};
 use crate::model::attention::AttentionParams;
 
+// Each source is the shader's file followed by the shared pieces (shaders/shared/) named on its
+// first line; the file comes first, so naga reports its errors at the file's own line numbers.
+
 /// `shaders/heatmap.wgsl`.
-pub const HEATMAP_WGSL: &str = include_str!("../../shaders/heatmap.wgsl");
+pub const HEATMAP_WGSL: &str = concat!(
+    include_str!("../../shaders/heatmap.wgsl"),
+    include_str!("../../shaders/shared/color.wgsl"),
+);
 
 /// Keep in sync with `struct Heatmap` in `shaders/heatmap.wgsl`.
 #[repr(C)]

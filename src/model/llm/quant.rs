@@ -3,7 +3,7 @@
 //!
 //! GGUF stores a matrix with dims `[cols, rows]` as `rows` rows of `cols / 32` blocks. The file's
 //! Q8_0 (34 bytes) and Q4_0 (18 bytes) blocks are not 4-byte aligned, so every block is repacked
-//! at load into a whole number of words, scale first (`shaders/llm_quant.wgsl` reads the same):
+//! at load into a whole number of words, scale first (`shaders/llm_matmul.wgsl` reads the same):
 //!
 //! | type | words | word 0 | words 1.. |
 //! |------|-------|--------|-----------|
@@ -17,7 +17,7 @@
 //! `Σ_j (d·q_j + m)·x_j = d·Σ_j q_j·x_j + m·Σ_j x_j` — one multiply by `d` per block, not 32.
 //! [`block_dot`] is the twin of `block_dot` in the shader, loop for loop.
 
-// The twin of `shaders/llm_quant.wgsl`: it indexes words the way the shader does, so the two
+// The twin of `shaders/llm_matmul.wgsl`: it indexes words the way the shader does, so the two
 // read alike line by line. Every index is in bounds by construction: `QuantMatrix::new` checks
 // that the words hold `rows × cols / 32` whole blocks, and callers pass `x` of `cols` values.
 #![allow(
@@ -193,7 +193,7 @@ fn high_half(word: u32) -> f32 {
 }
 
 /// `Σ_{j<32} W_j · x[x_base + j]` for the block whose words start at `base`: the twin of
-/// `block_dot` in `shaders/llm_quant.wgsl`.
+/// `block_dot` in `shaders/llm_matmul.wgsl`.
 pub fn block_dot(kind: TensorType, words: &[u32], base: usize, x: &[f32], x_base: usize) -> f32 {
     match kind {
         TensorType::F32 => {
@@ -248,7 +248,7 @@ pub fn block_dot(kind: TensorType, words: &[u32], base: usize, x: &[f32], x_base
 }
 
 /// Value `j` (0..32) of the block whose words start at `base`: the twin of `dequant` in
-/// `shaders/llm_quant.wgsl` (the tiled GEMM reads its tiles this way).
+/// `shaders/llm_matmul.wgsl` (the tiled GEMM reads its tiles this way).
 pub fn dequant(kind: TensorType, words: &[u32], base: usize, j: usize) -> f32 {
     match kind {
         TensorType::F32 => f32::from_bits(words[base + j]),
