@@ -519,14 +519,25 @@ pub fn train(set: &TrainingSet, steps: u32) -> Fit {
     }
 }
 
-/// `KL(p ‖ q) = Σ p ln(p / q)` over the `p > 0` entries. `q` is f32: a probability below the
-/// smallest normal f32 (`1.2e-38`) counts as that.
+/// `KL(p ‖ q) = Σ p ln(p / q)` over the `p > 0` entries, with `q` (a whole distribution over
+/// the same entries) renormalised to sum to 1. `q` is f32: a probability below the smallest
+/// normal f32 (`1.2e-38`) counts as that.
 pub fn kl_divergence(p: &[f64], q: &[f32]) -> f64 {
-    p.iter()
+    // `q` comes from an f32 softmax, whose shares sum to 1 only within f32 rounding; taken as
+    // they are, a fit that matches the counts could print a KL of -1e-8, a number no divergence
+    // can have. Renormalised in f64, Gibbs' inequality (KL ≥ 0) holds up to f64 rounding, and
+    // that last rounding is clamped away.
+    let total: f64 = q.iter().map(|&q| f64::from(q)).sum();
+    if total <= 0.0 {
+        return f64::INFINITY;
+    }
+    let kl: f64 = p
+        .iter()
         .zip(q)
         .filter(|(&p, _)| p > 0.0)
-        .map(|(&p, &q)| p * (p / q.max(f32::MIN_POSITIVE) as f64).ln())
-        .sum()
+        .map(|(&p, &q)| p * (p * total / f64::from(q.max(f32::MIN_POSITIVE))).ln())
+        .sum();
+    kl.max(0.0)
 }
 
 #[cfg(test)]
@@ -536,6 +547,20 @@ mod tests {
 
     fn lesson() -> LessonModel {
         LessonModel::builtin().expect("the shipped lesson model loads")
+    }
+
+    /// A fit equal to the counts up to f32 rounding (shares that do not sum to exactly 1 in
+    /// f32) has a KL of 0, never a negative one.
+    #[test]
+    fn kl_of_a_fit_equal_to_the_counts_is_never_negative() {
+        let counts = [5.0f64, 3.0, 2.0, 1.0];
+        let p: Vec<f64> = counts.iter().map(|c| c / 11.0).collect();
+        for nudge in [1.0f32, 1.0 + f32::EPSILON, 1.0 - f32::EPSILON, 1.000_001] {
+            let q: Vec<f32> = p.iter().map(|&p| p as f32 * nudge).collect();
+            let kl = kl_divergence(&p, &q);
+            assert!((0.0..1e-12).contains(&kl), "nudge {nudge}: KL {kl}");
+        }
+        assert!(kl_divergence(&[0.5, 0.5], &[0.9, 0.1]) > 0.3);
     }
 
     fn settings() -> ForwardSwitches<'static> {
