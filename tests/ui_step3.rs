@@ -7,13 +7,14 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use gaze::app::lesson::Lesson;
 use gaze::model::attention::{attend, AttentionOptions, AttentionResult, QueryRows};
-use gaze::model::lesson::{LessonModel, LessonToken};
+use gaze::model::lesson::LessonModel;
+use gaze::model::transformer::Token;
 use gaze::render::colormap::Colormap;
 use gaze::scene::AttentionScene;
-use gaze::ui::step3_attention::{self, AttentionView};
+use gaze::ui::step3_attention::{self, AttentionLayout, AttentionView};
 
 struct Derived {
-    tokens: Vec<LessonToken>,
+    tokens: Vec<Token>,
     head_names: Vec<String>,
     result: AttentionResult,
 }
@@ -30,7 +31,7 @@ fn derive(scene: &AttentionScene) -> Derived {
         .attention_input(&scene.sentence, scene.heads, options)
         .unwrap();
     Derived {
-        tokens,
+        tokens: tokens.iter().map(Token::from).collect(),
         head_names: model
             .heads()
             .iter()
@@ -272,7 +273,7 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
                         snap: false,
                         particles: true,
                     },
-                    behind: BehindView {
+                    behind: Some(BehindView {
                         tokens: &derived.tokens,
                         result: Some(&derived.result),
                         features: model.features(),
@@ -281,7 +282,7 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
                         weights: &input.heads,
                         stream: &input.x,
                         w_o: model.w_o(),
-                    },
+                    }),
                     message: Some("a message: the sentence has no words"),
                     info: Some("added notes.md (3 words) to the knowledge base"),
                     notice: Some(gaze::app::window::CPU_NOTICE),
@@ -306,4 +307,121 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
     assert!(harness
         .query_by_label("italic = estimated embedding")
         .is_some());
+}
+
+/// A second kind of model — here a toy two-layer decoder written in this test, nothing like the
+/// lesson model — reaches the step-3 view by implementing `TransformerModel` alone: its tokens,
+/// its head's name and its weights are what the view prints, and the lesson-only panel (named
+/// features, weight editing) is absent because the model has no named features.
+#[test]
+fn a_second_model_shows_through_the_step_three_view_by_implementing_the_trait() {
+    use gaze::model::transformer::{HeadMap, HeadRef, ModelError, TransformerModel};
+    use gaze::ui::{show_attention_step, LessonView};
+
+    /// Each token attends to itself and every earlier one, with weight growing with position
+    /// and sharper in later layers: a causal map with a known answer.
+    struct Toy;
+    impl TransformerModel for Toy {
+        fn name(&self) -> String {
+            "a toy decoder".into()
+        }
+        fn layers(&self) -> usize {
+            2
+        }
+        fn heads(&self) -> usize {
+            3
+        }
+        fn tokenize(&self, text: &str) -> Result<Vec<Token>, ModelError> {
+            Ok(text
+                .split_whitespace()
+                .enumerate()
+                .map(|(i, w)| Token {
+                    text: w.to_owned(),
+                    id: Some(i as u32),
+                    note: None,
+                })
+                .collect())
+        }
+        fn attention(&self, text: &str, head: HeadRef) -> Result<HeadMap, ModelError> {
+            self.check_head(head)?;
+            let tokens = self.tokenize(text)?;
+            let n = tokens.len();
+            let power = (head.layer + 1) as f32;
+            let mut weights = vec![0.0f32; n * n];
+            for i in 0..n {
+                let total: f32 = (0..=i).map(|j| ((j + 1) as f32).powf(power)).sum();
+                for j in 0..=i {
+                    weights[i * n + j] = ((j + 1) as f32).powf(power) / total;
+                }
+            }
+            Ok(HeadMap {
+                head,
+                tokens,
+                weights,
+                causal: true,
+            })
+        }
+    }
+
+    let toy = Toy;
+    let head = HeadRef { layer: 1, head: 2 };
+    let map = toy.attention("models read left to right", head).unwrap();
+    let result = map.to_result().unwrap();
+    assert!(toy.features().is_none());
+    assert!(toy.attention("a b", HeadRef { layer: 2, head: 0 }).is_err());
+    let head_names = vec![toy.head_name(head)];
+    assert_eq!(head_names, ["layer 2, head 3"]);
+    let scene = AttentionScene {
+        sentence: "models read left to right".into(),
+        focus: 4,
+        ..AttentionScene::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 900.0))
+        .build_ui_state(
+            |ui, (scene, layout): &mut (AttentionScene, AttentionLayout)| {
+                let view = LessonView {
+                    attention: AttentionView {
+                        tokens: &map.tokens,
+                        head_names: &head_names,
+                        result: Some(&result),
+                        colormap: Colormap::Viridis,
+                        dt: 0.016,
+                        snap: true,
+                        particles: false,
+                    },
+                    behind: toy
+                        .features()
+                        .map(|_| unreachable!("the toy has no features")),
+                    message: None,
+                    info: None,
+                    notice: None,
+                };
+                *layout = show_attention_step(ui, scene, &view);
+            },
+            (scene, AttentionLayout::default()),
+        );
+    harness.run();
+    assert!(harness.query_by_label_contains("layer 2, head 3").is_some());
+    for word in ["models", "read", "left", "right"] {
+        assert!(harness.query_by_label(word).is_some(), "token {word} shown");
+    }
+    // The last row: weights (j+1)² / 55 — 1/55 .. 25/55; the cell's tooltip prints its weight.
+    let last_row: Vec<f32> = result.weights_row(0, 4).unwrap().to_vec();
+    assert!((last_row[4] - 25.0 / 55.0).abs() < 1e-6);
+    let rect = harness.state().1.heatmaps[0];
+    let cell = rect.width() / 5.0;
+    harness.hover_at(rect.min + egui::vec2(4.5 * cell, 4.5 * cell));
+    harness.run();
+    assert!(
+        harness
+            .query_all_by_label_contains("right -> right: 0.4545")
+            .next()
+            .is_some(),
+        "the strongest weight, 25/55, is what the view prints for that cell"
+    );
+    assert!(
+        harness.query_by_label_contains("Behind the gaze").is_none(),
+        "no lesson-only panel for a model without named features"
+    );
 }

@@ -55,8 +55,8 @@ impl StageKey {
 #[derive(Debug)]
 pub struct AttentionStage {
     key: StageKey,
-    /// The sentence's tokens.
-    pub tokens: Vec<LessonToken>,
+    /// The sentence's tokens, as the views show them.
+    pub tokens: Vec<crate::model::transformer::Token>,
     /// Names of the heads shown.
     pub head_names: Vec<String>,
     /// Each token's vector in the residual stream (`N × d_model`): its embedding, plus the
@@ -264,7 +264,10 @@ impl Lesson {
         };
         *stage = Some(AttentionStage {
             key,
-            tokens,
+            tokens: tokens
+                .iter()
+                .map(crate::model::transformer::Token::from)
+                .collect(),
             head_names: self
                 .model
                 .heads()

@@ -273,7 +273,7 @@ impl Session {
         let attention = self.attention.as_ref().map(|stage| {
             let (mut attention, behind) = stage.views(model, dt);
             attention.snap = self.snap_arcs;
-            (attention, behind)
+            (attention, Some(behind))
         });
         let view = ScreenView {
             notice: lines.notice.as_deref(),

@@ -529,6 +529,54 @@ pub struct AttentionResult {
 }
 
 impl AttentionResult {
+    /// A result that carries only weights, `[head][n][n]`: a map computed elsewhere (a real
+    /// model's head, `model::transformer`) as the step-3 view reads one. Q, K, V, the scores and
+    /// the output are empty, so the views that print them show nothing.
+    pub fn from_weights(
+        n: usize,
+        heads: usize,
+        causal: bool,
+        weights: Vec<f32>,
+    ) -> Result<Self, AttentionError> {
+        if n == 0 {
+            return Err(AttentionError::NoTokens);
+        }
+        if heads == 0 {
+            return Err(AttentionError::NoHeads);
+        }
+        if weights.len() != heads.saturating_mul(n).saturating_mul(n) {
+            return Err(AttentionError::MatrixData {
+                what: "the attention weights".into(),
+                rows: heads.saturating_mul(n),
+                cols: n,
+                len: weights.len(),
+            });
+        }
+        let count = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        Ok(Self {
+            params: AttentionParams {
+                n_tokens: count(n),
+                d_model: 0,
+                d_k: 0,
+                n_heads: count(heads),
+                query_start: 0,
+                query_count: count(n),
+                causal: u32::from(causal),
+                positions: 0,
+                use_key_mask: 0,
+                scale: 1.0,
+                pad0: 0,
+                pad1: 0,
+            },
+            q: Vec::new(),
+            k: Vec::new(),
+            v: Vec::new(),
+            scores: Vec::new(),
+            weights,
+            output: Vec::new(),
+        })
+    }
+
     fn matrix_row<'a>(&self, data: &'a [f32], head: usize, query: usize) -> Option<&'a [f32]> {
         let window = query.checked_sub(self.params.query_start as usize)?;
         if window >= self.params.rows() || head >= self.params.heads() {

@@ -28,3 +28,4 @@ pub mod rlhf;
 pub mod sample;
 pub mod tokenizer;
 pub mod train;
+pub mod transformer;

@@ -6,15 +6,16 @@
 use egui::{Pos2, Rect, Sense, Vec2};
 
 use crate::model::attention::{AttentionResult, HeadWeights, Matrix};
-use crate::model::lesson::{LessonToken, Projection, WeightEdit, MAX_EDITED_WEIGHT};
+use crate::model::lesson::{Projection, WeightEdit, MAX_EDITED_WEIGHT};
 use crate::model::residual::carried_forward;
+use crate::model::transformer::Token;
 use crate::scene::AttentionScene;
 use crate::ui::theme::palette;
 
 /// What the panel shows, derived by the app.
 pub struct BehindView<'a> {
     /// The sentence's tokens.
-    pub tokens: &'a [LessonToken],
+    pub tokens: &'a [Token],
     /// The computed attention (readback); `None` while it is in flight.
     pub result: Option<&'a AttentionResult>,
     /// Names of the embedding features (rows of the weights).

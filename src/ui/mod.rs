@@ -20,8 +20,9 @@ use step3_attention::{AttentionLayout, AttentionView};
 pub struct LessonView<'a> {
     /// Step 3's maps and arcs.
     pub attention: AttentionView<'a>,
-    /// The numbers behind them.
-    pub behind: BehindView<'a>,
+    /// The numbers behind them — Q, K, V over named features, the weight editor: the lesson
+    /// model's, shown only for a model that has named features (`None` hides the panel).
+    pub behind: Option<BehindView<'a>>,
     /// A problem to show (a refused sentence, a GPU error); the view keeps its last good state.
     pub message: Option<&'a str>,
     /// Something to tell the user (a document added to the knowledge base).
@@ -44,13 +45,17 @@ pub fn show_attention_step(
         });
     }
     // Hidden with the controls (H): the maps then take the whole width.
-    if presenter::controls_shown(ui) {
+    if let Some(behind) = view
+        .behind
+        .as_ref()
+        .filter(|_| presenter::controls_shown(ui))
+    {
         egui::Panel::right("behind the gaze")
             .resizable(true)
             .default_size(400.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    behind_the_gaze::show(ui, scene, &view.behind, 0);
+                    behind_the_gaze::show(ui, scene, behind, 0);
                 });
             });
     }

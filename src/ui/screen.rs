@@ -23,8 +23,9 @@ pub struct ScreenView<'a> {
     pub recovery: Option<&'a str>,
     /// A passing status in the top bar, where it moves nothing (an export being saved, saved).
     pub status: Option<&'a str>,
-    /// Step 3's maps and the numbers behind them, once computed.
-    pub attention: Option<(AttentionView<'a>, BehindView<'a>)>,
+    /// Step 3's maps and (for a model with named features) the numbers behind them, once
+    /// computed.
+    pub attention: Option<(AttentionView<'a>, Option<BehindView<'a>>)>,
     /// Steps 1 and 2's optimisers.
     pub training: &'a TrainingViews<'a>,
     /// Step 4's context.

@@ -9,9 +9,9 @@
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2};
 
 use crate::model::attention::AttentionResult;
-use crate::model::lesson::LessonToken;
 use crate::model::positions::Positions;
 use crate::model::tokenizer::MAX_LINE_CHARS;
+use crate::model::transformer::Token;
 use crate::render::arcs::{ArcFrame, ArcsCallback};
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapCallback;
@@ -25,7 +25,7 @@ const MAX_PASTE_INTO_SENTENCE: usize = MAX_LINE_CHARS * 4;
 /// What the panel shows, derived from the scene by the app.
 pub struct AttentionView<'a> {
     /// The sentence's tokens.
-    pub tokens: &'a [LessonToken],
+    pub tokens: &'a [Token],
     /// Names of the heads shown.
     pub head_names: &'a [String],
     /// The computed attention (a readback, for the printed numbers); `None` until it arrives.
@@ -103,7 +103,7 @@ pub fn show(
             ));
         });
     }
-    if view.tokens.iter().any(|t| t.source.is_estimated()) {
+    if view.tokens.iter().any(|t| t.note.is_some()) {
         ui.label(egui::RichText::new("italic = estimated embedding").small());
     }
     ui.add_space(8.0);
@@ -140,16 +140,15 @@ pub fn show(
 /// Above this many tokens the focus picker is a slider instead of a row of buttons.
 const MAX_TOKEN_BUTTONS: usize = 40;
 
-fn token_button(ui: &mut egui::Ui, scene: &mut AttentionScene, index: usize, token: &LessonToken) {
+fn token_button(ui: &mut egui::Ui, scene: &mut AttentionScene, index: usize, token: &Token) {
     let mut text = egui::RichText::new(&token.text).size(text_size(ui, 20.0));
-    if token.source.is_estimated() {
+    if token.note.is_some() {
         text = text.italics();
     }
     let response = ui.selectable_label(scene.focus == index, text);
-    let response = if token.source.is_estimated() {
-        response.on_hover_text("estimated embedding: this word is not in the curated vocabulary")
-    } else {
-        response
+    let response = match &token.note {
+        Some(note) => response.on_hover_text(note),
+        None => response,
     };
     if response.clicked() {
         scene.focus = index;
