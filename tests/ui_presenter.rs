@@ -468,3 +468,52 @@ fn typing_in_the_sentence_box_builds_no_pipeline() {
         "a frame drew with a pipeline built after the painter's: {frames:?}"
     );
 }
+
+/// What the focus token carries to the next layer is computed once its numbers land and again
+/// only when the focus or the residual switch changes — not in every frame — and it is the
+/// model's `carried_forward` of those numbers.
+#[test]
+fn what_the_focus_carries_is_computed_once_per_focus_not_per_frame() {
+    use gaze::model::residual::carried_forward;
+
+    let ctx = &common::gpu().0;
+    let mut session = Session::new(Lesson::new(ctx).expect("lesson"), Presenter::default());
+    let mut scene = Scene::default();
+    session.derive(ctx, &scene, Readbacks::Wait);
+    let first = session
+        .attention()
+        .and_then(|s| s.carried())
+        .map(|(f, r, c)| (f, r, c as *const _));
+    let (focus, residual, pointer) = first.expect("computed once the numbers landed");
+    assert_eq!(
+        (focus, residual),
+        (scene.attention.focus, scene.attention.residual_norm)
+    );
+    for _ in 0..3 {
+        session.derive(ctx, &scene, Readbacks::Wait);
+        let again = session
+            .attention()
+            .and_then(|s| s.carried())
+            .map(|(_, _, c)| c as *const _);
+        assert_eq!(
+            again,
+            Some(pointer),
+            "a frame with nothing changed recomputed it"
+        );
+    }
+    scene.attention.focus = 1;
+    scene.attention.residual_norm = true;
+    session.derive(ctx, &scene, Readbacks::Wait);
+    let stage = session.attention().expect("stage");
+    let (focus, residual, carried) = stage.carried().expect("recomputed for the new focus");
+    assert_eq!((focus, residual), (1, true));
+    let expected = carried_forward(
+        stage.stream.row(1).expect("row"),
+        stage.result.as_ref().expect("numbers"),
+        1,
+        session.lesson().model.w_o(),
+        true,
+    )
+    .expect("shapes fit");
+    assert_eq!(*carried, expected);
+}

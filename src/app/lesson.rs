@@ -9,10 +9,12 @@ use wgpu::util::DeviceExt;
 
 use crate::gpu::attention::{start_read_back, PendingReadback};
 use crate::gpu::{AttentionBuffers, AttentionKernels, GpuContext, GpuError};
+use crate::model::attention::Matrix;
 use crate::model::attention::{
     AttentionInput, AttentionOptions, AttentionParams, AttentionResult, PackedAttention, QueryRows,
 };
 use crate::model::lesson::{LessonError, LessonModel, LessonToken};
+use crate::model::residual::{carried_forward, CarriedForward};
 use crate::scene::AttentionScene;
 
 /// Why step 3 could not be computed.
@@ -75,6 +77,9 @@ pub struct AttentionStage {
     /// panel then prints no numbers rather than stale ones).
     pub result: Option<AttentionResult>,
     pending: Option<PendingReadback>,
+    /// What the focus token carries to the next layer, for the focus and residual switch it was
+    /// computed for (recomputed when either or the numbers change, not every frame).
+    carried: Option<CarriedCache>,
     /// Bumped whenever the buffers are new GPU objects (not rewritten in place), so whatever
     /// binds them (the renderers) knows to rebuild.
     pub generation: u64,
@@ -117,6 +122,7 @@ impl AttentionStage {
                 weights: &self.weights,
                 stream: &self.stream,
                 w_o: model.w_o(),
+                carried: self.carried(),
             },
         )
     }
@@ -127,6 +133,7 @@ impl AttentionStage {
         match self.pending.take() {
             Some(pending) if pending.is_ready() => {
                 self.result = Some(pending.take()?);
+                self.carried = None;
                 Ok(true)
             }
             other => {
@@ -136,13 +143,52 @@ impl AttentionStage {
         }
     }
 
+    /// Brings the focus token's [`CarriedForward`] up to date (`Σ_h O_h·W_O`, and with residual +
+    /// norm `LayerNorm(x + Σ_h O_h·W_O)`): computed once the numbers are in, and again only when
+    /// the focus or the switch changes.
+    pub fn update_carried(&mut self, w_o: &Matrix, focus: usize, residual_norm: bool) {
+        let fresh = self
+            .carried
+            .as_ref()
+            .is_some_and(|c| c.focus == focus && c.residual_norm == residual_norm);
+        if fresh {
+            return;
+        }
+        let value = self.result.as_ref().and_then(|result| {
+            let stream = self.stream.row(focus)?;
+            carried_forward(stream, result, focus, w_o, residual_norm)
+        });
+        self.carried = value.map(|value| CarriedCache {
+            focus,
+            residual_norm,
+            value,
+        });
+    }
+
+    /// The focus token's [`CarriedForward`] as last computed, with the focus and switch it is
+    /// for (a view computes its own if they no longer match).
+    pub fn carried(&self) -> Option<(usize, bool, &CarriedForward)> {
+        self.carried
+            .as_ref()
+            .map(|c| (c.focus, c.residual_norm, &c.value))
+    }
+
     /// Waits for the readback (headless rendering and tests).
     pub fn wait_readback(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
         if let Some(pending) = self.pending.take() {
             self.result = Some(pending.wait(ctx)?);
+            self.carried = None;
         }
         Ok(())
     }
+}
+
+/// A [`CarriedForward`] and what it was computed for.
+#[derive(Debug)]
+struct CarriedCache {
+    focus: usize,
+    residual_norm: bool,
+    value: CarriedForward,
 }
 
 /// Where attention is computed.
@@ -282,6 +328,7 @@ impl Lesson {
             buffers: computed.buffers,
             result: computed.result,
             pending: computed.pending,
+            carried: None,
             generation: if computed.reused {
                 last_generation
             } else {

@@ -210,6 +210,7 @@ impl Session {
                 }
                 Readbacks::Wait => stage.wait_readback(ctx)?,
             }
+            stage.update_carried(self.lesson.model.w_o(), scene.focus, scene.residual_norm);
         }
         refused.map_or(Ok(()), Err)
     }

@@ -7,7 +7,7 @@ use egui::{Pos2, Rect, Sense, Vec2};
 
 use crate::model::attention::{AttentionResult, HeadWeights, Matrix};
 use crate::model::lesson::{Projection, WeightEdit, MAX_EDITED_WEIGHT};
-use crate::model::residual::carried_forward;
+use crate::model::residual::{carried_forward, CarriedForward};
 use crate::model::transformer::Token;
 use crate::scene::AttentionScene;
 use crate::ui::theme::palette;
@@ -30,6 +30,9 @@ pub struct BehindView<'a> {
     pub stream: &'a Matrix,
     /// `W_O`: value dimensions → features.
     pub w_o: &'a Matrix,
+    /// What the focus token carries on, as the app last computed it, with the focus and the
+    /// residual switch it is for (`None`: computed here).
+    pub carried: Option<(usize, bool, &'a CarriedForward)>,
 }
 
 /// A horizontal bar for `value` in `[-scale, scale]`: blue right of the centre line when positive,
@@ -195,9 +198,20 @@ fn carried(
     let Some(stream) = view.stream.row(focus) else {
         return;
     };
-    let Some(forward) = carried_forward(stream, result, focus, view.w_o, scene.residual_norm)
-    else {
-        return;
+    // The app's copy when it is for this focus and switch (every frame in a steady scene);
+    // computed here only in the frame a click changed them, before the app catches up.
+    let computed;
+    let forward = match view.carried {
+        Some((f, residual_norm, forward)) if f == focus && residual_norm == scene.residual_norm => {
+            forward
+        }
+        _ => match carried_forward(stream, result, focus, view.w_o, scene.residual_norm) {
+            Some(forward) => {
+                computed = forward;
+                &computed
+            }
+            None => return,
+        },
     };
     let token = view.tokens.get(focus).map_or("", |t| t.text.as_str());
     ui.add_space(8.0);
