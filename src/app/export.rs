@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::app::session::StatusLines;
 use crate::gpu::{GpuContext, GpuError};
 
 /// A texture's pixels on their way back from the GPU.
@@ -226,5 +227,142 @@ mod tests {
         let bytes = png_bytes(&image).unwrap();
         let back = image::load_from_memory(&bytes).unwrap().to_rgba8();
         assert_eq!(back, image);
+    }
+}
+
+/// A window's exports (key S): the one whose pixels are on their way back from the GPU, the one
+/// being encoded and written on another thread (native), and where they go. Frames poll it;
+/// nothing here waits.
+#[derive(Debug, Default)]
+pub struct ExportQueue {
+    /// A PNG export on its way back from the GPU, and the step it shows.
+    pending: Option<(PendingImage, u8)>,
+    /// An export being encoded and written on another thread: where it went, or why not.
+    #[cfg(not(target_arch = "wasm32"))]
+    saving: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    /// Where exports are saved (native; the web build downloads them).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    dir: Option<PathBuf>,
+}
+
+impl ExportQueue {
+    /// Exports saved into `dir` (the working directory when `None`).
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Self {
+            dir,
+            ..Self::default()
+        }
+    }
+
+    /// Queues an export whose readback has started; refused while one is still being saved.
+    pub fn start(&mut self, pending: PendingImage, step: u8) -> Result<(), String> {
+        if self.pending.is_some() {
+            return Err("an export is still being saved; press S again in a moment".into());
+        }
+        self.pending = Some((pending, step));
+        Ok(())
+    }
+
+    /// Whether an export's pixels are still on their way back (a new one must wait).
+    pub fn awaiting_pixels(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Takes over `other`'s export in progress (a window rebuilt on a new device keeps saving).
+    pub fn carry_on_from(&mut self, other: ExportQueue) {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.saving = other.saving;
+        }
+        self.dir = other.dir;
+    }
+
+    /// Whether an export is still on its way to its file.
+    pub fn busy(&self) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.saving.is_some() {
+            return true;
+        }
+        self.pending.is_some()
+    }
+
+    /// Hands a landed export to be saved (natively on another thread: encoding a 4x PNG takes
+    /// longer than a frame), and reports a finished save.
+    pub fn poll(&mut self, ctx: &GpuContext, lines: &mut StatusLines) {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(saving) = &self.saving {
+            if let Ok(result) = saving.try_recv() {
+                match result {
+                    Ok(saved) => lines.status = Some(saved),
+                    Err(error) => {
+                        lines.status = None;
+                        lines.message = Some(error);
+                    }
+                }
+                self.saving = None;
+            }
+        }
+        let ready = match self.pending.as_ref().map(|(p, _)| p.poll(ctx)) {
+            None | Some(Ok(false)) => return,
+            Some(Ok(true)) => true,
+            Some(Err(error)) => {
+                lines.message = Some(format!("the export failed: {error}"));
+                false
+            }
+        };
+        let Some((pending, step)) = self.pending.take() else {
+            return;
+        };
+        if !ready {
+            return;
+        }
+        match pending.take() {
+            Ok(image) => self.save(image, step, lines),
+            Err(error) => lines.message = Some(format!("the export failed: {error}")),
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn save(&mut self, image: image::RgbaImage, step: u8, _lines: &mut StatusLines) {
+        let dir = self
+            .dir
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("."));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let path = next_export_path(&dir, step);
+            let result = image
+                .save(&path)
+                .map(|()| {
+                    format!(
+                        "saved {} ({}x{} pixels)",
+                        path.display(),
+                        image.width(),
+                        image.height()
+                    )
+                })
+                .map_err(|e| format!("could not save {}: {e}", path.display()));
+            // The window may have closed meanwhile; then nobody needs to hear.
+            let _ = sender.send(result);
+        });
+        self.saving = Some(receiver);
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn save(&mut self, image: image::RgbaImage, step: u8, lines: &mut StatusLines) {
+        let name = format!("gaze-step{step}.png");
+        let result = png_bytes(&image)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| crate::app::browser::download(&name, &bytes, "image/png"));
+        match result {
+            Ok(()) => {
+                lines.status = Some(format!(
+                    "downloaded {name} ({}x{} pixels)",
+                    image.width(),
+                    image.height()
+                ))
+            }
+            Err(error) => lines.message = Some(format!("could not download {name}: {error}")),
+        }
     }
 }

@@ -299,6 +299,54 @@ mod browser {
     }
 }
 
+/// The crash recovery of one run: where a panic saves the scene, the copy it
+/// saves, and the scene a previous crash left, offered back until the user answers.
+#[derive(Default)]
+pub struct RunRecovery {
+    /// Where a panic saves the scene (none where this platform has nowhere to keep it).
+    pub store: Option<RecoveryStore>,
+    /// The panic hook's copy of the scene.
+    pub snapshot: SceneSnapshot,
+    /// The scene a previous crash left, until the user answers.
+    pub offer: Option<RecoveryOffer>,
+}
+
+impl RunRecovery {
+    /// Reads what a previous crash left and installs the panic hook that saves this run's scene
+    /// (chained before the hook already installed: the page's failure message, or the default).
+    /// A saved scene that cannot be read is said in `message` (the window shows it).
+    pub fn start(scene: &crate::scene::Scene, message: &mut Option<String>) -> Self {
+        let store = RecoveryStore::for_this_platform();
+        let offer = match store.as_ref().map(RecoveryStore::pending_offer) {
+            Some(Ok(offer)) => offer,
+            Some(Err(error)) => {
+                *message = Some(format!(
+                    "a scene saved after a crash could not be read: {error}"
+                ));
+                None
+            }
+            None => None,
+        };
+        if let (Some(store), Some(_)) = (&store, &offer) {
+            crate::gpu::context::report(&format!(
+                "gaze: a scene saved when Gaze last stopped unexpectedly is waiting in {}; the \
+                 window offers to restore it",
+                store.describe()
+            ));
+        }
+        let snapshot = SceneSnapshot::default();
+        snapshot.update(scene);
+        if let Some(store) = &store {
+            install_panic_hook(snapshot.clone(), store.clone());
+        }
+        Self {
+            store,
+            snapshot,
+            offer,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,9 +19,10 @@ use winit::event::WindowEvent;
 use winit::event_loop::{ActiveEventLoop, EventLoop, EventLoopProxy};
 use winit::window::{Window, WindowId};
 
-use crate::app::export::PendingImage;
+use crate::app::export::{ExportQueue, PendingImage};
 use crate::app::lesson::Lesson;
 use crate::app::paint::{ScreenPainter, ScreenShapes};
+use crate::app::recovery::RunRecovery;
 use crate::app::session::{Readbacks, Session};
 use crate::gpu::GpuContext;
 use crate::scene::Scene;
@@ -192,7 +193,7 @@ async fn connect(
 #[cfg(not(target_arch = "wasm32"))]
 pub fn run(scene: Scene, mut options: WindowOptions) -> Result<(), WindowError> {
     let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
-    let recovery = Recovery::start(&scene, &mut options);
+    let recovery = RunRecovery::start(&scene, &mut options.message);
     let mut app = GazeApp::new(scene, options, event_loop.create_proxy());
     app.recovery = recovery;
     event_loop.run_app(&mut app)?;
@@ -213,56 +214,11 @@ pub fn spawn(
     let mut options = options;
     let event_loop = EventLoop::<AppEvent>::with_user_event().build()?;
     let proxy = event_loop.create_proxy();
-    let recovery = Recovery::start(&scene, &mut options);
+    let recovery = RunRecovery::start(&scene, &mut options.message);
     let mut app = GazeApp::new(scene, options, proxy.clone(), page);
     app.recovery = recovery;
     event_loop.spawn_app(app);
     Ok(proxy)
-}
-
-/// The crash recovery of one run (`app::recovery`): where a panic saves the scene, the copy it
-/// saves, and the scene a previous crash left, offered back until the user answers.
-#[derive(Default)]
-struct Recovery {
-    store: Option<crate::app::recovery::RecoveryStore>,
-    snapshot: crate::app::recovery::SceneSnapshot,
-    offer: Option<crate::app::recovery::RecoveryOffer>,
-}
-
-impl Recovery {
-    /// Reads what a previous crash left and installs the panic hook that saves this run's scene
-    /// (chained before the hook already installed: the page's failure message, or the default).
-    fn start(scene: &Scene, options: &mut WindowOptions) -> Self {
-        use crate::app::recovery::{install_panic_hook, RecoveryStore};
-        let store = RecoveryStore::for_this_platform();
-        let offer = match store.as_ref().map(RecoveryStore::pending_offer) {
-            Some(Ok(offer)) => offer,
-            Some(Err(error)) => {
-                options.message = Some(format!(
-                    "a scene saved after a crash could not be read: {error}"
-                ));
-                None
-            }
-            None => None,
-        };
-        if let (Some(store), Some(_)) = (&store, &offer) {
-            crate::gpu::context::report(&format!(
-                "gaze: a scene saved when Gaze last stopped unexpectedly is waiting in {}; the \
-                 window offers to restore it",
-                store.describe()
-            ));
-        }
-        let snapshot = crate::app::recovery::SceneSnapshot::default();
-        snapshot.update(scene);
-        if let Some(store) = &store {
-            install_panic_hook(snapshot.clone(), store.clone());
-        }
-        Self {
-            store,
-            snapshot,
-            offer,
-        }
-    }
 }
 
 /// The application: the scene the user edits and, once connected, the window's state.
@@ -281,7 +237,7 @@ pub struct GazeApp {
     /// The fault to inject has been injected (`--inject-fault`).
     fault_done: bool,
     /// Crash recovery: the panic hook's copy of the scene, and a scene offered back.
-    recovery: Recovery,
+    recovery: RunRecovery,
     /// The page around the canvas (`app::web`), told when the GPU connects and after frames.
     #[cfg(target_arch = "wasm32")]
     page: Box<dyn PageHooks>,
@@ -314,7 +270,7 @@ impl GazeApp {
             estimated: None,
             lost: None,
             fault_done: false,
-            recovery: Recovery::default(),
+            recovery: RunRecovery::default(),
             #[cfg(target_arch = "wasm32")]
             page,
         }
@@ -496,14 +452,8 @@ pub struct WindowState {
     proxy: EventLoopProxy<AppEvent>,
     /// Press S at this frame (`--export-at-frame`).
     export_at_frame: Option<u64>,
-    /// A PNG export on its way back from the GPU, and the step it shows.
-    export: Option<(PendingImage, u8)>,
-    /// Where exports are saved (native).
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    export_dir: Option<std::path::PathBuf>,
-    /// An export being encoded and written on another thread: where it went, or why not.
-    #[cfg(not(target_arch = "wasm32"))]
-    saving: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
+    /// Exports (key S) on their way to their files.
+    exports: ExportQueue,
     /// An injected surface fault the next acquired frame is treated as (`--inject-fault`).
     surface_fault: Option<crate::app::faults::FaultKind>,
     /// Redraws left in an injected minimise (the window reports 0×0 meanwhile).
@@ -600,10 +550,7 @@ impl WindowState {
             frames: 0,
             export_at_frame: options.export_at_frame,
             proxy,
-            export: None,
-            export_dir: options.export_dir.clone(),
-            #[cfg(not(target_arch = "wasm32"))]
-            saving: None,
+            exports: ExportQueue::new(options.export_dir.clone()),
             surface_fault: None,
             minimised_redraws: 0,
             recovery_choice: None,
@@ -643,12 +590,8 @@ impl WindowState {
         state.session.lines.info = info;
         state.session.lines.recovery = recovery;
         state.frames = self.frames;
-        state.export_dir = self.export_dir;
         state.export_at_frame = self.export_at_frame;
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            state.saving = self.saving;
-        }
+        state.exports.carry_on_from(self.exports);
         state.session.lines.message = Some(format!(
             "The GPU device was lost ({why}). Gaze connected to it again and recomputed your scene."
         ));
@@ -786,7 +729,7 @@ impl WindowState {
         let dt = now.duration_since(self.last_frame).as_secs_f32();
         self.last_frame = now;
         let input = self.egui_state.take_egui_input(&self.window);
-        self.poll_export();
+        self.exports.poll(&self.ctx, &mut self.session.lines);
         // The window manager (or the browser's Esc) may have left full screen without F.
         self.session.presenter.fullscreen = self.window.fullscreen().is_some();
         let (output, screen) = self.run_screen(input, scene, dt);
@@ -935,7 +878,7 @@ impl WindowState {
     /// the same layout in points, so the same picture, sharper — and starts reading it back.
     /// The arcs do not advance (dt = 0): the export shows the animation as it stands.
     fn start_export(&mut self, scene: &mut Scene, scale: u32) -> Result<(), String> {
-        if self.export.is_some() {
+        if self.exports.awaiting_pixels() {
             return Err("an export is still being saved; press S again in a moment".into());
         }
         let scale = scale.clamp(1, 4);
@@ -987,100 +930,9 @@ impl WindowState {
             format,
         );
         self.painter.free_textures(&mut shapes);
-        self.export = Some((pending, scene.step));
+        self.exports.start(pending, scene.step)?;
         self.session.lines.status = Some(format!("saving a {width}x{height} PNG…"));
         Ok(())
-    }
-
-    /// Whether an export is still on its way to its file.
-    fn exporting(&self) -> bool {
-        #[cfg(not(target_arch = "wasm32"))]
-        if self.saving.is_some() {
-            return true;
-        }
-        self.export.is_some()
-    }
-
-    /// Hands a landed export to be saved (natively on another thread: encoding a 4x PNG takes
-    /// longer than a frame), and reports a finished save.
-    fn poll_export(&mut self) {
-        #[cfg(not(target_arch = "wasm32"))]
-        if let Some(saving) = &self.saving {
-            if let Ok(result) = saving.try_recv() {
-                match result {
-                    Ok(saved) => self.session.lines.status = Some(saved),
-                    Err(error) => {
-                        self.session.lines.status = None;
-                        self.session.lines.message = Some(error);
-                    }
-                }
-                self.saving = None;
-            }
-        }
-        let ready = match self.export.as_ref().map(|(p, _)| p.poll(&self.ctx)) {
-            None | Some(Ok(false)) => return,
-            Some(Ok(true)) => true,
-            Some(Err(error)) => {
-                self.session.lines.message = Some(format!("the export failed: {error}"));
-                false
-            }
-        };
-        let Some((pending, step)) = self.export.take() else {
-            return;
-        };
-        if !ready {
-            return;
-        }
-        match pending.take() {
-            Ok(image) => self.save_export(image, step),
-            Err(error) => self.session.lines.message = Some(format!("the export failed: {error}")),
-        }
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn save_export(&mut self, image: image::RgbaImage, step: u8) {
-        let dir = self
-            .export_dir
-            .clone()
-            .unwrap_or_else(|| std::path::PathBuf::from("."));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let path = crate::app::export::next_export_path(&dir, step);
-            let result = image
-                .save(&path)
-                .map(|()| {
-                    format!(
-                        "saved {} ({}x{} pixels)",
-                        path.display(),
-                        image.width(),
-                        image.height()
-                    )
-                })
-                .map_err(|e| format!("could not save {}: {e}", path.display()));
-            // The window may have closed meanwhile; then nobody needs to hear.
-            let _ = sender.send(result);
-        });
-        self.saving = Some(receiver);
-    }
-
-    #[cfg(target_arch = "wasm32")]
-    fn save_export(&mut self, image: image::RgbaImage, step: u8) {
-        let name = format!("gaze-step{step}.png");
-        let result = crate::app::export::png_bytes(&image)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| crate::app::browser::download(&name, &bytes, "image/png"));
-        match result {
-            Ok(()) => {
-                self.session.lines.status = Some(format!(
-                    "downloaded {name} ({}x{} pixels)",
-                    image.width(),
-                    image.height()
-                ))
-            }
-            Err(error) => {
-                self.session.lines.message = Some(format!("could not download {name}: {error}"))
-            }
-        }
     }
 }
 
@@ -1216,7 +1068,7 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                 }
                 // The last frame waits for an export still being saved (at most ~10 s more).
                 let last = self.options.frames.is_some_and(|n| {
-                    state.frames + 1 >= n && (!state.exporting() || state.frames + 1 >= n + 600)
+                    state.frames + 1 >= n && (!state.exports.busy() || state.frames + 1 >= n + 600)
                 });
                 let image = state.frame(&mut self.scene, last && self.options.screenshot.is_some());
                 self.after_frame();
