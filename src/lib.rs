@@ -5,10 +5,11 @@
 //! - [`ui`]: egui panels, one per file; they edit the scene, never the GPU;
 //! - [`render`]: instanced drawing straight from the compute buffers;
 //! - [`gpu`]: a wgpu context and compute kernels that mirror `model`;
-//! - [`model`]: pure Rust — the spec and the CPU reference; no wgpu, no egui;
-//! - [`scene`]: the serializable state every layer reads (the public scene-file format);
-//! - [`link`]: a scene as a URL fragment (the web build's address bar).
-
+//! - [`link`]: a scene as a URL fragment (the web build's address bar);
+//! - [`scene`]: the serializable state every layer above reads (the public scene-file format);
+//!   it is made of `model`'s types and its validation asks the model's shape — `scene` imports
+//!   `model`, never the reverse;
+//! - [`model`]: pure Rust — the spec and the CPU reference; no wgpu, no egui.
 //!
 //! `model`, `scene`, `scene_library` and `link` build without the `app` feature (no GPU, no
 //! window): the fuzzers in `fuzz/` use that build.

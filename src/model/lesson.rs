@@ -15,6 +15,7 @@
 //! `the best database is`, `is` attends most to `database`, then to `best`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -236,6 +237,42 @@ struct HeadEntry {
     w_q: NamedWeights,
     w_k: NamedWeights,
     w_v: NamedWeights,
+}
+
+/// A lesson model's shape without its numbers: the names its weights are addressed by and how
+/// many heads it has. What a scene's weight edits are checked against ([`WeightEdit`] names a
+/// head, a feature and a dimension), so validating a scene never parses a model file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LessonShape {
+    /// Names of the embedding features: the rows of `W_Q`, `W_K` and `W_V`.
+    pub features: Vec<String>,
+    /// Names of the query/key (head) dimensions: the columns of `W_Q` and `W_K`.
+    pub head_dims: Vec<String>,
+    /// Names of the value dimensions: the columns of `W_V`.
+    pub value_dims: Vec<String>,
+    /// How many heads the model has; an edit names a head from 0 to `heads - 1`.
+    pub heads: usize,
+}
+
+impl LessonShape {
+    /// The names of `matrix`'s columns: value dimensions for `W_V`, head dimensions otherwise.
+    pub fn dims(&self, matrix: Projection) -> &[String] {
+        match matrix {
+            Projection::WV => &self.value_dims,
+            Projection::WQ | Projection::WK => &self.head_dims,
+        }
+    }
+}
+
+/// The shipped lesson model's shape (its curated words only: the estimated embeddings add words,
+/// not names), read from `assets/lesson_model.json` on first use and kept for the process's life,
+/// so every scene validation after the first costs no parsing. `None` when the shipped file does
+/// not load; validation then checks what it can without the names.
+pub fn curated_shape() -> Option<&'static LessonShape> {
+    static SHAPE: OnceLock<Option<LessonShape>> = OnceLock::new();
+    SHAPE
+        .get_or_init(|| LessonModel::curated_only().ok().map(|model| model.shape()))
+        .as_ref()
 }
 
 /// The lesson model, ready to embed sentences.
@@ -477,6 +514,16 @@ impl LessonModel {
     /// The heads, the default one first.
     pub fn heads(&self) -> &[LessonHead] {
         &self.heads
+    }
+
+    /// Its shape: the feature, head-dimension and value-dimension names, and how many heads.
+    pub fn shape(&self) -> LessonShape {
+        LessonShape {
+            features: self.features.clone(),
+            head_dims: self.head_dims.clone(),
+            value_dims: self.value_dims.clone(),
+            heads: self.heads.len(),
+        }
     }
 
     /// `W_O`: value dimensions × features, how a head's output joins the residual stream.
@@ -777,5 +824,26 @@ mod tests {
         assert_eq!(tokens, full_tokens);
         assert_eq!(tokens[2].source, EmbeddingSource::Estimated);
         assert_eq!(input.x, full_input.x);
+    }
+
+    #[test]
+    fn the_curated_shape_is_the_shipped_models_read_once() {
+        let shape = curated_shape().unwrap();
+        assert!(
+            std::ptr::eq(shape, curated_shape().unwrap()),
+            "the same shape every call, never parsed again"
+        );
+        let curated = LessonModel::curated_only().unwrap();
+        assert_eq!(*shape, curated.shape());
+        assert_eq!(shape.features, curated.features());
+        assert_eq!(shape.dims(Projection::WQ), curated.head_dims());
+        assert_eq!(shape.dims(Projection::WK), curated.head_dims());
+        assert_eq!(shape.dims(Projection::WV), curated.value_dims());
+        assert_eq!(shape.heads, curated.heads().len());
+        assert_eq!(
+            model().shape(),
+            curated.shape(),
+            "estimates add words, not names"
+        );
     }
 }
