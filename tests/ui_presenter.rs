@@ -517,3 +517,55 @@ fn what_the_focus_carries_is_computed_once_per_focus_not_per_frame() {
     .expect("shapes fit");
     assert_eq!(*carried, expected);
 }
+
+/// Step 3 reads back of the scores only the focus row of each head — the one row the panel
+/// prints — never the `heads × N × N` matrix (as large as the weights); clicking another token
+/// brings that token's row, without recomputing attention, and the panel prints the kernels'
+/// numbers, equal to the CPU reference's.
+#[test]
+fn step_three_reads_back_only_the_focus_rows_of_the_scores() {
+    use gaze::model::attention::{run, AttentionOptions, PackedAttention, QueryRows};
+
+    let ctx = &common::gpu().0;
+    let lesson = Lesson::new(ctx).expect("lesson");
+    assert!(
+        lesson.computes_on_gpu(),
+        "this test is about the kernels' readback"
+    );
+    let (_, input) = lesson
+        .model
+        .attention_input("the best database is", 2, AttentionOptions::default())
+        .expect("input");
+    let reference = run(&PackedAttention::new(&input, QueryRows::All).expect("packed"));
+    let mut session = Session::new(lesson, Presenter::default());
+    let mut scene = Scene::default();
+    scene.attention.heads = 2;
+    for focus in [3, 1, 0] {
+        scene.attention.focus = focus;
+        session.derive(ctx, &scene, Readbacks::Wait);
+        let stage = session.attention().expect("stage");
+        assert_eq!(stage.generation, 1, "a focus click recomputes no attention");
+        let result = stage.result.as_ref().expect("numbers");
+        assert!(result.scores.is_empty(), "the score matrix was read back");
+        assert_eq!(
+            result.weights.len(),
+            2 * 4 * 4,
+            "the weights come back whole"
+        );
+        let scores = stage.focus_scores.as_ref().expect("the focus row");
+        assert_eq!(scores.focus, focus);
+        for head in 0..2 {
+            let got = scores.row(head).expect("row");
+            let want = reference.scores_row(head, focus).expect("reference row");
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g - w).abs() < 1e-5,
+                    "head {head} focus {focus}: {g} vs {w}"
+                );
+            }
+        }
+    }
+    // And the panel prints them: `is`, head 1, scores `database` at +1.342.
+    let harness = lesson_on(3);
+    assert!(harness.query_by_label("+1.342").is_some());
+}

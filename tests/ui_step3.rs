@@ -183,6 +183,7 @@ fn dragging_a_key_weight_changes_the_attention() {
                     weights: &weights,
                     stream: &input.x,
                     w_o: model.w_o(),
+                    focus_scores: None,
                     carried: None,
                 };
                 behind_the_gaze::show(ui, scene, &view, 0);
@@ -283,6 +284,7 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
                         weights: &input.heads,
                         stream: &input.x,
                         w_o: model.w_o(),
+                        focus_scores: None,
                         carried: None,
                     }),
                     message: Some("a message: the sentence has no words"),

@@ -7,11 +7,14 @@
 
 use wgpu::util::DeviceExt;
 
-use crate::gpu::attention::{start_read_back, PendingReadback};
+use crate::gpu::attention::{
+    start_read_back_focus_scores, start_read_back_printed, PendingFocusScores, PendingPrinted,
+};
 use crate::gpu::{AttentionBuffers, AttentionKernels, GpuContext, GpuError};
 use crate::model::attention::Matrix;
 use crate::model::attention::{
-    AttentionInput, AttentionOptions, AttentionParams, AttentionResult, PackedAttention, QueryRows,
+    AttentionInput, AttentionOptions, AttentionParams, AttentionResult, FocusScores,
+    PackedAttention, QueryRows,
 };
 use crate::model::lesson::{LessonError, LessonModel, LessonToken};
 use crate::model::residual::{carried_forward, CarriedForward};
@@ -74,9 +77,16 @@ pub struct AttentionStage {
     /// The kernels' buffers (GPU engine only).
     pub buffers: Option<AttentionBuffers>,
     /// The computed values, read back for text; `None` while the readback is in flight (the
-    /// panel then prints no numbers rather than stale ones).
+    /// panel then prints no numbers rather than stale ones). From the kernels it holds no
+    /// scores — only the focus row of those is printed, and read back ([`Self::focus_scores`]);
+    /// the CPU reference's holds them all.
     pub result: Option<AttentionResult>,
-    pending: Option<PendingReadback>,
+    pending: Option<PendingPrinted>,
+    /// The focus's score row in every head, once read back (or sliced from the CPU
+    /// reference's scores); `None` while it is on its way.
+    pub focus_scores: Option<FocusScores>,
+    /// Another focus's score row on its way back (the user clicked a token).
+    pending_focus: Option<PendingFocusScores>,
     /// What the focus token carries to the next layer, for the focus and residual switch it was
     /// computed for (recomputed when either or the numbers change, not every frame).
     carried: Option<CarriedCache>,
@@ -122,6 +132,7 @@ impl AttentionStage {
                 weights: &self.weights,
                 stream: &self.stream,
                 w_o: model.w_o(),
+                focus_scores: self.focus_scores.as_ref(),
                 carried: self.carried(),
             },
         )
@@ -130,9 +141,16 @@ impl AttentionStage {
     /// Collects the readback if it has arrived, without waiting. Returns whether it did.
     pub fn poll_readback(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
         let _ = ctx.device.poll(wgpu::PollType::Poll);
+        if self.pending_focus.as_ref().is_some_and(|p| p.is_ready()) {
+            if let Some(pending) = self.pending_focus.take() {
+                self.focus_scores = Some(pending.take()?);
+            }
+        }
         match self.pending.take() {
             Some(pending) if pending.is_ready() => {
-                self.result = Some(pending.take()?);
+                let (result, scores) = pending.take()?;
+                self.result = Some(result);
+                self.focus_scores = Some(scores);
                 self.carried = None;
                 Ok(true)
             }
@@ -141,6 +159,32 @@ impl AttentionStage {
                 Ok(false)
             }
         }
+    }
+
+    /// Keeps [`Self::focus_scores`] on `focus`: from the CPU reference's scores at once, or from
+    /// the kernels' buffer by a readback of that one row per head (`heads × N` floats), started
+    /// here and collected by the next poll.
+    pub fn follow_focus(&mut self, ctx: &GpuContext, focus: usize) -> Result<(), GpuError> {
+        let asked = self
+            .pending
+            .as_ref()
+            .map(PendingPrinted::focus)
+            .or(self.pending_focus.as_ref().map(PendingFocusScores::focus))
+            .or(self.focus_scores.as_ref().map(|s| s.focus));
+        if asked == Some(focus) {
+            return Ok(());
+        }
+        match (&self.buffers, &self.result) {
+            (Some(buffers), _) => {
+                let focus = focus.min(buffers.params().n().saturating_sub(1));
+                if asked != Some(focus) {
+                    self.pending_focus = Some(start_read_back_focus_scores(ctx, buffers, focus)?);
+                }
+            }
+            (None, Some(result)) => self.focus_scores = FocusScores::of(result, focus),
+            (None, None) => {}
+        }
+        Ok(())
     }
 
     /// Brings the focus token's [`CarriedForward`] up to date (`Σ_h O_h·W_O`, and with residual +
@@ -176,8 +220,13 @@ impl AttentionStage {
     /// Waits for the readback (headless rendering and tests).
     pub fn wait_readback(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
         if let Some(pending) = self.pending.take() {
-            self.result = Some(pending.wait(ctx)?);
+            let (result, scores) = pending.wait(ctx)?;
+            self.result = Some(result);
+            self.focus_scores = Some(scores);
             self.carried = None;
+        }
+        if let Some(pending) = self.pending_focus.take() {
+            self.focus_scores = Some(pending.wait(ctx)?);
         }
         Ok(())
     }
@@ -305,9 +354,16 @@ impl Lesson {
             .as_ref()
             .map_or((0, 0), |s| (s.generation, s.revision));
         let computed = match &self.engine {
-            Engine::Gpu(kernels) => Self::run_gpu(ctx, kernels, &packed, previous)?,
+            Engine::Gpu(kernels) => {
+                let focus = scene.focus.min(tokens.len().saturating_sub(1));
+                Self::run_gpu(ctx, kernels, &packed, previous, focus)?
+            }
             Engine::Cpu => Self::run_cpu(ctx, &packed, previous),
         };
+        let focus_scores = computed
+            .result
+            .as_ref()
+            .and_then(|r| FocusScores::of(r, scene.focus));
         *stage = Some(AttentionStage {
             key,
             tokens: tokens
@@ -327,7 +383,9 @@ impl Lesson {
             params: *packed.params(),
             buffers: computed.buffers,
             result: computed.result,
+            focus_scores,
             pending: computed.pending,
+            pending_focus: None,
             carried: None,
             generation: if computed.reused {
                 last_generation
@@ -405,6 +463,7 @@ impl Lesson {
         kernels: &AttentionKernels,
         packed: &PackedAttention,
         previous: Option<AttentionStage>,
+        focus: usize,
     ) -> Result<Computed, StageError> {
         let reused = previous
             .and_then(|old| old.buffers)
@@ -416,7 +475,7 @@ impl Lesson {
         };
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         kernels.encode(&mut encoder, &buffers);
-        let pending = start_read_back(ctx, encoder, &buffers)?;
+        let pending = start_read_back_printed(ctx, encoder, &buffers, focus)?;
         Ok(Computed {
             weights_buffer: buffers.weights_buffer().clone(),
             buffers: Some(buffers),
@@ -468,6 +527,6 @@ struct Computed {
     weights_buffer: wgpu::Buffer,
     buffers: Option<AttentionBuffers>,
     result: Option<AttentionResult>,
-    pending: Option<PendingReadback>,
+    pending: Option<PendingPrinted>,
     reused: bool,
 }

@@ -204,6 +204,7 @@ impl Session {
             }
         }
         if let Some(stage) = self.attention.as_mut() {
+            stage.follow_focus(ctx, scene.focus)?;
             match readbacks {
                 Readbacks::Poll => {
                     stage.poll_readback(ctx)?;

@@ -23,7 +23,7 @@ use super::error::GpuError;
 use super::kernel::{Access, Kernel};
 use super::readback::PendingFloats;
 use crate::model::attention::{
-    output_tile_width, AttentionParams, AttentionResult, PackedAttention, LANES,
+    output_tile_width, AttentionParams, AttentionResult, FocusScores, PackedAttention, LANES,
 };
 use crate::model::positions;
 
@@ -637,6 +637,194 @@ impl PendingReadback {
         let params = self.params;
         let floats = self.floats.wait_ready(ctx)?;
         PendingReadback { params, floats }.take()
+    }
+}
+
+/// Copies `focus`'s row of the scores in every head (`[head][rows][N]` → `[head][N]`) into a
+/// buffer of their own, recorded into `encoder`.
+fn copy_focus_rows(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    buffers: &AttentionBuffers,
+    focus: usize,
+) -> Result<wgpu::Buffer, GpuError> {
+    let p = &buffers.params;
+    let row = focus
+        .checked_sub(p.query_start as usize)
+        .filter(|&row| row < p.rows())
+        .ok_or_else(|| {
+            GpuError::Readback(format!(
+                "token {focus} is not among the {} query rows computed",
+                p.rows()
+            ))
+        })?;
+    let float = std::mem::size_of::<f32>() as u64;
+    let row_bytes = p.n() as u64 * float;
+    let rows = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("focus scores"),
+        size: (p.heads() as u64 * row_bytes).max(4),
+        usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    for head in 0..p.heads() {
+        let from = ((head * p.rows() + row) * p.n()) as u64 * float;
+        encoder.copy_buffer_to_buffer(
+            &buffers.scores,
+            from,
+            &rows,
+            head as u64 * row_bytes,
+            row_bytes,
+        );
+    }
+    Ok(rows)
+}
+
+/// What step 3 prints, on its way back: Q, K, V, the weights and the outputs whole, and of the
+/// scores only the focus row of each head (the panel prints no other; the whole matrix is as
+/// large as the weights: 4 MB at N = 512 with 4 heads).
+#[derive(Debug)]
+pub struct PendingPrinted {
+    params: AttentionParams,
+    focus: usize,
+    floats: PendingFloats,
+}
+
+/// Starts the readback of what step 3 prints with `focus` as the focus (submits `encoder` with
+/// the copies; never waits).
+pub fn start_read_back_printed(
+    ctx: &GpuContext,
+    mut encoder: wgpu::CommandEncoder,
+    buffers: &AttentionBuffers,
+    focus: usize,
+) -> Result<PendingPrinted, GpuError> {
+    let p = &buffers.params;
+    let rows = copy_focus_rows(ctx, &mut encoder, buffers, focus)?;
+    let sources: [(&wgpu::Buffer, usize); 6] = [
+        (&buffers.q, p.projection_len()),
+        (&buffers.k, p.projection_len()),
+        (&buffers.v, p.projection_len()),
+        (&rows, p.heads() * p.n()),
+        (&buffers.weights, p.matrix_len()),
+        (&buffers.output, p.output_len()),
+    ];
+    Ok(PendingPrinted {
+        params: *p,
+        focus,
+        floats: PendingFloats::start(ctx, encoder, &sources)?,
+    })
+}
+
+impl PendingPrinted {
+    /// The focus whose score row it brings.
+    pub fn focus(&self) -> usize {
+        self.focus
+    }
+
+    /// Whether every buffer has answered.
+    pub fn is_ready(&self) -> bool {
+        self.floats.is_ready()
+    }
+
+    /// The values, once ready: the result (with no scores: they came back as the focus row
+    /// only) and the focus's scores.
+    pub fn take(self) -> Result<(AttentionResult, FocusScores), GpuError> {
+        let mut values = self.floats.take()?.into_iter();
+        let mut next = || values.next().unwrap_or_default();
+        let (q, k, v, focus_rows, weights, output) =
+            (next(), next(), next(), next(), next(), next());
+        Ok((
+            AttentionResult {
+                params: self.params,
+                q,
+                k,
+                v,
+                scores: Vec::new(),
+                weights,
+                output,
+            },
+            FocusScores {
+                focus: self.focus,
+                n: self.params.n(),
+                rows: focus_rows,
+            },
+        ))
+    }
+
+    /// Blocks until the values arrive (headless rendering and tests; never in a frame).
+    pub fn wait(self, ctx: &GpuContext) -> Result<(AttentionResult, FocusScores), GpuError> {
+        let Self {
+            params,
+            focus,
+            floats,
+        } = self;
+        let floats = floats.wait_ready(ctx)?;
+        Self {
+            params,
+            focus,
+            floats,
+        }
+        .take()
+    }
+
+    /// The bytes this readback brings back (what the copies cost the bus).
+    pub fn bytes(&self) -> u64 {
+        let p = &self.params;
+        let floats = 3 * p.projection_len() + p.heads() * p.n() + p.matrix_len() + p.output_len();
+        floats as u64 * std::mem::size_of::<f32>() as u64
+    }
+}
+
+/// Another focus's scores (the user clicked a token): `heads × N` floats, not a new readback of
+/// everything.
+#[derive(Debug)]
+pub struct PendingFocusScores {
+    focus: usize,
+    n: usize,
+    floats: PendingFloats,
+}
+
+/// Starts reading back `focus`'s score row in every head (never waits).
+pub fn start_read_back_focus_scores(
+    ctx: &GpuContext,
+    buffers: &AttentionBuffers,
+    focus: usize,
+) -> Result<PendingFocusScores, GpuError> {
+    let p = &buffers.params;
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    let rows = copy_focus_rows(ctx, &mut encoder, buffers, focus)?;
+    Ok(PendingFocusScores {
+        focus,
+        n: p.n(),
+        floats: PendingFloats::start(ctx, encoder, &[(&rows, p.heads() * p.n())])?,
+    })
+}
+
+impl PendingFocusScores {
+    /// The focus these scores are for.
+    pub fn focus(&self) -> usize {
+        self.focus
+    }
+
+    /// Whether the row has answered.
+    pub fn is_ready(&self) -> bool {
+        self.floats.is_ready()
+    }
+
+    /// The scores, once ready.
+    pub fn take(self) -> Result<FocusScores, GpuError> {
+        let rows = self.floats.take()?.into_iter().next().unwrap_or_default();
+        Ok(FocusScores {
+            focus: self.focus,
+            n: self.n,
+            rows,
+        })
+    }
+
+    /// Blocks until the row arrives (headless rendering and tests).
+    pub fn wait(self, ctx: &GpuContext) -> Result<FocusScores, GpuError> {
+        let Self { focus, n, floats } = self;
+        let floats = floats.wait_ready(ctx)?;
+        Self { focus, n, floats }.take()
     }
 }
 

@@ -528,6 +528,40 @@ pub struct AttentionResult {
     pub output: Vec<f32>,
 }
 
+/// One query's scores `S[focus, ·] = q_focus·Kᵀ/√d_k` in every head: all step 3 prints of the
+/// scores (the whole matrix is as large as the weights, and only the focus row is shown).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FocusScores {
+    /// The query (a token index).
+    pub focus: usize,
+    /// Keys per row (`N`).
+    pub n: usize,
+    /// `[head][N]`, masked entries −∞.
+    pub rows: Vec<f32>,
+}
+
+impl FocusScores {
+    /// `focus`'s rows taken from a result that holds every score (the CPU reference's);
+    /// `None` when it does not hold that row.
+    pub fn of(result: &AttentionResult, focus: usize) -> Option<Self> {
+        let mut rows = Vec::with_capacity(result.params.heads() * result.params.n());
+        for head in 0..result.params.heads() {
+            rows.extend_from_slice(result.scores_row(head, focus)?);
+        }
+        Some(Self {
+            focus,
+            n: result.params.n(),
+            rows,
+        })
+    }
+
+    /// Head `head`'s row.
+    pub fn row(&self, head: usize) -> Option<&[f32]> {
+        let start = head.checked_mul(self.n)?;
+        self.rows.get(start..start.checked_add(self.n)?)
+    }
+}
+
 impl AttentionResult {
     /// A result that carries only weights, `[head][n][n]`: a map computed elsewhere (a real
     /// model's head, `model::transformer`) as the step-3 view reads one. Q, K, V, the scores and

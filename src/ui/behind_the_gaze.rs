@@ -5,7 +5,7 @@
 
 use egui::{Pos2, Rect, Sense, Vec2};
 
-use crate::model::attention::{AttentionResult, HeadWeights, Matrix};
+use crate::model::attention::{AttentionResult, FocusScores, HeadWeights, Matrix};
 use crate::model::lesson::{Projection, WeightEdit, MAX_EDITED_WEIGHT};
 use crate::model::residual::{carried_forward, CarriedForward};
 use crate::model::transformer::Token;
@@ -30,6 +30,9 @@ pub struct BehindView<'a> {
     pub stream: &'a Matrix,
     /// `W_O`: value dimensions → features.
     pub w_o: &'a Matrix,
+    /// The focus's score row in every head, as read back (the kernels' result holds no scores:
+    /// only this row is printed); `None` while on its way.
+    pub focus_scores: Option<&'a FocusScores>,
     /// What the focus token carries on, as the app last computed it, with the focus and the
     /// residual switch it is for (`None`: computed here).
     pub carried: Option<(usize, bool, &'a CarriedForward)>,
@@ -81,10 +84,14 @@ pub fn show(ui: &mut egui::Ui, scene: &mut AttentionScene, view: &BehindView<'_>
     let Some(focus_token) = view.tokens.get(focus) else {
         return;
     };
-    let (Some(scores), Some(weights)) = (
-        result.scores_row(head, focus),
-        result.weights_row(head, focus),
-    ) else {
+    // The focus row as read back for this focus; a result holding every score (the CPU
+    // reference's) answers for any focus.
+    let scores = view
+        .focus_scores
+        .filter(|s| s.focus == focus)
+        .and_then(|s| s.row(head))
+        .or_else(|| result.scores_row(head, focus));
+    let (Some(scores), Some(weights)) = (scores, result.weights_row(head, focus)) else {
         return;
     };
 
