@@ -264,7 +264,8 @@ impl Session {
     }
 
     /// Draws the whole screen (`ui::screen`) with the arcs advanced by `dt` seconds, and applies
-    /// the user's edits to `scene`, the panels and the presenter. What it reports back that
+    /// the user's edits to `scene`, the panels and the presenter. Where step 3's maps landed is
+    /// kept in [`Session::layout`] (not in the returned output). What it reports back that
     /// concerns the session (a shipped scene opened) is applied here; the rest (full screen,
     /// export, file dialogs) is the shell's.
     pub fn show(&mut self, ui: &mut egui::Ui, scene: &mut Scene, dt: f32) -> ScreenOutput {
@@ -287,8 +288,9 @@ impl Session {
             training: &views,
             context: self.context.view(lines.context_refusal.as_deref()),
         };
-        let screen = show_screen(ui, scene, &mut self.panels, &mut self.presenter, view);
-        self.layout = screen.layout.clone();
+        let mut screen = show_screen(ui, scene, &mut self.panels, &mut self.presenter, view);
+        // Moved, not copied: a frame allocates nothing for it.
+        self.layout = std::mem::take(&mut screen.layout);
         self.overview_rect = screen.overview_rect;
         match &screen.opened {
             Some(Ok(opened)) => self.lines.info = Some(opened.clone()),

@@ -370,6 +370,26 @@ fn switches_of(attention: &AttentionScene) -> AttentionScene {
     }
 }
 
+/// Whether `key` (a [`switches_of`]) still describes `attention`: compared field by field, so a
+/// frame checking a finished fit builds no copy of the scene. Destructured whole, so a field
+/// added to the scene must be placed on one side or the other here.
+fn same_switches(key: &AttentionScene, attention: &AttentionScene) -> bool {
+    let AttentionScene {
+        sentence: _,
+        focus: _,
+        heads,
+        positions,
+        causal,
+        residual_norm,
+        weight_edits,
+    } = attention;
+    key.heads == *heads
+        && key.positions == *positions
+        && key.causal == *causal
+        && key.residual_norm == *residual_norm
+        && key.weight_edits == *weight_edits
+}
+
 /// The training set of `scene`'s corpus, each prefix read by the step 3 engine as `scene` sets it.
 pub fn training_set(
     scene: &crate::scene::Scene,
@@ -430,14 +450,14 @@ impl Trainers {
         if self
             .fit
             .as_ref()
-            .is_some_and(|f| f.key != (scene.corpus.clone(), switches_of(&scene.attention)))
+            .is_some_and(|f| f.key.0 != scene.corpus || !same_switches(&f.key.1, &scene.attention))
         {
             self.fit = None;
         }
         if self
             .fine_tune
             .as_ref()
-            .is_some_and(|f| f.key != (scene.corpus.clone(), scene.rlhf.clone()))
+            .is_some_and(|f| f.key.0 != scene.corpus || f.key.1 != scene.rlhf)
         {
             self.fine_tune = None;
         }

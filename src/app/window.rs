@@ -732,7 +732,7 @@ impl WindowState {
         self.exports.poll(&self.ctx, &mut self.session.lines);
         // The window manager (or the browser's Esc) may have left full screen without F.
         self.session.presenter.fullscreen = self.window.fullscreen().is_some();
-        let (output, screen) = self.run_screen(input, scene, dt);
+        let (mut output, screen) = self.run_screen(input, scene, dt);
         let export = screen.requests.export.or_else(|| {
             (self.export_at_frame == Some(self.frames))
                 .then_some(self.session.presenter.export_scale)
@@ -757,7 +757,7 @@ impl WindowState {
         // drawn below already show them (a drag updates attention in the same frame).
         self.session.derive(&self.ctx, scene, Readbacks::Poll);
         self.painter.bind(&self.ctx, &self.session);
-        let platform_output = output.platform_output.clone();
+        let platform_output = std::mem::take(&mut output.platform_output);
         self.egui_state
             .handle_platform_output(&self.window, platform_output);
         let mut shapes =
