@@ -183,7 +183,7 @@ fn no_adapter_error_names_the_fix() {
 /// computed exactly, equal to the CPU reference on those tokens — and says why, naming the limit.
 #[test]
 fn step_three_beyond_the_binding_limit_shows_the_tokens_that_fit_and_says_why() {
-    use gaze::app::lesson::{AttentionStage, Lesson};
+    use gaze::app::lesson::{AttentionLesson, Lesson};
     use gaze::model::attention::attend;
     use gaze::scene::AttentionScene;
 
@@ -200,12 +200,12 @@ fn step_three_beyond_the_binding_limit_shows_the_tokens_that_fit_and_says_why() 
         heads: 1,
         ..AttentionScene::default()
     };
-    let mut stage: Option<AttentionStage> = None;
+    let mut stage = AttentionLesson::default();
     lesson
         .update(&small, &scene, &mut stage)
         .expect("a smaller view, not an error");
-    let stage = stage.as_mut().expect("a stage");
-    stage.wait_readback(&small).expect("the numbers land");
+    stage.wait(&small, &lesson).expect("the numbers land");
+    let stage = stage.shown().expect("a stage");
     // 256 KiB holds 65,536 f32: a 256 x 256 map.
     assert_eq!(stage.tokens.len(), 256);
     let message = stage
@@ -264,8 +264,8 @@ fn step_four_beyond_the_binding_limit_shows_a_smaller_context_and_says_why() {
     assert!(step4
         .update(&small, &lesson, &scene)
         .expect("a smaller view, not an error"));
-    step4.wait(&small).expect("the numbers land");
-    let stage = step4.stage.as_ref().expect("a stage");
+    step4.wait(&small, &lesson).expect("the numbers land");
+    let stage = step4.shown().expect("a stage");
     let message = stage
         .shortened
         .as_deref()

@@ -225,11 +225,12 @@ fn million_character_sentence_is_refused_and_keeps_the_previous_sentence() {
     let ctx = &common::gpu().0;
     let lesson = Lesson::new(ctx).unwrap();
     let mut scene = Scene::default();
-    let mut stage = None;
+    let mut stage = gaze::app::lesson::AttentionLesson::default();
     assert!(lesson.update(ctx, &scene.attention, &mut stage).unwrap());
-    let tokens = |stage: &Option<gaze::app::lesson::AttentionStage>| -> Vec<String> {
+    stage.wait(ctx, &lesson).unwrap();
+    let tokens = |stage: &gaze::app::lesson::AttentionLesson| -> Vec<String> {
         stage
-            .as_ref()
+            .shown()
             .unwrap()
             .tokens
             .iter()
@@ -270,6 +271,7 @@ fn million_character_sentence_is_refused_and_keeps_the_previous_sentence() {
     // At the cap it computes.
     scene.attention.sentence = "a ".repeat(MAX_SENTENCE_TOKENS);
     assert!(lesson.update(ctx, &scene.attention, &mut stage).unwrap());
+    stage.wait(ctx, &lesson).unwrap();
     assert_eq!(tokens(&stage).len(), MAX_SENTENCE_TOKENS);
 
     // A scene file with such a sentence is refused whole, its message quoting a short start.

@@ -569,3 +569,74 @@ fn step_three_reads_back_only_the_focus_rows_of_the_scores() {
     let harness = lesson_on(3);
     assert!(harness.query_by_label("+1.342").is_some());
 }
+
+/// The weights the renderers draw from, read back from the GPU (what the cells on screen show).
+fn weights_on_screen(
+    ctx: &gaze::gpu::GpuContext,
+    stage: &gaze::app::lesson::AttentionStage,
+) -> Vec<f32> {
+    let buffer = stage
+        .weights_buffer
+        .as_ref()
+        .expect("a stage on screen is presented");
+    let len = stage.params.matrix_len();
+    let encoder = ctx.device.create_command_encoder(&Default::default());
+    gaze::gpu::readback::PendingFloats::start(ctx, encoder, &[(buffer, len)])
+        .and_then(|pending| pending.wait(ctx))
+        .expect("the screen's weights read back")
+        .remove(0)
+}
+
+/// Text and cells come from the same result: after an edit, until the kernels' numbers have
+/// landed, the screen keeps the previous result whole (its tokens, its printed numbers and its
+/// cells); once they land, all three change together. Never new cells under old numbers (what a
+/// lecturer would otherwise see for a frame after every keystroke), never numbers missing.
+#[test]
+fn step_three_shows_cells_and_numbers_from_the_same_result() {
+    let ctx = &common::gpu().0;
+    let lesson = Lesson::new(ctx).expect("lesson");
+    assert!(
+        lesson.computes_on_gpu(),
+        "this test is about the kernels' readback"
+    );
+    let mut session = Session::new(lesson, Presenter::default());
+    let mut scene = Scene::default();
+    session.derive(ctx, &scene, Readbacks::Wait);
+    let before = session.attention().expect("stage");
+    let old_weights = before.result.as_ref().expect("numbers").weights.clone();
+    assert_eq!(weights_on_screen(ctx, before), old_weights);
+
+    // Same shape (four tokens, so the kernels rewrite their buffers in place), new numbers.
+    scene.attention.sentence = "database is the best".into();
+    let mut frames = 0;
+    loop {
+        session.derive(ctx, &scene, Readbacks::Poll);
+        let stage = session.attention().expect("a stage stays on screen");
+        let printed = &stage
+            .result
+            .as_ref()
+            .expect("numbers are printed every frame")
+            .weights;
+        assert_eq!(
+            weights_on_screen(ctx, stage),
+            *printed,
+            "frame {frames}: the cells show another result than the numbers"
+        );
+        let words: Vec<&str> = stage.tokens.iter().map(|t| t.text.as_str()).collect();
+        if words[0] == "database" {
+            assert_ne!(
+                *printed, old_weights,
+                "the new sentence has its own weights"
+            );
+            break;
+        }
+        assert_eq!(words, ["the", "best", "database", "is"], "frame {frames}");
+        assert_eq!(
+            *printed, old_weights,
+            "frame {frames}: old tokens with new numbers"
+        );
+        frames += 1;
+        assert!(frames < 10_000, "the new numbers never landed");
+        std::thread::yield_now();
+    }
+}

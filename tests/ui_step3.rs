@@ -89,7 +89,7 @@ fn causal_switch_zeroes_the_upper_triangle() {
     // What the app computes next, on the GPU, from the edited scene.
     let (ctx, _) = gpu();
     let lesson = Lesson::new(ctx).unwrap();
-    let mut stage = None;
+    let mut stage = gaze::app::lesson::AttentionLesson::default();
     assert!(
         lesson.update(ctx, &scene, &mut stage).unwrap(),
         "the edit triggers a recompute"
@@ -98,8 +98,8 @@ fn causal_switch_zeroes_the_upper_triangle() {
         !lesson.update(ctx, &scene, &mut stage).unwrap(),
         "nothing is recomputed when nothing changed"
     );
-    let stage = stage.as_mut().unwrap();
-    stage.wait_readback(ctx).unwrap();
+    stage.wait(ctx, &lesson).unwrap();
+    let stage = stage.shown().unwrap();
     let result = stage.result.as_ref().unwrap();
     let n = stage.tokens.len();
     for i in 0..n {

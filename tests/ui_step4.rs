@@ -65,7 +65,7 @@ fn generating_examples_gives_about_a_thousand_tokens_of_context() {
     harness.run();
     let (scene, _, step4, _) = harness.state();
     assert_eq!(scene.context.examples.len(), 120);
-    let tokens = step4.stage.as_ref().unwrap().input.context_tokens();
+    let tokens = step4.shown().unwrap().input.context_tokens();
     assert!((900..1400).contains(&tokens), "{tokens}");
     harness.get_by_label_contains("context: the examples (120 of them)");
 }
@@ -173,7 +173,7 @@ fn a_folder_adds_its_text_files_and_names_the_ones_it_refused() {
         .collect();
     assert_eq!(names, ["faq.md", "notes.txt"]);
     // They joined retrieval: the knowledge base has their chunks.
-    let kb = &harness.state().2.kb;
+    let kb = &harness.state().2.kb();
     assert!(kb.chunks.iter().any(|c| c.document == "faq.md"));
     std::fs::remove_dir_all(&folder).ok();
 }

@@ -6,7 +6,6 @@ mod common;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use gaze::app::training::Trainers;
-use gaze::model::lesson::LessonModel;
 use gaze::scene::Scene;
 use gaze::ui::{show_corpus_step, show_step_bar, PanelState};
 
@@ -16,12 +15,12 @@ type Screen = (Scene, PanelState, Trainers);
 /// advance (on the GPU), then the step bar and the step's panel, then what was clicked starts.
 fn harness(scene: Scene) -> Harness<'static, Screen> {
     let ctx = &common::gpu().0;
-    let model = LessonModel::builtin().unwrap();
+    let lesson = gaze::app::lesson::Lesson::new(ctx).unwrap();
     Harness::builder()
         .with_size(egui::vec2(1280.0, 1100.0))
         .build_ui_state(
             move |ui, (scene, panels, trainers): &mut Screen| {
-                trainers.update(ctx, scene).unwrap();
+                trainers.update(ctx, &lesson, scene).unwrap();
                 let views = trainers.views();
                 show_step_bar(ui, &mut scene.step);
                 egui::CentralPanel::default().show(ui, |ui| {
@@ -32,7 +31,7 @@ fn harness(scene: Scene) -> Harness<'static, Screen> {
                     })
                 });
                 trainers
-                    .start_requested(ctx, scene, &model, panels, true)
+                    .start_requested(ctx, scene, &lesson, panels, true)
                     .unwrap();
             },
             (scene, PanelState::default(), Trainers::default()),
@@ -236,11 +235,11 @@ fn train_runs_the_fit_on_the_gpu_and_the_loss_falls_to_the_counts() {
     harness.get_by_label("training…");
     assert!(harness.query_by_label_contains("NaN").is_none());
     frames_until(&mut harness, |(_, _, t)| {
-        t.fit.as_ref().is_some_and(|f| f.finished())
+        t.fit().is_some_and(|f| f.finished())
     });
     harness.get_by_label_contains("step 300 / 300 on the GPU");
     harness.get_by_label("trained model");
-    let fit = harness.state().2.fit.as_ref().unwrap().view();
+    let fit = harness.state().2.fit().unwrap().view();
     assert!(fit.losses[0] > fit.losses[299], "the loss fell");
     assert!(
         (fit.losses[0] - 4f32.ln()).abs() < 1e-5,
@@ -259,12 +258,12 @@ fn editing_a_count_drops_the_fit_it_no_longer_describes() {
     harness.get_by_label("Train").click();
     harness.run();
     frames_until(&mut harness, |(_, _, t)| {
-        t.fit.as_ref().is_some_and(|f| f.finished())
+        t.fit().is_some_and(|f| f.finished())
     });
     harness.get_by_label("trained model");
     harness.get_all_by_label("+").next().unwrap().click();
     harness.run();
-    assert!(harness.state().2.fit.is_none());
+    assert!(harness.state().2.fit().is_none());
     assert!(harness.query_by_label("trained model").is_none());
     harness.get_by_label("Train");
 }
@@ -275,8 +274,7 @@ fn fine_tune_for_real_lands_on_the_closed_form() {
     harness.get_by_label("fine-tune for real").click();
     harness.run();
     frames_until(&mut harness, |(_, _, t)| {
-        t.fine_tune
-            .as_ref()
+        t.fine_tune()
             .is_some_and(|f| f.view().kl_to_closed_form.is_some())
     });
     harness.get_by_label_contains("200 steps on the GPU: KL(closed form || fine-tuned) =");
@@ -285,7 +283,7 @@ fn fine_tune_for_real_lands_on_the_closed_form() {
     // Moving the slider moves the closed form: the old climb is dropped.
     harness.state_mut().0.rlhf.strength = 0.9;
     harness.run();
-    assert!(harness.state().2.fine_tune.is_none());
+    assert!(harness.state().2.fine_tune().is_none());
 }
 
 #[test]
@@ -329,13 +327,13 @@ fn key_t_trains_on_step_1_and_fine_tunes_on_step_2() {
     let mut harness = harness(on_step(1));
     harness.key_press(egui::Key::T);
     harness.run();
-    assert!(harness.state().2.fit.is_some(), "T started the fit");
+    assert!(harness.state().2.fit().is_some(), "T started the fit");
     harness.key_press(egui::Key::Num2);
     harness.run();
     harness.key_press(egui::Key::T);
     harness.run();
     assert!(
-        harness.state().2.fine_tune.is_some(),
+        harness.state().2.fine_tune().is_some(),
         "T started the fine-tune"
     );
 }

@@ -1,18 +1,19 @@
-//! Step 4's derived state: the level's context built by `model::context`, computed by
-//! `gpu::long_context` (or, without compute shaders, by the CPU reference), its numbers read back
-//! without blocking a frame. Recomputed only when what it depends on changes; a refused state
-//! (an empty question) keeps the last good one on screen with the reason.
+//! Step 4's derived state: the level's context built by `model::context`, computed by the
+//! engine (`gpu::long_context`, or without compute shaders the CPU reference), kept by a
+//! [`Stage`]: recomputed only when what it depends on changes, put on screen once its numbers
+//! have landed (never blocking a frame), and a refused state (an empty question) keeps the last
+//! good one on screen with the reason.
 
 use web_time::Instant;
 
-use crate::app::lesson::{Engine, Lesson};
+use crate::app::engine::ContextRun;
+use crate::app::lesson::Lesson;
+use crate::app::stage::{largest_fitting, Landing, Stage};
 use crate::gpu::long_context::{LongContext, OverviewProgress};
 use crate::gpu::overview::OverviewKernels;
 use crate::gpu::readback::Pending;
 use crate::gpu::{GpuContext, GpuError};
-use crate::model::context::{
-    self, ContextError, ContextInput, KnowledgeBase, Level, CPU_OVERVIEW_MAX_TOKENS, OVERVIEW_BINS,
-};
+use crate::model::context::{self, ContextError, ContextInput, KnowledgeBase, Level};
 use crate::model::retrieval::Retrieved;
 use crate::scene::{ContextScene, Scene};
 
@@ -37,6 +38,16 @@ struct ContextKey {
 }
 
 impl ContextKey {
+    /// What `scene` computes with the model at `model_revision`.
+    fn of(scene: &Scene, model_revision: u64) -> Self {
+        Self {
+            context: scene.context.clone(),
+            sentence: scene.attention.sentence.clone(),
+            focus: scene.attention.focus,
+            model_revision,
+        }
+    }
+
     /// Compared field by field, so a frame with no edit allocates nothing.
     fn matches(&self, scene: &Scene, model_revision: u64) -> bool {
         let (a, b) = (&self.context, &scene.context);
@@ -84,7 +95,6 @@ pub struct ContextNumbers {
 /// Step 4 computed for one state of the scene.
 #[derive(Debug)]
 pub struct ContextStage {
-    key: ContextKey,
     /// The level's context.
     pub input: ContextInput,
     /// Level 3: every chunk of the knowledge base, best first.
@@ -92,7 +102,7 @@ pub struct ContextStage {
     /// Level 3: for each chunk of the knowledge base, its span in the context (`None`: left
     /// out) — so the table finds a chunk's mass without searching, every frame.
     pub span_of_chunk: Vec<Option<usize>>,
-    /// The numbers, once read back (`None` while in flight: no stale numbers are shown).
+    /// The numbers, once read back (a stage is shown only once they are in).
     pub numbers: Option<ContextNumbers>,
     pending: Option<Pending<crate::gpu::long_context::FocusNumbers>>,
     /// The overview, run a slice per frame after the focus row (GPU engine).
@@ -104,13 +114,19 @@ pub struct ContextStage {
     pub map: Option<wgpu::Buffer>,
     /// Bins per side of `map`.
     pub bins: u32,
-    /// Bumped when `map` is a new buffer (the renderer rebinds).
+    /// Bumped for every stage computed (each has its own `map`: the renderer rebinds).
     pub generation: u64,
     /// Whether the GPU kernels computed it.
     pub on_gpu: bool,
     /// Why the context is shorter than its budget asked: this GPU's limits hold only part of it
     /// (the smaller view); `None` when all of it is shown.
     pub shortened: Option<String>,
+}
+
+impl Landing for ContextStage {
+    fn landed(&self) -> bool {
+        self.numbers.is_some()
+    }
 }
 
 impl ContextStage {
@@ -167,19 +183,22 @@ impl ContextStage {
         &mut self,
         ctx: &GpuContext,
         kernels: Option<&OverviewKernels>,
-    ) -> Result<(), GpuError> {
+    ) -> Result<bool, GpuError> {
+        let mut landed = false;
         if let Some(pending) = self.pending.take() {
             let (weights, masses) = pending.wait(ctx)?;
             self.land(weights, masses, Vec::new());
+            landed = true;
         }
         if let (Some(gpu), Some(progress), Some(kernels)) =
             (&self.gpu, self.progress.as_mut(), kernels)
         {
             if let Some(map) = gpu.finish_overview(ctx, kernels, progress)? {
                 self.land_overview(map);
+                landed = true;
             }
         }
-        Ok(())
+        Ok(landed)
     }
 
     fn land(&mut self, weights: Vec<f32>, masses: Vec<f32>, map: Vec<f32>) {
@@ -205,18 +224,149 @@ impl ContextStage {
     }
 }
 
-/// Step 4's long-lived parts: the overview kernels, the generated archive, the chunked knowledge
-/// base, and the current stage.
+/// The knowledge base as last chunked, and what it was chunked from.
+#[derive(Debug, Default)]
+pub struct Knowledge {
+    archive: String,
+    key: Option<(Vec<crate::scene::Document>, bool)>,
+    /// The chunks.
+    pub kb: KnowledgeBase,
+}
+
+impl Knowledge {
+    /// The knowledge base for `scene`, re-chunked only when the documents changed.
+    fn for_scene(&mut self, scene: &ContextScene) -> &KnowledgeBase {
+        let fresh = self
+            .key
+            .as_ref()
+            .is_some_and(|(docs, archive)| *docs == scene.documents && *archive == scene.archive);
+        if !fresh {
+            if self.archive.is_empty() {
+                self.archive = context::ticket_archive(context::ARCHIVE_TICKETS);
+            }
+            let documents = scene.knowledge_base_documents(&self.archive);
+            self.kb = KnowledgeBase::new(documents.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+            self.key = Some((scene.documents.clone(), scene.archive));
+        }
+        &self.kb
+    }
+
+    /// The context's tokens at `budget` (the scene's own, or a smaller one for a small GPU),
+    /// and for RAG the retrieved chunks.
+    fn assemble(
+        &mut self,
+        model: &crate::model::lesson::LessonModel,
+        key: &ContextKey,
+        budget: usize,
+    ) -> Result<(ContextInput, Vec<Retrieved>), ContextError> {
+        let scene = &key.context;
+        Ok(match scene.level() {
+            Level::SelfAttention => (
+                context::self_attention_input(model, &key.sentence, key.focus)?,
+                Vec::new(),
+            ),
+            Level::InContext => (
+                context::in_context_input(model, &scene.examples, &scene.review, budget)?,
+                Vec::new(),
+            ),
+            Level::Rag => {
+                let kb = self.for_scene(scene);
+                context::rag_input(model, kb, &scene.question, budget)?
+            }
+        })
+    }
+
+    /// Step 4 for `key`, run by the lesson's engine: the context at its budget — or, where this
+    /// GPU cannot hold it (binding sizes, the loop bound; checked before anything is
+    /// allocated), at the largest budget that fits, assembled the same way (fewer examples,
+    /// fewer retrieved chunks) and said on screen.
+    fn compute(
+        &mut self,
+        ctx: &GpuContext,
+        lesson: &Lesson,
+        key: &ContextKey,
+        generation: u64,
+    ) -> Result<ContextStage, ContextStageError> {
+        let started = Instant::now();
+        let (model, engine) = (&lesson.model, &lesson.engine);
+        let (mut input, mut retrieved) = self.assemble(model, key, key.context.budget_tokens)?;
+        let mut packed = input.packed().map_err(ContextError::from)?;
+        let mut shortened = None;
+        if let Err(error) = engine.fits_context(ctx, packed.params(), input.spans.len()) {
+            let asked = input.tokens.len();
+            if asked <= 1 || key.context.level() == Level::SelfAttention {
+                return Err(error.into());
+            }
+            let fit = largest_fitting(asked, |budget| {
+                let (smaller, _) = self
+                    .assemble(model, key, budget)
+                    .map_err(|e| e.to_string())?;
+                let packed = smaller.packed().map_err(|e| e.to_string())?;
+                engine
+                    .fits_context(ctx, packed.params(), smaller.spans.len())
+                    .map_err(|e| e.to_string())
+            });
+            let Ok(Some((budget, _))) = fit else {
+                return Err(error.into());
+            };
+            (input, retrieved) = self.assemble(model, key, budget)?;
+            packed = input.packed().map_err(ContextError::from)?;
+            shortened = Some(format!(
+                "this GPU's limits hold only part of the context: showing {} of {asked} tokens \
+                 ({error})",
+                input.tokens.len()
+            ));
+        }
+        let span_of_chunk = if retrieved.is_empty() {
+            Vec::new()
+        } else {
+            context::span_of_chunk(&input.spans, self.kb.chunks.len())
+        };
+        let run = engine.context(ctx, &input, &packed)?;
+        let mut stage = ContextStage {
+            input,
+            retrieved,
+            span_of_chunk,
+            numbers: None,
+            pending: None,
+            progress: None,
+            started,
+            gpu: None,
+            map: None,
+            bins: 0,
+            generation,
+            on_gpu: false,
+            shortened,
+        };
+        match run {
+            ContextRun::Gpu {
+                context,
+                pending,
+                progress,
+            } => {
+                stage.map = context.overview.as_ref().map(|o| o.map_buffer().clone());
+                stage.bins = context.overview.as_ref().map_or(0, |o| o.bins());
+                stage.pending = Some(pending);
+                stage.progress = Some(progress);
+                stage.gpu = Some(*context);
+                stage.on_gpu = true;
+            }
+            ContextRun::Done { outcome, map } => {
+                stage.map = map;
+                stage.bins = outcome.bins;
+                stage.land(outcome.weights, outcome.masses, outcome.overview);
+            }
+        }
+        Ok(stage)
+    }
+}
+
+/// Step 4's long-lived parts: the generated archive and the chunked knowledge base, and the
+/// [`Stage`] of computed contexts.
 #[derive(Debug, Default)]
 pub struct ContextLesson {
-    kernels: Option<OverviewKernels>,
-    archive: String,
-    kb_key: Option<(Vec<crate::scene::Document>, bool)>,
-    /// The knowledge base as last chunked.
-    pub kb: KnowledgeBase,
-    /// The stage on screen.
-    pub stage: Option<ContextStage>,
-    refused: Option<ContextKey>,
+    knowledge: Knowledge,
+    stage: Stage<ContextKey, ContextStage>,
     generation: u64,
     /// Wait for typing to pause this long before recomputing a large context (the window sets
     /// it; 0 = at once, as headless rendering and tests want).
@@ -238,27 +388,26 @@ impl ContextLesson {
         }
     }
 
-    /// The knowledge base for `scene`, re-chunked only when the documents changed.
-    fn knowledge_base(&mut self, scene: &ContextScene) -> &KnowledgeBase {
-        let fresh = self
-            .kb_key
-            .as_ref()
-            .is_some_and(|(docs, archive)| *docs == scene.documents && *archive == scene.archive);
-        if !fresh {
-            if self.archive.is_empty() {
-                self.archive = context::ticket_archive(context::ARCHIVE_TICKETS);
-            }
-            let documents = scene.knowledge_base_documents(&self.archive);
-            self.kb = KnowledgeBase::new(documents.iter().map(|(n, t)| (n.as_str(), t.as_str())));
-            self.kb_key = Some((scene.documents.clone(), scene.archive));
-        }
-        &self.kb
+    /// The stage on screen: the newest whose numbers have landed.
+    pub fn shown(&self) -> Option<&ContextStage> {
+        self.stage.shown()
+    }
+
+    /// The knowledge base as last chunked.
+    pub fn kb(&self) -> &KnowledgeBase {
+        &self.knowledge.kb
+    }
+
+    /// Why the scene's current context is refused, while it is.
+    pub fn refusal(&self) -> Option<&str> {
+        self.stage.refusal()
     }
 
     /// Brings the stage up to date with `scene`: nothing happens when nothing it depends on
-    /// changed; otherwise the context is rebuilt, the kernels run and a readback starts. An
-    /// error leaves the last good stage on screen and is not retried until the scene changes.
-    /// Returns whether anything was recomputed.
+    /// changed; otherwise the context is rebuilt, the kernels run and a readback starts (the
+    /// new context goes on screen once its numbers land). An error leaves the last good stage
+    /// on screen and is not retried until the scene changes. Returns whether anything was
+    /// recomputed.
     pub fn update(
         &mut self,
         ctx: &GpuContext,
@@ -266,26 +415,13 @@ impl ContextLesson {
         scene: &Scene,
     ) -> Result<bool, ContextStageError> {
         let revision = lesson.model_revision();
-        let fresh = self
-            .stage
-            .as_ref()
-            .is_some_and(|s| s.key.matches(scene, revision))
-            || self
-                .refused
-                .as_ref()
-                .is_some_and(|k| k.matches(scene, revision));
-        if fresh {
+        if !self.stage.needs_compute(|k| k.matches(scene, revision)) {
             return Ok(false);
         }
-        let key = ContextKey {
-            context: scene.context.clone(),
-            sentence: scene.attention.sentence.clone(),
-            focus: scene.attention.focus,
-            model_revision: revision,
-        };
+        let key = ContextKey::of(scene, revision);
         let large = self
             .stage
-            .as_ref()
+            .shown()
             .is_some_and(|s| s.input.tokens.len() >= DEBOUNCE_FROM_TOKENS);
         if large && !self.debounce.is_zero() {
             match &self.edited {
@@ -301,149 +437,13 @@ impl ContextLesson {
             }
         }
         self.edited = None;
-        match self.compute(ctx, lesson, key.clone()) {
-            Ok(stage) => {
-                self.stage = Some(stage);
-                self.refused = None;
-                Ok(true)
-            }
-            Err(error) => {
-                self.refused = Some(key);
-                Err(error)
-            }
-        }
-    }
-
-    /// The context's tokens at `budget` (the scene's own, or a smaller one for a small GPU), and
-    /// for RAG the retrieved chunks.
-    fn assemble(
-        &mut self,
-        model: &crate::model::lesson::LessonModel,
-        key: &ContextKey,
-        budget: usize,
-    ) -> Result<(ContextInput, Vec<Retrieved>), ContextError> {
-        let scene = &key.context;
-        Ok(match scene.level() {
-            Level::SelfAttention => (
-                context::self_attention_input(model, &key.sentence, key.focus)?,
-                Vec::new(),
-            ),
-            Level::InContext => (
-                context::in_context_input(model, &scene.examples, &scene.review, budget)?,
-                Vec::new(),
-            ),
-            Level::Rag => {
-                let kb = self.knowledge_base(scene);
-                context::rag_input(model, kb, &scene.question, budget)?
-            }
-        })
-    }
-
-    fn compute(
-        &mut self,
-        ctx: &GpuContext,
-        lesson: &Lesson,
-        key: ContextKey,
-    ) -> Result<ContextStage, ContextStageError> {
-        let started = Instant::now();
-        let model = &lesson.model;
-        let (mut input, mut retrieved) = self.assemble(model, &key, key.context.budget_tokens)?;
-        // A GPU whose limits cannot hold this context (binding sizes, the loop bound; checked
-        // before anything is allocated) gets a smaller one: half the tokens at a time, assembled
-        // the same way (fewer examples, fewer retrieved chunks), with a message saying so.
-        let mut prepared = None;
-        let mut shortened = None;
-        if let Engine::Gpu(attention) = &lesson.engine {
-            // Held outside `self` while the context may be assembled again below.
-            let overview = match self.kernels.take() {
-                Some(kernels) => kernels,
-                None => OverviewKernels::new(ctx)?,
-            };
-            let fitted = loop {
-                let packed = input.packed().map_err(ContextError::from)?;
-                let n = input.tokens.len();
-                let bins = context::overview_bins(n, OVERVIEW_BINS);
-                let spans = input.span_bounds();
-                match LongContext::prepare(ctx, attention, &overview, &packed, &spans, bins) {
-                    Ok(gpu) => break Ok(gpu),
-                    Err(error @ (GpuError::LimitExceeded { .. } | GpuError::LoopBound { .. }))
-                        if n > 1 && key.context.level() != Level::SelfAttention =>
-                    {
-                        shortened.get_or_insert_with(|| (n, error.to_string()));
-                        let smaller = self.assemble(model, &key, n / 2)?;
-                        if smaller.0.tokens.len() >= n {
-                            break Err(error);
-                        }
-                        (input, retrieved) = smaller;
-                    }
-                    Err(error) => break Err(error),
-                }
-            };
-            self.kernels = Some(overview);
-            prepared = Some(fitted?);
-        }
         self.generation += 1;
-        let n = input.tokens.len();
-        let span_of_chunk = if retrieved.is_empty() {
-            Vec::new()
-        } else {
-            context::span_of_chunk(&input.spans, self.kb.chunks.len())
-        };
-        let mut stage = ContextStage {
-            key,
-            input,
-            retrieved,
-            span_of_chunk,
-            numbers: None,
-            pending: None,
-            progress: None,
-            started,
-            gpu: None,
-            map: None,
-            bins: 0,
-            generation: self.generation,
-            on_gpu: false,
-            shortened: shortened.map(|(asked, why)| {
-                format!(
-                    "this GPU's limits hold only part of the context: showing {n} of {asked} \
-                     tokens ({why})"
-                )
-            }),
-        };
-        match (&lesson.engine, self.kernels.as_ref(), prepared) {
-            (Engine::Gpu(attention), Some(overview), Some(gpu)) => {
-                let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                gpu.encode_focus(&mut encoder, attention, overview);
-                stage.pending = Some(gpu.start_read_back(ctx, encoder)?);
-                stage.progress =
-                    Some(gpu.start_overview(crate::gpu::long_context::FIRST_SLICE_SCORES));
-                stage.map = gpu.overview.as_ref().map(|o| o.map_buffer().clone());
-                stage.bins = gpu.overview.as_ref().map_or(0, |o| o.bins());
-                stage.gpu = Some(gpu);
-                stage.on_gpu = true;
-            }
-            _ => {
-                let bins = if n <= CPU_OVERVIEW_MAX_TOKENS {
-                    OVERVIEW_BINS
-                } else {
-                    0
-                };
-                let outcome = context::compute(&stage.input, bins)?;
-                if !outcome.overview.is_empty() {
-                    use wgpu::util::DeviceExt;
-                    stage.map = Some(ctx.device.create_buffer_init(
-                        &wgpu::util::BufferInitDescriptor {
-                            label: Some("overview map (CPU reference)"),
-                            contents: bytemuck::cast_slice(&outcome.overview),
-                            usage: wgpu::BufferUsages::VERTEX,
-                        },
-                    ));
-                }
-                stage.bins = outcome.bins;
-                stage.land(outcome.weights, outcome.masses, outcome.overview);
-            }
-        }
-        Ok(stage)
+        let (knowledge, generation) = (&mut self.knowledge, self.generation);
+        self.stage.update(
+            |k| k.matches(scene, revision),
+            || key,
+            |key, _superseded| knowledge.compute(ctx, lesson, key, generation),
+        )
     }
 }
 
@@ -453,13 +453,13 @@ impl ContextLesson {
         &'a self,
         refusal: Option<&'a str>,
     ) -> crate::ui::step4_context::ContextView<'a> {
-        let stage = self.stage.as_ref();
+        let stage = self.stage.shown();
         let numbers = stage.and_then(|s| s.numbers.as_ref());
         crate::ui::step4_context::ContextView {
             input: stage.map(|s| &s.input),
             retrieved: stage.map_or(&[][..], |s| &s.retrieved[..]),
             span_of_chunk: stage.map_or(&[][..], |s| &s.span_of_chunk[..]),
-            kb: &self.kb,
+            kb: &self.knowledge.kb,
             colormap: crate::render::colormap::Colormap::Viridis,
             weights: numbers.map(|n| &n.weights[..]),
             masses: numbers.map(|n| &n.masses[..]),
@@ -478,23 +478,22 @@ impl ContextLesson {
 
     /// The current overview's colour range, once its values are in.
     pub fn overview_range(&self) -> Option<[f32; 2]> {
-        let numbers = self.stage.as_ref()?.numbers.as_ref()?;
+        let numbers = self.stage.shown()?.numbers.as_ref()?;
         Some(numbers.range)
     }
 
-    /// Polls the stage's readback and moves its overview on by a slice (a frame calls this; it
-    /// never waits). Returns whether new numbers arrived.
-    pub fn poll(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
-        let kernels = self.kernels.as_ref();
-        self.stage
-            .as_mut()
-            .map_or(Ok(false), |s| s.poll(ctx, kernels))
+    /// Polls the readbacks in flight, puts a context whose numbers landed on screen, and moves
+    /// its overview on by a slice (a frame calls this; it never waits). Returns whether new
+    /// numbers arrived.
+    pub fn poll(&mut self, ctx: &GpuContext, lesson: &Lesson) -> Result<bool, GpuError> {
+        let kernels = lesson.engine.overview_kernels(ctx)?;
+        Ok(self.stage.poll(|s| s.poll(ctx, kernels))?.changed)
     }
 
-    /// Waits for the stage's numbers and its whole overview (headless rendering and tests).
-    pub fn wait(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
-        let kernels = self.kernels.as_ref();
-        self.stage.as_mut().map_or(Ok(()), |s| s.wait(ctx, kernels))
+    /// Waits for the numbers and the whole overview (headless rendering and tests).
+    pub fn wait(&mut self, ctx: &GpuContext, lesson: &Lesson) -> Result<(), GpuError> {
+        let kernels = lesson.engine.overview_kernels(ctx)?;
+        self.stage.poll(|s| s.wait(ctx, kernels)).map(|_| ())
     }
 }
 

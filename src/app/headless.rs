@@ -174,8 +174,7 @@ pub fn render_context(
     let image = paint_session(ctx, &mut session, scene, request)?;
     let bins = session
         .context_lesson()
-        .stage
-        .as_ref()
+        .shown()
         .filter(|s| s.map.is_some())
         .map_or(0, |s| s.bins);
     Ok(RenderedContext {

@@ -1,16 +1,14 @@
-//! The lesson's derived state: the scene's sentence embedded by the lesson model and its attention
-//! computed by the GPU kernels, recomputed only when what it depends on changes.
-//!
-//! Where the adapter has no compute shaders (a browser without WebGPU draws through WebGL2), the
-//! same numbers come from the CPU reference — the one every kernel is tested against — and are
-//! uploaded into a vertex buffer the same renderers draw from.
+//! Step 3's derived state: the scene's sentence embedded by the lesson model and its attention
+//! computed by the engine (`app::engine`: the WGSL kernels, or where the adapter has no compute
+//! shaders — a browser drawing through WebGL2 — the CPU reference every kernel is tested
+//! against), kept by a [`Stage`]: recomputed only when what it depends on changes, and put on
+//! screen only once the numbers the panels print have landed, so text and cells always come from
+//! the same result.
 
-use wgpu::util::DeviceExt;
-
-use crate::gpu::attention::{
-    start_read_back_focus_scores, start_read_back_printed, PendingFocusScores, PendingPrinted,
-};
-use crate::gpu::{AttentionBuffers, AttentionKernels, GpuContext, GpuError};
+use crate::app::engine::{AttentionRun, Engine};
+use crate::app::stage::{largest_fitting, Landing, Stage};
+use crate::gpu::attention::{PendingFocusScores, PendingPrinted};
+use crate::gpu::{AttentionBuffers, GpuContext, GpuError};
 use crate::model::attention::Matrix;
 use crate::model::attention::{
     AttentionInput, AttentionOptions, AttentionParams, AttentionResult, FocusScores,
@@ -55,31 +53,31 @@ impl StageKey {
     }
 }
 
-/// Step 3 computed: tokens, the GPU buffers the renderers draw from, and a readback of the
-/// numbers the panels print.
+/// Step 3 computed for one state of the scene: tokens, the weights in use, and the numbers the
+/// panels print (read back from the kernels, or the CPU reference's).
 #[derive(Debug)]
 pub struct AttentionStage {
-    key: StageKey,
     /// The sentence's tokens, as the views show them.
     pub tokens: Vec<crate::model::transformer::Token>,
     /// Names of the heads shown.
     pub head_names: Vec<String>,
     /// Each token's vector in the residual stream (`N × d_model`): its embedding, plus the
     /// sinusoidal position when those are on.
-    pub stream: crate::model::attention::Matrix,
+    pub stream: Matrix,
     /// The weights in use, one per head shown (the lesson model's, with the user's edits).
     pub weights: Vec<crate::model::attention::HeadWeights>,
-    /// The weights the heatmap and arcs draw from, `[head][rows][N]` (`VERTEX` usage): the
-    /// kernels' output buffer, or on the CPU engine an upload of the reference's weights.
-    pub weights_buffer: wgpu::Buffer,
-    /// The shapes and switches of `weights_buffer`.
+    /// The weights the heatmap and arcs draw from, `[head][rows][N]` (`VERTEX` usage): this
+    /// stage's numbers, put there when they landed ([`Engine::present_attention`]); `None` until
+    /// this stage is on screen.
+    pub weights_buffer: Option<wgpu::Buffer>,
+    /// The shapes and switches of the attention computed.
     pub params: AttentionParams,
-    /// The kernels' buffers (GPU engine only).
-    pub buffers: Option<AttentionBuffers>,
-    /// The computed values, read back for text; `None` while the readback is in flight (the
-    /// panel then prints no numbers rather than stale ones). From the kernels it holds no
-    /// scores — only the focus row of those is printed, and read back ([`Self::focus_scores`]);
-    /// the CPU reference's holds them all.
+    /// Whether the kernels computed it (false: the CPU reference, whose arcs ease on the CPU).
+    pub on_gpu: bool,
+    /// The computed values, read back for text; `None` only while this stage is on its way (a
+    /// stage is shown once they are in). From the kernels it holds no scores — only the focus
+    /// row of those is printed, and read back ([`Self::focus_scores`]); the CPU reference's
+    /// holds them all.
     pub result: Option<AttentionResult>,
     pending: Option<PendingPrinted>,
     /// The focus's score row in every head, once read back (or sliced from the CPU
@@ -90,15 +88,21 @@ pub struct AttentionStage {
     /// What the focus token carries to the next layer, for the focus and residual switch it was
     /// computed for (recomputed when either or the numbers change, not every frame).
     carried: Option<CarriedCache>,
-    /// Bumped whenever the buffers are new GPU objects (not rewritten in place), so whatever
-    /// binds them (the renderers) knows to rebuild.
+    /// Bumped whenever [`Self::weights_buffer`] is a new GPU object (not rewritten in place),
+    /// so whatever binds it (the renderers) knows to rebuild its bind groups.
     pub generation: u64,
-    /// Bumped whenever the weights change, rewritten in place or not (the CPU-eased arcs take
-    /// new targets then).
+    /// Bumped whenever the weights on screen change, rewritten in place or not (the CPU-eased
+    /// arcs take new targets then).
     pub revision: u64,
     /// Why only the first tokens are shown, when the sentence is longer than step 3 computes
     /// here (a paste of a whole page, or a GPU with small limits): the smaller view's message.
     pub shortened: Option<String>,
+}
+
+impl Landing for AttentionStage {
+    fn landed(&self) -> bool {
+        self.result.is_some()
+    }
 }
 
 impl AttentionStage {
@@ -107,7 +111,7 @@ impl AttentionStage {
     /// them.
     pub fn views<'a>(
         &'a self,
-        model: &'a crate::model::lesson::LessonModel,
+        model: &'a LessonModel,
         dt: f32,
     ) -> (
         crate::ui::step3_attention::AttentionView<'a>,
@@ -138,51 +142,79 @@ impl AttentionStage {
         )
     }
 
-    /// Collects the readback if it has arrived, without waiting. Returns whether it did.
-    pub fn poll_readback(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
+    /// Collects what has landed (the printed numbers, another focus's scores), without
+    /// waiting. Returns whether anything did.
+    fn poll_readback(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
         let _ = ctx.device.poll(wgpu::PollType::Poll);
+        // The printed numbers first: a focus row asked for later is newer than theirs.
+        let mut landed = false;
+        if self.pending.as_ref().is_some_and(PendingPrinted::is_ready) {
+            if let Some(pending) = self.pending.take() {
+                self.take_printed(pending.take()?);
+                landed = true;
+            }
+        }
         if self.pending_focus.as_ref().is_some_and(|p| p.is_ready()) {
             if let Some(pending) = self.pending_focus.take() {
                 self.focus_scores = Some(pending.take()?);
+                landed = true;
             }
         }
-        match self.pending.take() {
-            Some(pending) if pending.is_ready() => {
-                let (result, scores) = pending.take()?;
-                self.result = Some(result);
-                self.focus_scores = Some(scores);
-                self.carried = None;
-                Ok(true)
-            }
-            other => {
-                self.pending = other;
-                Ok(false)
-            }
+        Ok(landed)
+    }
+
+    /// Waits for whatever is on its way (headless rendering and tests).
+    fn wait_readback(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
+        let mut landed = false;
+        if let Some(pending) = self.pending.take() {
+            self.take_printed(pending.wait(ctx)?);
+            landed = true;
         }
+        if let Some(pending) = self.pending_focus.take() {
+            self.focus_scores = Some(pending.wait(ctx)?);
+            landed = true;
+        }
+        Ok(landed)
+    }
+
+    fn take_printed(&mut self, (result, scores): (AttentionResult, FocusScores)) {
+        self.result = Some(result);
+        // A focus row asked for while this readback was in flight is newer than its own.
+        if self.pending_focus.is_none() {
+            self.focus_scores = Some(scores);
+        }
+        self.carried = None;
+    }
+
+    /// The focus whose score row this stage holds or is fetching.
+    fn asked_focus(&self) -> Option<usize> {
+        self.pending_focus
+            .as_ref()
+            .map(PendingFocusScores::focus)
+            .or(self.pending.as_ref().map(PendingPrinted::focus))
+            .or(self.focus_scores.as_ref().map(|s| s.focus))
     }
 
     /// Keeps [`Self::focus_scores`] on `focus`: from the CPU reference's scores at once, or from
-    /// the kernels' buffer by a readback of that one row per head (`heads × N` floats), started
-    /// here and collected by the next poll.
-    pub fn follow_focus(&mut self, ctx: &GpuContext, focus: usize) -> Result<(), GpuError> {
-        let asked = self
-            .pending
-            .as_ref()
-            .map(PendingPrinted::focus)
-            .or(self.pending_focus.as_ref().map(PendingFocusScores::focus))
-            .or(self.focus_scores.as_ref().map(|s| s.focus));
-        if asked == Some(focus) {
+    /// the kernels' `buffers` (which hold this stage's numbers) by a readback of that one row
+    /// per head (`heads × N` floats), started here and collected by a later poll.
+    fn follow_focus(
+        &mut self,
+        ctx: &GpuContext,
+        engine: &Engine,
+        buffers: Option<&AttentionBuffers>,
+        focus: usize,
+    ) -> Result<(), GpuError> {
+        let focus = focus.min(self.tokens.len().saturating_sub(1));
+        if self.asked_focus() == Some(focus) {
             return Ok(());
         }
-        match (&self.buffers, &self.result) {
-            (Some(buffers), _) => {
-                let focus = focus.min(buffers.params().n().saturating_sub(1));
-                if asked != Some(focus) {
-                    self.pending_focus = Some(start_read_back_focus_scores(ctx, buffers, focus)?);
-                }
+        match (buffers, &self.result) {
+            (Some(buffers), _) if self.on_gpu => {
+                self.pending_focus = Some(engine.read_focus_scores(ctx, buffers, focus)?);
             }
-            (None, Some(result)) => self.focus_scores = FocusScores::of(result, focus),
-            (None, None) => {}
+            (_, Some(result)) => self.focus_scores = FocusScores::of(result, focus),
+            _ => {}
         }
         Ok(())
     }
@@ -216,20 +248,6 @@ impl AttentionStage {
             .as_ref()
             .map(|c| (c.focus, c.residual_norm, &c.value))
     }
-
-    /// Waits for the readback (headless rendering and tests).
-    pub fn wait_readback(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
-        if let Some(pending) = self.pending.take() {
-            let (result, scores) = pending.wait(ctx)?;
-            self.result = Some(result);
-            self.focus_scores = Some(scores);
-            self.carried = None;
-        }
-        if let Some(pending) = self.pending_focus.take() {
-            self.focus_scores = Some(pending.wait(ctx)?);
-        }
-        Ok(())
-    }
 }
 
 /// A [`CarriedForward`] and what it was computed for.
@@ -240,21 +258,104 @@ struct CarriedCache {
     value: CarriedForward,
 }
 
-/// Where attention is computed.
-#[derive(Debug)]
-pub enum Engine {
-    /// The WGSL kernels.
-    Gpu(AttentionKernels),
-    /// The CPU reference (`model::attention::run`), for adapters without compute shaders.
-    Cpu,
+/// Step 3's long-lived parts: the [`Stage`] of computed results, the kernels' buffers (rewritten
+/// in place by each compute of the same shape), and the buffer the renderers draw from.
+///
+/// The kernels compute into their own buffers; a result reaches the screen's buffer only when
+/// its readback has landed (a GPU copy, [`Engine::present_attention`]). So the cells, the arcs
+/// and the printed numbers always show one result, and a sentence being typed never shows new
+/// cells under old numbers.
+#[derive(Debug, Default)]
+pub struct AttentionLesson {
+    stage: Stage<StageKey, AttentionStage>,
+    /// The kernels' buffers (GPU engine), holding the newest stage's numbers.
+    buffers: Option<AttentionBuffers>,
+    /// The weights on screen (what [`AttentionStage::weights_buffer`] of the shown stage is).
+    display: Option<wgpu::Buffer>,
+    /// Bumped when `display` is a new buffer.
+    generation: u64,
+    /// Bumped when `display` is rewritten.
+    revision: u64,
 }
 
-/// The lesson model and the attention engine on one device.
+impl AttentionLesson {
+    /// The stage on screen: the newest whose numbers have landed.
+    pub fn shown(&self) -> Option<&AttentionStage> {
+        self.stage.shown()
+    }
+
+    /// Takes the stage on screen out (a headless render returns it for checks).
+    pub fn take_shown(&mut self) -> Option<AttentionStage> {
+        self.stage.take_shown()
+    }
+
+    /// Why the scene's current step-3 settings are refused, while they are.
+    pub fn refusal(&self) -> Option<&str> {
+        self.stage.refusal()
+    }
+
+    /// Collects the readbacks in flight (or, with `wait`, waits for them), puts a stage whose
+    /// numbers landed on screen, keeps the focus row on `focus` and the focus's carried vector
+    /// up to date. Returns whether anything shown changed.
+    pub fn settle(
+        &mut self,
+        ctx: &GpuContext,
+        lesson: &Lesson,
+        scene: &AttentionScene,
+        wait: bool,
+    ) -> Result<bool, GpuError> {
+        let (engine, buffers) = (&lesson.engine, self.buffers.as_ref());
+        if let Some(stage) = self.stage.newest_mut() {
+            stage.follow_focus(ctx, engine, buffers, scene.focus)?;
+        }
+        let polled = if wait {
+            self.stage.poll(|stage| stage.wait_readback(ctx))?
+        } else {
+            self.stage.poll(|stage| stage.poll_readback(ctx))?
+        };
+        if polled.promoted {
+            self.present(ctx, engine);
+        }
+        if let Some(stage) = self.stage.shown_mut() {
+            stage.update_carried(lesson.model.w_o(), scene.focus, scene.residual_norm);
+        }
+        Ok(polled.changed)
+    }
+
+    /// Waits for every number in flight and shows it (headless rendering and tests).
+    pub fn wait(&mut self, ctx: &GpuContext, lesson: &Lesson) -> Result<(), GpuError> {
+        let engine = &lesson.engine;
+        if self.stage.poll(|stage| stage.wait_readback(ctx))?.promoted {
+            self.present(ctx, engine);
+        }
+        Ok(())
+    }
+
+    /// The shown stage's weights into the screen's buffer.
+    fn present(&mut self, ctx: &GpuContext, engine: &Engine) {
+        let Some(stage) = self.stage.shown_mut() else {
+            return;
+        };
+        let Some(result) = stage.result.as_ref() else {
+            return;
+        };
+        let kernels = self.buffers.as_ref().filter(|_| stage.on_gpu);
+        if engine.present_attention(ctx, kernels, result, &mut self.display) {
+            self.generation += 1;
+        }
+        self.revision += 1;
+        stage.weights_buffer = self.display.clone();
+        stage.generation = self.generation;
+        stage.revision = self.revision;
+    }
+}
+
+/// The lesson model and the engine on one device.
 #[derive(Debug)]
 pub struct Lesson {
     /// The lesson model.
     pub model: LessonModel,
-    /// Where attention runs.
+    /// Where every step computes (chosen once for the device).
     pub engine: Engine,
     /// Bumped when the model changes (the estimated embeddings arrive): every stage recomputes.
     model_revision: u64,
@@ -271,14 +372,9 @@ impl Lesson {
     /// Like [`Lesson::new`] with a given model (the web build starts with the curated words and
     /// adds the estimated ones once they are fetched).
     pub fn with_model(ctx: &GpuContext, model: LessonModel) -> Result<Self, StageError> {
-        let engine = if ctx.has_compute() {
-            Engine::Gpu(AttentionKernels::new(ctx)?)
-        } else {
-            Engine::Cpu
-        };
         Ok(Self {
             model,
-            engine,
+            engine: Engine::for_device(ctx)?,
             model_revision: 0,
         })
     }
@@ -298,9 +394,9 @@ impl Lesson {
         self.model_revision
     }
 
-    /// Whether attention runs on the GPU kernels (false: the CPU reference).
+    /// Whether the steps compute on the GPU kernels (false: the CPU reference).
     pub fn computes_on_gpu(&self) -> bool {
-        matches!(self.engine, Engine::Gpu(_))
+        self.engine.on_gpu()
     }
 
     /// Adds the estimated embeddings (the text of `assets/estimated_embeddings.txt`); stages
@@ -311,33 +407,53 @@ impl Lesson {
         Ok(words)
     }
 
-    /// Brings `stage` up to date with `scene`: nothing happens when nothing it depends on
-    /// changed; same-shape edits reuse the buffers. The kernels run and a readback of their
-    /// numbers starts, without waiting. Returns whether anything was recomputed.
+    /// Brings step 3 up to date with `scene`: nothing happens when nothing it depends on
+    /// changed (or the scene was refused and has not changed since); same-shape edits reuse
+    /// the kernels' buffers. The kernels run and a readback of what the panels print starts,
+    /// without waiting; the CPU reference's result goes on screen at once. A refusal keeps the
+    /// last good stage on screen and is returned this once. Returns whether anything was
+    /// recomputed.
     pub fn update(
         &self,
         ctx: &GpuContext,
         scene: &AttentionScene,
-        stage: &mut Option<AttentionStage>,
+        step: &mut AttentionLesson,
     ) -> Result<bool, StageError> {
-        // Compared field by field: building a key every frame would allocate every frame.
-        if stage
-            .as_ref()
-            .is_some_and(|s| s.key.matches(scene, self.model_revision))
-        {
-            return Ok(false);
-        }
-        let key = StageKey {
-            sentence: scene.sentence.clone(),
-            heads: scene.heads,
-            options: AttentionOptions {
-                causal: scene.causal,
-                positions: scene.positions,
-                key_padding_mask: None,
+        let revision = self.model_revision;
+        let shown_before = step.stage.shown_count();
+        let buffers = &mut step.buffers;
+        let computed = step.stage.update(
+            // Compared field by field: building a key every frame would allocate every frame.
+            |key| key.matches(scene, revision),
+            || StageKey {
+                sentence: scene.sentence.clone(),
+                heads: scene.heads,
+                options: AttentionOptions {
+                    causal: scene.causal,
+                    positions: scene.positions,
+                    key_padding_mask: None,
+                },
+                edits: scene.weight_edits.clone(),
+                model_revision: revision,
             },
-            edits: scene.weight_edits.clone(),
-            model_revision: self.model_revision,
-        };
+            |key, _superseded| self.compute(ctx, key, scene.focus, buffers),
+        )?;
+        if step.stage.shown_count() != shown_before {
+            // The CPU reference's numbers were in at once: on screen now.
+            step.present(ctx, &self.engine);
+        }
+        Ok(computed)
+    }
+
+    /// Step 3 for `key`: the sentence embedded, shortened to what this device holds, and run
+    /// by the engine into `buffers`.
+    fn compute(
+        &self,
+        ctx: &GpuContext,
+        key: &StageKey,
+        focus: usize,
+        buffers: &mut Option<AttentionBuffers>,
+    ) -> Result<AttentionStage, StageError> {
         let (mut tokens, mut input) = self.model.attention_input_with_edits(
             &key.sentence,
             key.heads,
@@ -349,23 +465,13 @@ impl Lesson {
         if shortened.is_some() {
             packed = PackedAttention::new(&input, QueryRows::All)?;
         }
-        let previous = stage.take();
-        let (last_generation, last_revision) = previous
-            .as_ref()
-            .map_or((0, 0), |s| (s.generation, s.revision));
-        let computed = match &self.engine {
-            Engine::Gpu(kernels) => {
-                let focus = scene.focus.min(tokens.len().saturating_sub(1));
-                Self::run_gpu(ctx, kernels, &packed, previous, focus)?
-            }
-            Engine::Cpu => Self::run_cpu(ctx, &packed, previous),
+        let focus = focus.min(tokens.len().saturating_sub(1));
+        let (result, pending) = match self.engine.attention(ctx, &packed, buffers, focus)? {
+            AttentionRun::Pending(pending) => (None, Some(pending)),
+            AttentionRun::Done(result) => (Some(result), None),
         };
-        let focus_scores = computed
-            .result
-            .as_ref()
-            .and_then(|r| FocusScores::of(r, scene.focus));
-        *stage = Some(AttentionStage {
-            key,
+        let focus_scores = result.as_ref().and_then(|r| FocusScores::of(r, focus));
+        Ok(AttentionStage {
             tokens: tokens
                 .iter()
                 .map(crate::model::transformer::Token::from)
@@ -374,28 +480,23 @@ impl Lesson {
                 .model
                 .heads()
                 .iter()
-                .take(scene.heads)
+                .take(key.heads)
                 .map(|h| h.name.clone())
                 .collect(),
             stream: crate::model::residual::residual_stream(&input),
             weights: input.heads.clone(),
-            weights_buffer: computed.weights_buffer,
+            weights_buffer: None,
             params: *packed.params(),
-            buffers: computed.buffers,
-            result: computed.result,
+            on_gpu: pending.is_some(),
+            result,
+            pending,
             focus_scores,
-            pending: computed.pending,
             pending_focus: None,
             carried: None,
-            generation: if computed.reused {
-                last_generation
-            } else {
-                last_generation + 1
-            },
-            revision: last_revision + 1,
+            generation: 0,
+            revision: 0,
             shortened,
-        });
-        Ok(true)
+        })
     }
 
     /// The most tokens of the sentence whose full N×N map fits this device's limits (the model
@@ -410,37 +511,15 @@ impl Lesson {
         input: &mut AttentionInput,
     ) -> Result<Option<String>, StageError> {
         let total = tokens.len();
-        let mut shown = total;
-        let mut limit_message = None;
-        if matches!(self.engine, Engine::Gpu(_)) {
-            // The device's limits (binding sizes, the loop bound) are checked by `plan` without
-            // allocating anything; the largest N that passes is found by bisection.
-            let mut params = *full;
-            let limits = ctx.limits();
-            let mut fits = |n: usize| {
-                let n = u32::try_from(n).unwrap_or(u32::MAX);
-                params.n_tokens = n;
-                params.query_count = n;
-                crate::gpu::attention::plan(&params, &limits)
-            };
-            if let Err(error) = fits(shown) {
-                let (mut low, mut high) = (0, shown);
-                while high - low > 1 {
-                    let middle = low + (high - low) / 2;
-                    if fits(middle).is_ok() {
-                        low = middle;
-                    } else {
-                        high = middle;
-                    }
-                }
-                if low == 0 {
-                    return Err(error.into());
-                }
-                shown = low;
-                limit_message = Some(error.to_string());
-            }
-        }
-        let Some(why) = limit_message.filter(|_| shown < total) else {
+        // The device's limits (binding sizes, the loop bound) are checked without allocating.
+        let mut params = *full;
+        let fit = largest_fitting(total, |n| {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            params.n_tokens = n;
+            params.query_count = n;
+            self.engine.fits_attention(ctx, &params)
+        })?;
+        let Some((shown, why)) = fit else {
             return Ok(None);
         };
         let width = input.x.cols();
@@ -450,83 +529,10 @@ impl Lesson {
             .get(..shown * width)
             .unwrap_or_default()
             .to_vec();
-        input.x = crate::model::attention::Matrix::new(shown, width, kept)?;
+        input.x = Matrix::new(shown, width, kept)?;
         tokens.truncate(shown);
         Ok(Some(format!(
             "showing the first {shown} of {total} tokens ({why})"
         )))
     }
-
-    /// The kernels, into the previous stage's buffers when the shape allows; a readback starts.
-    fn run_gpu(
-        ctx: &GpuContext,
-        kernels: &AttentionKernels,
-        packed: &PackedAttention,
-        previous: Option<AttentionStage>,
-        focus: usize,
-    ) -> Result<Computed, StageError> {
-        let reused = previous
-            .and_then(|old| old.buffers)
-            .and_then(|mut buffers| buffers.write_inputs(&ctx.queue, packed).then_some(buffers));
-        let was_reused = reused.is_some();
-        let buffers = match reused {
-            Some(buffers) => buffers,
-            None => kernels.prepare(ctx, packed)?,
-        };
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        kernels.encode(&mut encoder, &buffers);
-        let pending = start_read_back_printed(ctx, encoder, &buffers, focus)?;
-        Ok(Computed {
-            weights_buffer: buffers.weights_buffer().clone(),
-            buffers: Some(buffers),
-            result: None,
-            pending: Some(pending),
-            reused: was_reused,
-        })
-    }
-
-    /// The CPU reference, its weights uploaded for the renderers (into the previous buffer when
-    /// the size is the same, so the arcs ease from the old weights).
-    fn run_cpu(
-        ctx: &GpuContext,
-        packed: &PackedAttention,
-        previous: Option<AttentionStage>,
-    ) -> Computed {
-        let result = crate::model::attention::run(packed);
-        let bytes: &[u8] = bytemuck::cast_slice(&result.weights);
-        let reused = previous
-            .map(|old| old.weights_buffer)
-            .filter(|buffer| buffer.size() == bytes.len().max(4) as u64);
-        let was_reused = reused.is_some();
-        let weights_buffer = match reused {
-            Some(buffer) => {
-                ctx.queue.write_buffer(&buffer, 0, bytes);
-                buffer
-            }
-            None => ctx
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("attention weights (CPU reference)"),
-                    // A vertex buffer cannot be empty; N = 0 never gets here, but stay safe.
-                    contents: if bytes.is_empty() { &[0; 4] } else { bytes },
-                    usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
-                }),
-        };
-        Computed {
-            weights_buffer,
-            buffers: None,
-            result: Some(result),
-            pending: None,
-            reused: was_reused,
-        }
-    }
-}
-
-/// What one engine run produced.
-struct Computed {
-    weights_buffer: wgpu::Buffer,
-    buffers: Option<AttentionBuffers>,
-    result: Option<AttentionResult>,
-    pending: Option<PendingPrinted>,
-    reused: bool,
 }

@@ -113,29 +113,27 @@ impl ScreenPainter {
         let device = &ctx.device;
         let colormap = session.presenter.colormap;
         let resources = &mut self.renderer.callback_resources;
-        if let Some(stage) = session.attention() {
+        if let Some((stage, weights)) = session
+            .attention()
+            .and_then(|s| s.weights_buffer.as_ref().map(|w| (s, w)))
+        {
             if stage.generation != self.bound.attention {
                 resources.insert(HeatmapResources::new(
                     device,
                     &self.renderers.heatmap,
-                    &stage.weights_buffer,
+                    weights,
                     &stage.params,
                     colormap,
                 ));
-                let arcs = match (&stage.buffers, &stage.result) {
-                    (Some(_), _) => ArcsResources::new(
+                let arcs = if stage.on_gpu {
+                    ArcsResources::new(device, &self.renderers.arcs, weights, &stage.params).ok()
+                } else {
+                    Some(ArcsResources::new_cpu_eased(
                         device,
                         &self.renderers.arcs,
-                        &stage.weights_buffer,
+                        stage.result.as_ref().map_or(&[][..], |r| &r.weights[..]),
                         &stage.params,
-                    )
-                    .ok(),
-                    (None, result) => Some(ArcsResources::new_cpu_eased(
-                        device,
-                        &self.renderers.arcs,
-                        result.as_ref().map_or(&[][..], |r| &r.weights[..]),
-                        &stage.params,
-                    )),
+                    ))
                 };
                 if let Some(arcs) = arcs {
                     resources.insert(arcs);
@@ -143,7 +141,7 @@ impl ScreenPainter {
                 self.bound.attention = stage.generation;
                 self.bound.eased_revision = stage.revision;
                 self.bound.colormap = Some(colormap);
-            } else if stage.buffers.is_none() && stage.revision != self.bound.eased_revision {
+            } else if !stage.on_gpu && stage.revision != self.bound.eased_revision {
                 if let (Some(arcs), Some(result)) =
                     (resources.get_mut::<ArcsResources>(), stage.result.as_ref())
                 {
@@ -153,7 +151,7 @@ impl ScreenPainter {
             }
         }
         let context = session.context_lesson();
-        if let Some(stage) = context.stage.as_ref() {
+        if let Some(stage) = context.shown() {
             let range = context.overview_range();
             if stage.generation != self.bound.context {
                 self.bound.context = stage.generation;

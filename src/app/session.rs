@@ -11,7 +11,7 @@
 //!    the frame.
 
 use crate::app::context_lesson::{ContextLesson, ContextStageError};
-use crate::app::lesson::{AttentionStage, Lesson, StageError};
+use crate::app::lesson::{AttentionLesson, AttentionStage, Lesson, StageError};
 use crate::app::training::Trainers;
 use crate::gpu::{GpuContext, GpuError};
 use crate::scene::{AttentionScene, Scene};
@@ -52,10 +52,9 @@ pub struct StatusLines {
 /// The scene's derived state and the screen's state around it, for one device.
 pub struct Session {
     lesson: Lesson,
-    /// Step 3 as last computed (the last good one while a refused scene is on screen).
-    attention: Option<AttentionStage>,
-    /// The step-3 settings the lesson last refused: not retried until the user changes them.
-    refused_attention: Option<AttentionScene>,
+    /// Step 3: the stage on screen (the last good one while a refused scene is), the one on
+    /// its way, and the buffers the renderers draw from.
+    attention: AttentionLesson,
     /// Steps 1 and 2's optimisers.
     trainers: Trainers,
     /// Step 4's context.
@@ -93,8 +92,7 @@ impl Session {
         let notice = (!lesson.computes_on_gpu()).then(|| CPU_NOTICE.to_owned());
         Self {
             lesson,
-            attention: None,
-            refused_attention: None,
+            attention: AttentionLesson::default(),
             trainers: Trainers::default(),
             context: ContextLesson::default(),
             panels: PanelState::default(),
@@ -131,14 +129,15 @@ impl Session {
         self.lesson
     }
 
-    /// Step 3 as last computed.
+    /// Step 3 as on screen: the newest stage whose numbers have landed.
     pub fn attention(&self) -> Option<&AttentionStage> {
-        self.attention.as_ref()
+        self.attention.shown()
     }
 
-    /// Takes step 3 out of the session (a headless render returns it for checks).
+    /// Takes step 3's stage on screen out of the session (a headless render returns it for
+    /// checks).
     pub fn take_attention(&mut self) -> Option<AttentionStage> {
-        self.attention.take()
+        self.attention.take_shown()
     }
 
     /// Steps 1 and 2's optimisers.
@@ -169,49 +168,33 @@ impl Session {
         if let Err(error) = self.derive_attention(ctx, &scene.attention, readbacks) {
             self.lines.message = Some(error.to_string());
         }
-        if let Err(error) = self.trainers.update(ctx, scene) {
+        if let Err(error) = self.trainers.update(ctx, &self.lesson, scene) {
             self.lines.message = Some(error.to_string());
         }
     }
 
-    /// Step 3: recomputed when its settings changed, its readback collected. A refused scene
-    /// (say, an empty sentence) is said in [`StatusLines::refusal`] and not retried every frame:
-    /// only once the user changes it again. Returns the GPU's error, if it failed; a refusal is
-    /// returned too, once, when it first happens (headless callers turn it into their error).
+    /// Step 3: recomputed when its settings changed, its readback collected (a stage goes on
+    /// screen once its numbers have landed). A refused scene (say, an empty sentence) is said in
+    /// [`StatusLines::refusal`] and not retried every frame: only once the user changes it
+    /// again. Returns the GPU's error, if it failed; a refusal is returned too, once, when it
+    /// first happens (headless callers turn it into their error).
     pub fn derive_attention(
         &mut self,
         ctx: &GpuContext,
         scene: &AttentionScene,
         readbacks: Readbacks,
     ) -> Result<(), StageError> {
-        let mut refused = None;
-        if self.refused_attention.as_ref() != Some(scene) {
-            match self.lesson.update(ctx, scene, &mut self.attention) {
-                Ok(changed) => {
-                    // A sentence longer than step 3 computes here shows its first tokens, and
-                    // the message line says so (the smaller view).
-                    if changed {
-                        self.lines.refusal =
-                            self.attention.as_ref().and_then(|s| s.shortened.clone());
-                    }
-                    self.refused_attention = None;
-                }
-                Err(error) => {
-                    self.lines.refusal = Some(error.to_string());
-                    self.refused_attention = Some(scene.clone());
-                    refused = Some(error);
-                }
-            }
-        }
-        if let Some(stage) = self.attention.as_mut() {
-            stage.follow_focus(ctx, scene.focus)?;
-            match readbacks {
-                Readbacks::Poll => {
-                    stage.poll_readback(ctx)?;
-                }
-                Readbacks::Wait => stage.wait_readback(ctx)?,
-            }
-            stage.update_carried(self.lesson.model.w_o(), scene.focus, scene.residual_norm);
+        let refused = self.lesson.update(ctx, scene, &mut self.attention).err();
+        self.attention
+            .settle(ctx, &self.lesson, scene, readbacks == Readbacks::Wait)?;
+        // Why the scene is refused; else why the stage on screen shows fewer tokens than the
+        // sentence has (the smaller view). Replaced only when it changes: no per-frame copy.
+        let said = self
+            .attention
+            .refusal()
+            .or(self.attention.shown().and_then(|s| s.shortened.as_deref()));
+        if self.lines.refusal.as_deref() != said {
+            self.lines.refusal = said.map(str::to_owned);
         }
         refused.map_or(Ok(()), Err)
     }
@@ -227,24 +210,23 @@ impl Session {
         if scene.step != 4 {
             return Ok(());
         }
-        match self.context.update(ctx, &self.lesson, scene) {
-            Ok(true) => {
-                self.lines.context_refusal = self
-                    .context
-                    .stage
-                    .as_ref()
-                    .and_then(|s| s.shortened.clone());
-            }
-            Ok(false) => {}
-            Err(ContextStageError::Context(error)) => {
-                self.lines.context_refusal = Some(error.to_string());
-            }
-            Err(ContextStageError::Gpu(error)) => return Err(error),
-        }
+        let failed = match self.context.update(ctx, &self.lesson, scene) {
+            // A refused context is said below, from the stage, for as long as it holds.
+            Ok(_) | Err(ContextStageError::Context(_)) => None,
+            Err(ContextStageError::Gpu(error)) => Some(error),
+        };
         match readbacks {
-            Readbacks::Poll => self.context.poll(ctx).map(|_| ()),
-            Readbacks::Wait => self.context.wait(ctx),
+            Readbacks::Poll => self.context.poll(ctx, &self.lesson).map(|_| ())?,
+            Readbacks::Wait => self.context.wait(ctx, &self.lesson)?,
         }
+        let said = self
+            .context
+            .refusal()
+            .or(self.context.shown().and_then(|s| s.shortened.as_deref()));
+        if self.lines.context_refusal.as_deref() != said {
+            self.lines.context_refusal = said.map(str::to_owned);
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// After the panels: starts what the user asked for (step 1's Train, step 2's fine-tune).
@@ -252,7 +234,7 @@ impl Session {
         self.trainers.start_requested(
             ctx,
             scene,
-            &self.lesson.model,
+            &self.lesson,
             &mut self.panels,
             self.presenter.reduced_motion,
         )
@@ -260,7 +242,7 @@ impl Session {
 
     /// Runs whatever optimiser is in progress to its end (headless: no frame to keep smooth).
     pub fn finish_training(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
-        self.trainers.finish_blocking(ctx)
+        self.trainers.finish_blocking(ctx, &self.lesson)
     }
 
     /// Draws the whole screen (`ui::screen`) with the arcs advanced by `dt` seconds, and applies
@@ -273,7 +255,7 @@ impl Session {
         let views = self.trainers.views();
         let lines = &self.lines;
         let message = lines.refusal.as_deref().or(lines.message.as_deref());
-        let attention = self.attention.as_ref().map(|stage| {
+        let attention = self.attention.shown().map(|stage| {
             let (mut attention, behind) = stage.views(model, dt);
             attention.snap = self.snap_arcs;
             (attention, Some(behind))

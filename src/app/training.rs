@@ -7,11 +7,13 @@
 
 use web_time::Instant;
 
-use crate::gpu::training::{FineTuneRun, FitRun, PendingFineTune, PendingFit, TrainingKernels};
+use crate::app::engine::{Engine, FineTuneRunner, FitNumbers, FitRunner};
+use crate::app::lesson::Lesson;
+use crate::app::stage::{Landing, Stage};
 use crate::gpu::{GpuContext, GpuError};
 use crate::model::corpus::Corpus;
-use crate::model::finetune::{fine_tune, policy, FineTuneProblem, FINE_TUNE_STEPS};
-use crate::model::train::{kl_divergence, train_step, OutputLayer, TrainingSet, TRAIN_STEPS};
+use crate::model::finetune::{policy, FineTuneProblem, FINE_TUNE_STEPS};
+use crate::model::train::{kl_divergence, OutputLayer, TrainingSet, TRAIN_STEPS};
 use crate::scene::{AttentionScene, RlhfScene};
 use crate::ui::step1_pretraining::FitView;
 use crate::ui::step2_rlhf::FineTuneView;
@@ -48,26 +50,16 @@ fn batch_size(elapsed: f32, remaining: u32) -> u32 {
 /// How long the fine-tune's path takes to draw itself once its numbers are in.
 pub const PATH_REVEAL_SECONDS: f32 = 1.5;
 
-/// The GPU, when this device can compute.
-pub type Compute<'a> = Option<(&'a GpuContext, &'a TrainingKernels)>;
+/// What a fit was started from: the corpus and step 3's switches (which shape `h`).
+pub type FitKey = (Corpus, AttentionScene);
 
-enum FitEngine {
-    Gpu {
-        run: FitRun,
-        pending: Option<PendingFit>,
-    },
-    Cpu {
-        layer: OutputLayer,
-        logits: Vec<f32>,
-    },
-}
+/// What a fine-tune was started from: the corpus and the preference.
+pub type FineTuneKey = (Corpus, RlhfScene);
 
 /// Step 1's Train: a fit running (or run) live.
 pub struct FitSession {
-    /// What it was started from: the corpus and step 3's switches.
-    pub key: (Corpus, AttentionScene),
     set: TrainingSet,
-    engine: FitEngine,
+    runner: FitRunner,
     losses: Vec<f32>,
     probabilities: Vec<f32>,
     steps: u32,
@@ -81,29 +73,21 @@ pub struct FitSession {
     loss_floor: f64,
 }
 
+/// A fit is drawn live, batch by batch, from its first frame.
+impl Landing for FitSession {
+    fn landed(&self) -> bool {
+        true
+    }
+}
+
 impl FitSession {
-    /// Starts a fit of `set` from zero.
-    pub fn start(
-        set: TrainingSet,
-        key: (Corpus, AttentionScene),
-        compute: Compute<'_>,
-    ) -> Result<Self, GpuError> {
-        let params = *set.params();
-        let engine = match compute {
-            Some((ctx, kernels)) => FitEngine::Gpu {
-                run: kernels.prepare_fit(ctx, &set)?,
-                pending: None,
-            },
-            None => FitEngine::Cpu {
-                layer: OutputLayer::zeros(&params),
-                logits: vec![0.0; params.table_len()],
-            },
-        };
-        let probabilities = OutputLayer::zeros(&params).probabilities(&set);
+    /// Starts a fit of `set` from zero on `engine`.
+    pub fn start(set: TrainingSet, engine: &Engine, ctx: &GpuContext) -> Result<Self, GpuError> {
+        let runner = engine.start_fit(ctx, &set)?;
+        let probabilities = OutputLayer::zeros(set.params()).probabilities(&set);
         Ok(Self {
-            key,
             set,
-            engine,
+            runner,
             losses: Vec::with_capacity(TRAIN_STEPS as usize),
             probabilities,
             steps: 0,
@@ -150,68 +134,57 @@ impl FitSession {
 
     /// Whether the steps run on the GPU.
     pub fn on_gpu(&self) -> bool {
-        matches!(self.engine, FitEngine::Gpu { .. })
+        self.runner.on_gpu()
     }
 
     /// One frame's worth: takes a readback that has landed, and starts the next batch when none
     /// is in flight. Never waits. Returns whether anything shown changed.
-    pub fn advance(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
-        let changed = self.step(compute)?;
+    pub fn advance(&mut self, engine: &Engine, ctx: &GpuContext) -> Result<bool, GpuError> {
+        let changed = self.step(engine, ctx)?;
         if changed {
             self.derive();
         }
         Ok(changed)
     }
 
-    fn step(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
-        match (&mut self.engine, compute) {
-            (FitEngine::Gpu { run, pending }, Some((ctx, kernels))) => {
-                let mut changed = false;
-                if let Some(in_flight) = pending.take() {
-                    if in_flight.poll(ctx)? {
-                        let snapshot = in_flight.take()?;
-                        self.losses = snapshot.losses;
-                        self.probabilities = snapshot.probabilities;
-                        self.steps = run.steps();
-                        changed = true;
-                    } else {
-                        *pending = Some(in_flight);
-                        return Ok(false);
-                    }
-                }
-                if run.steps() < TRAIN_STEPS {
-                    let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                    let done = run.steps();
-                    let batch = batch_size(restart(&mut self.batch_started), TRAIN_STEPS - done);
-                    kernels.encode_fit(&mut encoder, run, batch);
-                    *pending = Some(run.start_read_back(ctx, encoder)?);
-                }
-                Ok(changed)
-            }
-            (FitEngine::Cpu { layer, logits }, _) => {
-                let elapsed = restart(&mut self.batch_started);
-                let batch = batch_size(elapsed, TRAIN_STEPS.saturating_sub(self.steps));
-                for _ in 0..batch {
-                    let loss = train_step(&self.set, layer, logits, &mut self.probabilities);
-                    self.losses.push(loss);
-                }
-                self.steps += batch;
-                Ok(batch > 0)
-            }
-            // The GPU went away under a running fit: stop where it is.
-            (FitEngine::Gpu { .. }, None) => Ok(false),
+    fn step(&mut self, engine: &Engine, ctx: &GpuContext) -> Result<bool, GpuError> {
+        let numbers = FitNumbers {
+            losses: &mut self.losses,
+            probabilities: &mut self.probabilities,
+        };
+        let mut changed = self.runner.collect(ctx, numbers)?;
+        if changed {
+            self.steps = self.runner.steps();
+        } else if self.runner.in_flight() {
+            return Ok(false);
         }
+        let done = self.runner.steps();
+        if done < TRAIN_STEPS {
+            let batch = batch_size(restart(&mut self.batch_started), TRAIN_STEPS - done);
+            let numbers = FitNumbers {
+                losses: &mut self.losses,
+                probabilities: &mut self.probabilities,
+            };
+            if self.runner.run(engine, ctx, &self.set, batch, numbers)? {
+                self.steps = self.runner.steps();
+                changed = true;
+            }
+        }
+        Ok(changed)
     }
 
     /// Runs to the end, blocking (`gaze render` and tests; never in a frame).
-    pub fn finish_blocking(&mut self, compute: Compute<'_>) -> Result<(), GpuError> {
+    pub fn finish_blocking(&mut self, engine: &Engine, ctx: &GpuContext) -> Result<(), GpuError> {
         while !self.finished() {
-            if let (FitEngine::Gpu { pending, .. }, Some((ctx, _))) = (&mut self.engine, compute) {
-                if let Some(in_flight) = pending.take() {
-                    *pending = Some(in_flight.wait_ready(ctx)?);
-                }
+            self.runner.wait_in_flight(ctx)?;
+            let before = (self.steps, self.runner.steps());
+            self.advance(engine, ctx)?;
+            if (self.steps, self.runner.steps()) == before && !self.runner.in_flight() {
+                // Nothing ran and nothing is on its way: it cannot finish.
+                return Err(GpuError::Readback(
+                    "the fit stopped before its last step".into(),
+                ));
             }
-            self.advance(compute)?;
         }
         Ok(())
     }
@@ -235,10 +208,8 @@ impl FitSession {
 
 /// Step 2's "fine-tune for real": the whole climb in one submission, then its path drawn.
 pub struct FineTuneSession {
-    /// What it was started from: the corpus and the preference.
-    pub key: (Corpus, RlhfScene),
     problem: FineTuneProblem,
-    run: Option<(FineTuneRun, Option<PendingFineTune>)>,
+    runner: FineTuneRunner,
     path: Vec<f32>,
     final_policy: Vec<f32>,
     landed: Option<Instant>,
@@ -250,22 +221,30 @@ pub struct FineTuneSession {
     kl_to_closed_form: Option<f64>,
 }
 
+/// The panel says the climb is running until its path lands, then draws it.
+impl Landing for FineTuneSession {
+    fn landed(&self) -> bool {
+        true
+    }
+}
+
 impl FineTuneSession {
-    /// Starts the climb: all of it submitted at once on the GPU, or run at once on the CPU.
+    /// Starts the climb on `engine`: all of it submitted at once on the GPU, or run at once on
+    /// the CPU.
     pub fn start(
         problem: FineTuneProblem,
-        key: (Corpus, RlhfScene),
-        compute: Compute<'_>,
+        engine: &Engine,
+        ctx: &GpuContext,
         reduced_motion: bool,
     ) -> Result<Self, GpuError> {
         let (endings, closed_form) = (
             problem_endings(&problem),
             problem.closed_form_probabilities(),
         );
+        let runner = engine.start_fine_tune(ctx, &problem, FINE_TUNE_STEPS)?;
         let mut session = Self {
-            key,
             problem,
-            run: None,
+            runner,
             path: Vec::new(),
             final_policy: Vec::new(),
             landed: None,
@@ -274,47 +253,24 @@ impl FineTuneSession {
             closed_form,
             kl_to_closed_form: None,
         };
-        match compute {
-            Some((ctx, kernels)) => {
-                let mut run = kernels.prepare_fine_tune(ctx, &session.problem)?;
-                let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                kernels.encode_fine_tune(&mut encoder, &mut run, FINE_TUNE_STEPS);
-                let pending = run.start_read_back(ctx, encoder)?;
-                session.run = Some((run, Some(pending)));
-            }
-            None => {
-                let path = fine_tune(&session.problem, FINE_TUNE_STEPS);
-                session.land(path.path, &path.logits);
-            }
-        }
+        session.advance(ctx)?;
         Ok(session)
     }
 
     /// Takes the readback once it lands; never waits. Returns whether anything shown changed
     /// (including the path drawing itself).
-    pub fn advance(&mut self, compute: Compute<'_>) -> Result<bool, GpuError> {
-        if let (Some((_, pending)), Some((ctx, _))) = (&mut self.run, compute) {
-            if let Some(in_flight) = pending.take() {
-                if in_flight.poll(ctx)? {
-                    let snapshot = in_flight.take()?;
-                    self.land(snapshot.path, &snapshot.logits);
-                } else {
-                    *pending = Some(in_flight);
-                }
-                return Ok(true);
-            }
+    pub fn advance(&mut self, ctx: &GpuContext) -> Result<bool, GpuError> {
+        if let Some((path, logits)) = self.runner.collect(ctx)? {
+            self.land(path, &logits);
+            return Ok(true);
         }
         Ok(self.landed.is_some() && self.revealed() < 1.0)
     }
 
     /// Waits for the readback (`gaze render` and tests).
-    pub fn finish_blocking(&mut self, compute: Compute<'_>) -> Result<(), GpuError> {
-        if let (Some((_, pending)), Some((ctx, _))) = (&mut self.run, compute) {
-            if let Some(in_flight) = pending.take() {
-                *pending = Some(in_flight.wait_ready(ctx)?);
-            }
-        }
-        self.advance(compute)?;
+    pub fn finish_blocking(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
+        self.runner.wait(ctx)?;
+        self.advance(ctx)?;
         self.reduced_motion = true;
         Ok(())
     }
@@ -345,7 +301,7 @@ impl FineTuneSession {
             path: &self.path,
             revealed: self.revealed(),
             steps: FINE_TUNE_STEPS,
-            on_gpu: self.run.is_some(),
+            on_gpu: self.runner.on_gpu(),
             strength: self.problem.params().strength as f64,
         }
     }
@@ -425,80 +381,71 @@ pub fn fine_tune_problem(
     )
 }
 
-/// Both optimisers as one frame loop sees them: the kernels (built on first use) and the
-/// sessions in progress.
+/// Both optimisers as one frame loop sees them: each a [`Stage`] keyed by what it was started
+/// from, dropped when the scene moves away from that (a fit of data the user has since edited
+/// would be a wrong number on screen).
 #[derive(Default)]
 pub struct Trainers {
-    kernels: Option<TrainingKernels>,
-    /// Step 1's fit.
-    pub fit: Option<FitSession>,
-    /// Step 2's fine-tune.
-    pub fine_tune: Option<FineTuneSession>,
+    fit: Stage<FitKey, FitSession>,
+    fine_tune: Stage<FineTuneKey, FineTuneSession>,
 }
 
 impl Trainers {
-    fn compute<'a>(&'a self, ctx: &'a GpuContext) -> Compute<'a> {
-        self.kernels.as_ref().map(|kernels| (ctx, kernels))
+    /// Step 1's fit, running or run.
+    pub fn fit(&self) -> Option<&FitSession> {
+        self.fit.shown()
+    }
+
+    /// Step 2's fine-tune, running or run.
+    pub fn fine_tune(&self) -> Option<&FineTuneSession> {
+        self.fine_tune.shown()
     }
 
     /// Before the panels: drops sessions the scene has moved away from and advances the rest.
     pub fn update(
         &mut self,
         ctx: &GpuContext,
+        lesson: &Lesson,
         scene: &crate::scene::Scene,
     ) -> Result<(), GpuError> {
-        if self
-            .fit
-            .as_ref()
-            .is_some_and(|f| f.key.0 != scene.corpus || !same_switches(&f.key.1, &scene.attention))
-        {
-            self.fit = None;
+        self.fit.keep_if(|(corpus, switches)| {
+            *corpus == scene.corpus && same_switches(switches, &scene.attention)
+        });
+        self.fine_tune
+            .keep_if(|(corpus, rlhf)| *corpus == scene.corpus && *rlhf == scene.rlhf);
+        if let Some(fit) = self.fit.shown_mut() {
+            fit.advance(&lesson.engine, ctx)?;
         }
-        if self
-            .fine_tune
-            .as_ref()
-            .is_some_and(|f| f.key.0 != scene.corpus || f.key.1 != scene.rlhf)
-        {
-            self.fine_tune = None;
-        }
-        let compute = self.kernels.as_ref().map(|kernels| (ctx, kernels));
-        if let Some(fit) = self.fit.as_mut() {
-            fit.advance(compute)?;
-        }
-        if let Some(fine_tune) = self.fine_tune.as_mut() {
-            fine_tune.advance(compute)?;
+        if let Some(fine_tune) = self.fine_tune.shown_mut() {
+            fine_tune.advance(ctx)?;
         }
         Ok(())
     }
 
-    /// After the panels: starts what the user asked for. Where the device has no compute the CPU
-    /// twins run instead (same steps, same numbers).
+    /// After the panels: starts what the user asked for, on the lesson's engine (where the
+    /// device has no compute, the CPU twins: same steps, same numbers).
     pub fn start_requested(
         &mut self,
         ctx: &GpuContext,
         scene: &crate::scene::Scene,
-        model: &crate::model::lesson::LessonModel,
+        lesson: &Lesson,
         panels: &mut crate::ui::PanelState,
         reduced_motion: bool,
     ) -> Result<(), String> {
         let train = std::mem::take(&mut panels.train_requested);
         let fine_tune = std::mem::take(&mut panels.fine_tune_requested);
-        if (train || fine_tune) && self.kernels.is_none() && ctx.has_compute() {
-            self.kernels = Some(TrainingKernels::new(ctx).map_err(|e| e.to_string())?);
-        }
         if train {
-            let set = training_set(scene, model).map_err(|e| e.to_string())?;
+            let set = training_set(scene, &lesson.model).map_err(|e| e.to_string())?;
             let key = (scene.corpus.clone(), switches_of(&scene.attention));
-            self.fit =
-                Some(FitSession::start(set, key, self.compute(ctx)).map_err(|e| e.to_string())?);
+            let fit = FitSession::start(set, &lesson.engine, ctx).map_err(|e| e.to_string())?;
+            self.fit.start(key, fit);
         }
         if fine_tune {
             let problem = fine_tune_problem(scene).map_err(|e| e.to_string())?;
             let key = (scene.corpus.clone(), scene.rlhf.clone());
-            self.fine_tune = Some(
-                FineTuneSession::start(problem, key, self.compute(ctx), reduced_motion)
-                    .map_err(|e| e.to_string())?,
-            );
+            let session = FineTuneSession::start(problem, &lesson.engine, ctx, reduced_motion)
+                .map_err(|e| e.to_string())?;
+            self.fine_tune.start(key, session);
         }
         Ok(())
     }
@@ -506,19 +453,18 @@ impl Trainers {
     /// What the panels of steps 1 and 2 draw.
     pub fn views(&self) -> crate::ui::TrainingViews<'_> {
         crate::ui::TrainingViews {
-            fit: self.fit.as_ref().map(FitSession::view),
-            fine_tune: self.fine_tune.as_ref().map(FineTuneSession::view),
+            fit: self.fit().map(FitSession::view),
+            fine_tune: self.fine_tune().map(FineTuneSession::view),
         }
     }
 
     /// Runs whatever is in progress to its end (`gaze render`: no frame to keep smooth).
-    pub fn finish_blocking(&mut self, ctx: &GpuContext) -> Result<(), GpuError> {
-        let compute = self.kernels.as_ref().map(|kernels| (ctx, kernels));
-        if let Some(fit) = self.fit.as_mut() {
-            fit.finish_blocking(compute)?;
+    pub fn finish_blocking(&mut self, ctx: &GpuContext, lesson: &Lesson) -> Result<(), GpuError> {
+        if let Some(fit) = self.fit.shown_mut() {
+            fit.finish_blocking(&lesson.engine, ctx)?;
         }
-        if let Some(fine_tune) = self.fine_tune.as_mut() {
-            fine_tune.finish_blocking(compute)?;
+        if let Some(fine_tune) = self.fine_tune.shown_mut() {
+            fine_tune.finish_blocking(ctx)?;
         }
         Ok(())
     }

@@ -252,24 +252,17 @@ impl PageHooks for Page {
                 .first()
                 .map(|r| [r.min.x, r.min.y, r.width(), r.height()]),
             training: (
+                state.session().trainers().fit().map(|f| f.view().steps),
                 state
                     .session()
                     .trainers()
-                    .fit
-                    .as_ref()
-                    .map(|f| f.view().steps),
-                state
-                    .session()
-                    .trainers()
-                    .fine_tune
-                    .as_ref()
+                    .fine_tune()
                     .map(|f| f.view().kl_to_closed_form.is_some()),
             ),
             context: state
                 .session()
                 .context_lesson()
-                .stage
-                .as_ref()
+                .shown()
                 .map_or((0, false), |s| (s.generation, s.numbers.is_some())),
             message: None,
             info: None,
@@ -368,7 +361,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
             "rows": stage.map_or(0, |s| s.params.query_count),
         })),
         "cells": cells,
-        "fit": state.session().trainers().fit.as_ref().map(|f| {
+        "fit": state.session().trainers().fit().map(|f| {
             let view = f.view();
             serde_json::json!({
                 "steps": view.steps,
@@ -381,7 +374,7 @@ fn status(state: &WindowState, scene: &Scene) -> serde_json::Value {
             })
         }),
         "context": context_status(state),
-        "fine_tune": state.session().trainers().fine_tune.as_ref().map(|f| {
+        "fine_tune": state.session().trainers().fine_tune().map(|f| {
             let view = f.view();
             serde_json::json!({
                 "on_gpu": view.on_gpu,
@@ -397,7 +390,7 @@ fn context_status(state: &WindowState) -> serde_json::Value {
     let colormap = state.session().presenter.colormap;
     use crate::model::context::{argmax, label_scores};
     let step4 = state.session().context_lesson();
-    let Some(stage) = step4.stage.as_ref() else {
+    let Some(stage) = step4.shown() else {
         return serde_json::Value::Null;
     };
     let masses = stage.numbers.as_ref().map(|n| &n.masses[..]);

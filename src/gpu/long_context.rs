@@ -24,7 +24,7 @@ use super::context::GpuContext;
 use super::error::GpuError;
 use super::overview::{ChunkMasses, Overview, OverviewKernels};
 use super::readback::{Pending, PendingFloats};
-use crate::model::attention::PackedAttention;
+use crate::model::attention::{AttentionParams, PackedAttention};
 
 /// What the focus-row readback brings back: the focus row (head 0) and each span's mass.
 pub type FocusNumbers = (Vec<f32>, Vec<f32>);
@@ -87,6 +87,22 @@ pub struct LongContext {
 }
 
 impl LongContext {
+    /// Checks a context shaped `params` with `spans` spans and a `bins × bins` overview (0:
+    /// none) against `limits` — every check [`Self::prepare`] makes, allocating nothing: what
+    /// step 4's shrink-to-fit asks of each size it tries.
+    pub fn plan(
+        params: &AttentionParams,
+        spans: usize,
+        bins: u32,
+        limits: &wgpu::Limits,
+    ) -> Result<(), GpuError> {
+        crate::gpu::attention::plan(params, limits)?;
+        if bins > 0 {
+            crate::gpu::overview::plan(params, bins, limits)?;
+        }
+        crate::gpu::overview::plan_chunk_masses(spans, limits)
+    }
+
     /// Checks and allocates everything for `packed` (built with `QueryRows::Focus`), its `spans`
     /// (`[start, end)` token ranges) and a `bins × bins` overview (0: none).
     pub fn prepare(

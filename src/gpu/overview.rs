@@ -10,6 +10,7 @@ use super::context::GpuContext;
 use super::error::GpuError;
 use super::kernel::{Access, Kernel};
 use super::readback::{Pending, PendingFloats};
+use crate::model::attention::AttentionParams;
 use crate::model::overview::{loop_iterations, OverviewParams};
 
 // Each source is the shader's file followed by the shared pieces (shaders/shared/) named on its
@@ -112,6 +113,59 @@ fn check_groups(what: &str, groups: u64, limits: &wgpu::Limits) -> Result<(), Gp
     Ok(())
 }
 
+/// What an overview of some attention needs, once checked against the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverviewPlan {
+    /// Bins per side (the request capped at N).
+    pub bins: u32,
+    /// The row statistics' bytes (`heads × N × 2` f32).
+    pub stats_bytes: u64,
+    /// The map's bytes (`heads × R × R` f32).
+    pub map_bytes: u64,
+}
+
+/// Checks a `bins × bins` overview of attention shaped `p` against `limits` (the loop bound,
+/// binding sizes, dispatch sizes) without allocating anything: what
+/// [`OverviewKernels::prepare`] does first, and what step 4's shrink-to-fit asks of each size it
+/// tries.
+pub fn plan(
+    p: &AttentionParams,
+    bins: u32,
+    limits: &wgpu::Limits,
+) -> Result<OverviewPlan, GpuError> {
+    let bins = bins.clamp(1, p.n_tokens.max(1));
+    for (kernel, iterations) in loop_iterations(p, bins as usize) {
+        if iterations > LOOP_BOUND {
+            return Err(GpuError::LoopBound {
+                kernel,
+                iterations,
+                bound: LOOP_BOUND,
+            });
+        }
+    }
+    let heads = u64::from(p.n_heads);
+    let stats_bytes = heads * u64::from(p.n_tokens) * 2 * 4;
+    let map_bytes = heads * u64::from(bins) * u64::from(bins) * 4;
+    check_size(
+        "the overview's row statistics (heads × N × 2 f32)",
+        stats_bytes,
+        limits,
+    )?;
+    check_size("the overview map (heads × R × R f32)", map_bytes, limits)?;
+    check_groups("the overview_row_stats dispatch", p.n_tokens.into(), limits)?;
+    check_groups("the overview_bins dispatch", bins.into(), limits)?;
+    Ok(OverviewPlan {
+        bins,
+        stats_bytes,
+        map_bytes,
+    })
+}
+
+/// Checks the chunk masses of `spans` spans against `limits`, allocating nothing.
+pub fn plan_chunk_masses(spans: usize, limits: &wgpu::Limits) -> Result<(), GpuError> {
+    check_groups("the chunk_masses dispatch", spans as u64, limits)
+}
+
 impl OverviewKernels {
     /// Compiles the pipelines.
     pub fn new(ctx: &GpuContext) -> Result<Self, GpuError> {
@@ -149,32 +203,11 @@ impl OverviewKernels {
         bins: u32,
     ) -> Result<Overview, GpuError> {
         let p = attention.params();
-        let bins = bins.clamp(1, p.n_tokens.max(1));
-        for (kernel, iterations) in loop_iterations(p, bins as usize) {
-            if iterations > LOOP_BOUND {
-                return Err(GpuError::LoopBound {
-                    kernel,
-                    iterations,
-                    bound: LOOP_BOUND,
-                });
-            }
-        }
-        let limits = ctx.limits();
-        let heads = u64::from(p.n_heads);
-        let stats_bytes = heads * u64::from(p.n_tokens) * 2 * 4;
-        let map_bytes = heads * u64::from(bins) * u64::from(bins) * 4;
-        check_size(
-            "the overview's row statistics (heads × N × 2 f32)",
+        let OverviewPlan {
+            bins,
             stats_bytes,
-            &limits,
-        )?;
-        check_size("the overview map (heads × R × R f32)", map_bytes, &limits)?;
-        check_groups(
-            "the overview_row_stats dispatch",
-            p.n_tokens.into(),
-            &limits,
-        )?;
-        check_groups("the overview_bins dispatch", bins.into(), &limits)?;
+            map_bytes,
+        } = plan(p, bins, &ctx.limits())?;
         let device = &ctx.device;
         ctx.scoped(|| {
             use wgpu::util::DeviceExt;
@@ -272,8 +305,7 @@ impl OverviewKernels {
         weights: &wgpu::Buffer,
         spans: &[[u32; 2]],
     ) -> Result<ChunkMasses, GpuError> {
-        let limits = ctx.limits();
-        check_groups("the chunk_masses dispatch", spans.len() as u64, &limits)?;
+        plan_chunk_masses(spans.len(), &ctx.limits())?;
         let device = &ctx.device;
         ctx.scoped(|| {
             use wgpu::util::DeviceExt;

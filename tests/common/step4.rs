@@ -27,7 +27,7 @@ pub fn harness(scene: Scene, any_glyphs: bool) -> Harness<'static, Screen> {
                 Ok(false) => {}
                 Err(error) => *refusal = Some(error.to_string()),
             }
-            step4.wait(ctx).expect("the readback lands");
+            step4.wait(ctx, &lesson).expect("the readback lands");
             show_step_bar(ui, &mut scene.step);
             let view = step4.view(refusal.as_deref());
             egui::CentralPanel::default().show(ui, |ui| {
