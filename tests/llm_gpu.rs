@@ -3,11 +3,15 @@
 
 mod common;
 
-use gaze::gpu::llm::{LlmGpu, Readback, CHUNK};
+use std::sync::Arc;
+
+use gaze::gpu::llm::{LlmGpu, Readback, CHUNK, MAX_TOP_K};
+use gaze::gpu::llm_model::GpuLlama;
 use gaze::model::llm::forward::top_k;
 use gaze::model::llm::gguf::GgufFile;
 use gaze::model::llm::synthetic::{synthetic_gguf, SyntheticSpec};
 use gaze::model::llm::{Capture, KvCache, LlamaModel};
+use gaze::model::transformer::{HeadRef, ModelError, TransformerModel};
 
 fn model(spec: &SyntheticSpec) -> LlamaModel {
     let file = GgufFile::parse(synthetic_gguf(spec)).expect("synthetic file parses");
@@ -282,4 +286,151 @@ fn a_smollm2_shaped_model_runs_within_webgpus_default_limits_at_its_full_context
     // (SmolLM2's own rows agree to 3e-6); the kernels themselves are compared above, step by step.
     let err = max_abs_diff(&out.focus_rows, &cpu.focus_rows);
     assert!(err < 2e-3, "focus rows differ by {err}");
+}
+
+/// The CPU reference and the GPU engine of one synthetic model, both as the views see them.
+fn both_behind_the_seam(spec: &SyntheticSpec) -> (Arc<LlamaModel>, GpuLlama) {
+    let cpu = Arc::new(model(spec));
+    let gpu = GpuLlama::new(common::gpu().0.clone(), Arc::clone(&cpu)).expect("gpu model");
+    (cpu, gpu)
+}
+
+/// A text of a few dozen byte-level tokens (merges included).
+const SEAM_TEXT: &str = "the heron stands in the water and the fish swim on";
+
+/// A view driven through `&dyn TransformerModel` sees the same model whichever engine is behind
+/// it: the same tokens and, head by head, the same map — the first layer, the last layer, and
+/// two query heads sharing one key/value head (grouped-query attention), which must still give
+/// their own maps.
+#[test]
+fn the_gpu_engine_behind_the_model_seam_gives_the_cpu_references_maps() {
+    let (reference, engine) = both_behind_the_seam(&SyntheticSpec::default());
+    let cpu: &dyn TransformerModel = &*reference;
+    let gpu: &dyn TransformerModel = &engine;
+    assert_eq!(gpu.name(), cpu.name());
+    assert_eq!((gpu.layers(), gpu.heads()), (cpu.layers(), cpu.heads()));
+    let tokens = gpu.tokenize(SEAM_TEXT).expect("gpu tokens");
+    assert_eq!(tokens, cpu.tokenize(SEAM_TEXT).expect("cpu tokens"));
+    let n = tokens.len();
+    assert!(n > 30, "the text is {n} tokens");
+
+    let group = reference.config.group();
+    assert!(group > 1, "the model shares key/value heads");
+    let last = cpu.layers() - 1;
+    let heads = [
+        HeadRef { layer: 0, head: 0 },
+        HeadRef {
+            layer: 0,
+            head: cpu.heads() - 1,
+        },
+        HeadRef {
+            layer: last,
+            head: 0,
+        },
+        // Shares head 0's keys and values: only its queries differ.
+        HeadRef {
+            layer: last,
+            head: group - 1,
+        },
+        HeadRef {
+            layer: last,
+            head: cpu.heads() - 1,
+        },
+    ];
+    let mut maps = Vec::new();
+    for head in heads {
+        let on_gpu = gpu.attention(SEAM_TEXT, head).expect("gpu map");
+        let on_cpu = cpu.attention(SEAM_TEXT, head).expect("cpu map");
+        assert_eq!(on_gpu.head, head);
+        assert_eq!(on_gpu.tokens, on_cpu.tokens, "{head}: tokens");
+        assert_eq!(on_gpu.causal, on_cpu.causal, "{head}: causality");
+        assert_eq!(on_gpu.weights.len(), n * n, "{head}: an n × n map");
+        let err = max_abs_diff(&on_gpu.weights, &on_cpu.weights);
+        assert!(err < 1e-5, "{head}: maps differ by {err}");
+        maps.push(on_gpu.weights);
+    }
+    // The shared head is not a copy of its neighbour: the GPU kept their queries apart.
+    let err = max_abs_diff(&maps[2], &maps[3]);
+    assert!(
+        err > 1e-3,
+        "heads sharing keys and values gave one map ({err})"
+    );
+}
+
+/// The GPU's next-token odds through the seam are the CPU reference's: the same top tokens in
+/// the same order with the same probabilities — from the top-k kernel, and past its
+/// `MAX_TOP_K` from the GPU's whole logit vector.
+#[test]
+fn the_gpu_engine_behind_the_model_seam_predicts_the_cpu_references_next_tokens() {
+    let (reference, engine) = both_behind_the_seam(&SyntheticSpec::default());
+    let cpu: &dyn TransformerModel = &*reference;
+    let gpu: &dyn TransformerModel = &engine;
+    for top in [1, 10, MAX_TOP_K + 5] {
+        let on_gpu = gpu
+            .next_tokens(SEAM_TEXT, top)
+            .expect("gpu odds")
+            .expect("a real model predicts words");
+        let on_cpu = cpu
+            .next_tokens(SEAM_TEXT, top)
+            .expect("cpu odds")
+            .expect("a real model predicts words");
+        assert_eq!(on_gpu.len(), top, "top {top}");
+        let ids = |ranked: &[(gaze::model::transformer::Token, f32)]| -> Vec<Option<u32>> {
+            ranked.iter().map(|(t, _)| t.id).collect()
+        };
+        // Past the first ten, neighbours of nearly equal odds may trade places by a rounding.
+        let agreed = top.min(10);
+        assert_eq!(
+            ids(&on_gpu)[..agreed],
+            ids(&on_cpu)[..agreed],
+            "top {top}: the likeliest tokens"
+        );
+        let probabilities = |ranked: &[(gaze::model::transformer::Token, f32)]| -> Vec<f32> {
+            ranked.iter().take(agreed).map(|(_, p)| *p).collect()
+        };
+        let err = max_abs_diff(&probabilities(&on_gpu), &probabilities(&on_cpu));
+        assert!(err < 1e-5, "top {top}: probabilities differ by {err}");
+    }
+    assert_eq!(
+        gpu.next_tokens(SEAM_TEXT, 0).expect("none asked for"),
+        Some(Vec::new())
+    );
+}
+
+/// What the CPU reference refuses, the GPU engine refuses through the seam with the same typed
+/// error — a head past either bound, an empty text — never a panic, and it still answers after.
+#[test]
+fn a_head_the_model_lacks_is_an_error_from_the_gpu_engine_not_a_panic() {
+    let (reference, engine) = both_behind_the_seam(&SyntheticSpec::default());
+    let gpu: &dyn TransformerModel = &engine;
+    let outside = [
+        HeadRef {
+            layer: gpu.layers(),
+            head: 0,
+        },
+        HeadRef {
+            layer: 0,
+            head: gpu.heads(),
+        },
+    ];
+    for head in outside {
+        match gpu.attention(SEAM_TEXT, head) {
+            Err(ModelError::NoSuchHead { head: refused, .. }) => assert_eq!(refused, head),
+            other => panic!("{head}: {other:?}"),
+        }
+        let message = reference
+            .attention(SEAM_TEXT, head)
+            .expect_err("the reference refuses it too")
+            .to_string();
+        assert!(message.contains("is not in"), "{message}");
+    }
+    assert!(matches!(
+        gpu.attention("", HeadRef { layer: 0, head: 0 }),
+        Err(ModelError::Llm(_))
+    ));
+    assert!(matches!(gpu.next_tokens("", 5), Err(ModelError::Llm(_))));
+    let map = gpu
+        .attention(SEAM_TEXT, HeadRef { layer: 0, head: 0 })
+        .expect("the engine still answers after refusing");
+    assert!(!map.weights.is_empty());
 }

@@ -60,3 +60,12 @@ pub enum GpuError {
     #[error("reading results back from the GPU failed: {0}")]
     Readback(String),
 }
+
+/// A GPU failure as the model seam reports it ([`crate::model::transformer::ModelError`]). The
+/// conversion lives here, in the layer above, because `model` may not know the GPU exists
+/// (DESIGN.md §4); the message, which names the fix, is kept whole.
+impl From<GpuError> for crate::model::transformer::ModelError {
+    fn from(error: GpuError) -> Self {
+        Self::Engine(error.to_string())
+    }
+}

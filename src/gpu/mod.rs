@@ -8,6 +8,9 @@ pub mod context;
 pub mod error;
 pub(crate) mod kernel;
 pub mod llm;
+// The model seam answers synchronously, and a browser cannot block on a GPU readback.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod llm_model;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod llm_verify;
 pub mod long_context;

@@ -2,7 +2,9 @@
 //! head `h`'s attention over them (and, where the model predicts words, its next-token odds).
 //!
 //! The lesson model is the one-layer case ([`LessonModel`]: named heads over named features,
-//! 96 curated words); a real model (SmolLM2, [`LlamaModel`]: 30 layers × 9 heads) is another. Views take
+//! 96 curated words); a real model (SmolLM2, [`LlamaModel`]: 30 layers × 9 heads) is another,
+//! and the same model on the GPU kernels (`gpu::llm_model::GpuLlama`, in the layer above) a
+//! third, held to [`LlamaModel`]'s numbers by `tests/llm_gpu.rs`. Views take
 //! [`Token`]s and a [`HeadMap`] of one [`HeadRef`], and show lesson-only parts (named features,
 //! weight editing) only when [`TransformerModel::features`] says the model has them — so a second
 //! kind of model plugs in by implementing [`TransformerModel`], without touching a view.
@@ -83,6 +85,12 @@ pub enum ModelError {
     /// The real model refused (a prompt past its context, an empty prompt).
     #[error(transparent)]
     Llm(#[from] LlmError),
+    /// The engine that computes the model's numbers failed or refused: the GPU kernels behind
+    /// the seam (a lost device, a limit of the adapter, a readback that never came). It is
+    /// carried as its message because `model` knows nothing of the GPU layer above it
+    /// (DESIGN.md §4): `gpu` turns its own errors into this one, never the reverse.
+    #[error("{0}")]
+    Engine(String),
     /// The attention computed did not have the shape asked for.
     #[error(transparent)]
     Attention(#[from] crate::model::attention::AttentionError),
@@ -199,14 +207,20 @@ impl TransformerModel for LessonModel {
 }
 
 impl LlamaModel {
-    fn tokens_of(&self, ids: &[u32]) -> Vec<Token> {
-        ids.iter()
-            .map(|&id| Token {
-                text: self.tokenizer.token_text(id),
-                id: Some(id),
-                note: None,
-            })
-            .collect()
+    /// Token `id` as the views show it: its BPE piece and its id. Every engine that runs this
+    /// model (the CPU reference here, the GPU kernels in `gpu::llm_model`) names tokens this
+    /// way, so the two give the views identical tokens.
+    pub fn token_of(&self, id: u32) -> Token {
+        Token {
+            text: self.tokenizer.token_text(id),
+            id: Some(id),
+            note: None,
+        }
+    }
+
+    /// [`Self::token_of`] for each of `ids`.
+    pub fn tokens_of(&self, ids: &[u32]) -> Vec<Token> {
+        ids.iter().map(|&id| self.token_of(id)).collect()
     }
 }
 
@@ -259,7 +273,7 @@ impl TransformerModel for LlamaModel {
         Ok(Some(
             ranked
                 .into_iter()
-                .map(|(id, p)| (self.tokens_of(&[id]).remove(0), p))
+                .map(|(id, p)| (self.token_of(id), p))
                 .collect(),
         ))
     }
