@@ -8,14 +8,14 @@ use egui_kittest::Harness;
 use gaze::app::lesson::Lesson;
 use gaze::model::attention::{attend, AttentionOptions, AttentionResult, QueryRows};
 use gaze::model::lesson::LessonModel;
-use gaze::model::transformer::Token;
+use gaze::model::transformer::{HeadRef, ShownHead, Token, TransformerModel};
 use gaze::render::colormap::Colormap;
 use gaze::scene::AttentionScene;
 use gaze::ui::step3_attention::{self, AttentionLayout, AttentionView};
 
 struct Derived {
     tokens: Vec<Token>,
-    head_names: Vec<String>,
+    heads: Vec<ShownHead>,
     result: AttentionResult,
 }
 
@@ -32,11 +32,8 @@ fn derive(scene: &AttentionScene) -> Derived {
         .unwrap();
     Derived {
         tokens: tokens.iter().map(Token::from).collect(),
-        head_names: model
-            .heads()
-            .iter()
-            .take(scene.heads)
-            .map(|h| h.name.clone())
+        heads: (0..scene.heads)
+            .map(|head| model.shown_head(HeadRef { layer: 0, head }))
             .collect(),
         result: attend(&input, QueryRows::All).unwrap(),
     }
@@ -49,7 +46,7 @@ fn harness(derived: &Derived, scene: AttentionScene) -> Harness<'_, AttentionSce
             move |ui, scene: &mut AttentionScene| {
                 let view = AttentionView {
                     tokens: &derived.tokens,
-                    head_names: &derived.head_names,
+                    heads: &derived.heads,
                     result: Some(&derived.result),
                     colormap: Colormap::Viridis,
                     dt: 0.016,
@@ -268,7 +265,7 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
                 let view = LessonView {
                     attention: AttentionView {
                         tokens: &derived.tokens,
-                        head_names: &derived.head_names,
+                        heads: &derived.heads,
                         result: Some(&derived.result),
                         colormap: Colormap::Cividis,
                         dt: 0.016,
@@ -319,7 +316,7 @@ fn every_string_on_the_lesson_screen_has_glyphs() {
 /// features, weight editing) is absent because the model has no named features.
 #[test]
 fn a_second_model_shows_through_the_step_three_view_by_implementing_the_trait() {
-    use gaze::model::transformer::{HeadMap, HeadRef, ModelError, TransformerModel};
+    use gaze::model::transformer::{HeadMap, ModelError};
     use gaze::ui::{show_attention_step, LessonView};
 
     /// Each token attends to itself and every earlier one, with weight growing with position
@@ -373,8 +370,9 @@ fn a_second_model_shows_through_the_step_three_view_by_implementing_the_trait() 
     let result = map.to_result().unwrap();
     assert!(toy.features().is_none());
     assert!(toy.attention("a b", HeadRef { layer: 2, head: 0 }).is_err());
-    let head_names = vec![toy.head_name(head)];
-    assert_eq!(head_names, ["layer 2, head 3"]);
+    let heads = vec![toy.shown_head(head)];
+    assert_eq!(heads[0].label, "layer 2, head 3");
+    assert_eq!(heads[0].head, head);
     let scene = AttentionScene {
         sentence: "models read left to right".into(),
         focus: 4,
@@ -387,7 +385,7 @@ fn a_second_model_shows_through_the_step_three_view_by_implementing_the_trait() 
                 let view = LessonView {
                     attention: AttentionView {
                         tokens: &map.tokens,
-                        head_names: &head_names,
+                        heads: &heads,
                         result: Some(&result),
                         colormap: Colormap::Viridis,
                         dt: 0.016,

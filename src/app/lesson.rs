@@ -16,6 +16,7 @@ use crate::model::attention::{
 };
 use crate::model::lesson::{LessonError, LessonModel, LessonToken};
 use crate::model::residual::{carried_forward, CarriedForward};
+use crate::model::transformer::{HeadRef, ShownHead, TransformerModel};
 use crate::scene::AttentionScene;
 
 /// Why step 3 could not be computed.
@@ -59,8 +60,8 @@ impl StageKey {
 pub struct AttentionStage {
     /// The sentence's tokens, as the views show them.
     pub tokens: Vec<crate::model::transformer::Token>,
-    /// Names of the heads shown.
-    pub head_names: Vec<String>,
+    /// The heads shown (the lesson model's first `heads`, layer 1).
+    pub heads: Vec<ShownHead>,
     /// Each token's vector in the residual stream (`N × d_model`): its embedding, plus the
     /// sinusoidal position when those are on.
     pub stream: Matrix,
@@ -120,7 +121,7 @@ impl AttentionStage {
         (
             crate::ui::step3_attention::AttentionView {
                 tokens: &self.tokens,
-                head_names: &self.head_names,
+                heads: &self.heads,
                 result: self.result.as_ref(),
                 colormap: crate::render::colormap::Colormap::Viridis,
                 dt,
@@ -476,12 +477,8 @@ impl Lesson {
                 .iter()
                 .map(crate::model::transformer::Token::from)
                 .collect(),
-            head_names: self
-                .model
-                .heads()
-                .iter()
-                .take(key.heads)
-                .map(|h| h.name.clone())
+            heads: (0..key.heads.min(self.model.heads().len()))
+                .map(|head| self.model.shown_head(HeadRef { layer: 0, head }))
                 .collect(),
             stream: crate::model::residual::residual_stream(&input),
             weights: input.heads.clone(),

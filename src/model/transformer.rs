@@ -53,6 +53,16 @@ impl std::fmt::Display for HeadRef {
     }
 }
 
+/// A head as a view shows it: which head of the model, and its heading on screen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShownHead {
+    /// Which head.
+    pub head: HeadRef,
+    /// Its heading: `head 2: <name>` for a one-layer model's named head, `layer 3, head 7` for
+    /// a head of a deeper model (with its name after a colon, where it has one).
+    pub label: String,
+}
+
 /// One head's attention over a text: `weights[i·n + j]` is how much token `i` attends to token
 /// `j`; every row sums to 1.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,6 +130,19 @@ pub trait TransformerModel {
     /// numbered).
     fn head_name(&self, head: HeadRef) -> String {
         head.to_string()
+    }
+    /// `head` as the views head its map ([`ShownHead::label`]): a one-layer model's heads by
+    /// number and name, a deeper model's by layer and head.
+    fn shown_head(&self, head: HeadRef) -> ShownHead {
+        let name = self.head_name(head);
+        let label = if self.layers() == 1 {
+            format!("head {}: {name}", head.head + 1)
+        } else if name == head.to_string() {
+            name
+        } else {
+            format!("{head}: {name}")
+        };
+        ShownHead { head, label }
     }
     /// `text` as the model reads it.
     fn tokenize(&self, text: &str) -> Result<Vec<Token>, ModelError>;
@@ -296,6 +319,11 @@ mod tests {
         assert_eq!(TransformerModel::heads(&model), model.heads().len());
         let head = HeadRef { layer: 0, head: 0 };
         assert_eq!(model.head_name(head), model.heads()[0].name);
+        assert_eq!(
+            model.shown_head(head).label,
+            format!("head 1: {}", model.heads()[0].name),
+            "a one-layer model's heads are headed by number and name"
+        );
         assert_eq!(TransformerModel::features(&model), Some(model.features()));
         assert!(!model.features().is_empty());
         assert!(model
@@ -345,6 +373,11 @@ mod tests {
         let n = map.tokens.len();
         assert!(n > 1, "the text is several tokens");
         assert!(map.causal && TransformerModel::features(&model).is_none());
+        assert_eq!(
+            model.shown_head(head).label,
+            "layer 2, head 2",
+            "a deeper model's heads are headed by layer and head"
+        );
         for i in 0..n {
             let row = &map.weights[i * n..(i + 1) * n];
             let sum: f32 = row.iter().sum();

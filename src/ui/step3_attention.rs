@@ -11,7 +11,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2}
 use crate::model::attention::AttentionResult;
 use crate::model::positions::Positions;
 use crate::model::tokenizer::MAX_LINE_CHARS;
-use crate::model::transformer::Token;
+use crate::model::transformer::{ShownHead, Token};
 use crate::render::arcs::{ArcFrame, ArcsCallback};
 use crate::render::colormap::Colormap;
 use crate::render::heatmap::HeatmapCallback;
@@ -26,8 +26,8 @@ const MAX_PASTE_INTO_SENTENCE: usize = MAX_LINE_CHARS * 4;
 pub struct AttentionView<'a> {
     /// The sentence's tokens.
     pub tokens: &'a [Token],
-    /// Names of the heads shown.
-    pub head_names: &'a [String],
+    /// The heads shown, one map each: which head of the model, and its heading.
+    pub heads: &'a [ShownHead],
     /// The computed attention (a readback, for the printed numbers); `None` until it arrives.
     pub result: Option<&'a AttentionResult>,
     /// Colour map of the cells and the legend.
@@ -112,7 +112,7 @@ pub fn show(
     if n == 0 {
         return layout;
     }
-    let heads = view.head_names.len().max(1);
+    let heads = view.heads.len().max(1);
     let available = ui.available_size();
     let legend_height = 72.0;
     let spacing = ui.spacing().item_spacing.x;
@@ -125,8 +125,8 @@ pub fn show(
     ui.horizontal(|ui| {
         for head in 0..heads {
             ui.vertical(|ui| {
-                let name = view.head_names.get(head).map_or("head", String::as_str);
-                ui.label(egui::RichText::new(format!("head {}: {name}", head + 1)).strong());
+                let label = view.heads.get(head).map_or("head", |h| h.label.as_str());
+                ui.label(egui::RichText::new(label).strong());
                 let rect = heatmap(ui, scene, view, head, side, &mut layout);
                 layout.heatmaps.push(rect);
             });
