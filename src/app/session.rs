@@ -85,6 +85,13 @@ pub const CPU_NOTICE: &str = "Attention is computed on the CPU reference here (t
 kernel is tested against): this GPU has no compute shaders Gaze can use, or --cpu-reference was \
 given. Same numbers, slower past a few hundred tokens.";
 
+/// Puts `said` in `line`, replaced only when it changed (a frame copies no string).
+fn say(line: &mut Option<String>, said: Option<&str>) {
+    if line.as_deref() != said {
+        *line = said.map(str::to_owned);
+    }
+}
+
 impl Session {
     /// A session over `lesson` (its engine decides where attention runs), shown as `presenter`
     /// says. Where attention runs on the CPU reference the notice says so.
@@ -188,14 +195,12 @@ impl Session {
         self.attention
             .settle(ctx, &self.lesson, scene, readbacks == Readbacks::Wait)?;
         // Why the scene is refused; else why the stage on screen shows fewer tokens than the
-        // sentence has (the smaller view). Replaced only when it changes: no per-frame copy.
+        // sentence has (the smaller view).
         let said = self
             .attention
             .refusal()
             .or(self.attention.shown().and_then(|s| s.shortened.as_deref()));
-        if self.lines.refusal.as_deref() != said {
-            self.lines.refusal = said.map(str::to_owned);
-        }
+        say(&mut self.lines.refusal, said);
         refused.map_or(Ok(()), Err)
     }
 
@@ -223,9 +228,7 @@ impl Session {
             .context
             .refusal()
             .or(self.context.shown().and_then(|s| s.shortened.as_deref()));
-        if self.lines.context_refusal.as_deref() != said {
-            self.lines.context_refusal = said.map(str::to_owned);
-        }
+        say(&mut self.lines.context_refusal, said);
         failed.map_or(Ok(()), Err)
     }
 

@@ -285,8 +285,8 @@ mod tests {
         assert_eq!(stage.shown().map(|v| v.id), Some(1));
     }
 
-    #[test]
-    fn an_incoming_value_replaces_the_shown_one_only_when_it_lands() {
+    /// Value 1 on screen, value 2 computed and on its way.
+    fn shown_one_awaiting_two() -> Stage<u32, Value> {
         let mut stage = Stage::<u32, Value>::default();
         stage
             .update(|k| *k == 1, || 1, |_, _| value(1, true))
@@ -294,6 +294,12 @@ mod tests {
         stage
             .update(|k| *k == 2, || 2, |_, _| value(2, false))
             .unwrap();
+        stage
+    }
+
+    #[test]
+    fn an_incoming_value_replaces_the_shown_one_only_when_it_lands() {
+        let mut stage = shown_one_awaiting_two();
         assert_eq!(stage.shown().map(|v| v.id), Some(1), "not landed yet");
         assert!(stage.is_current(|k| *k == 2), "but not recomputed either");
         let polled = stage.poll(|_| Ok::<_, String>(false)).unwrap();
@@ -312,13 +318,7 @@ mod tests {
 
     #[test]
     fn a_superseded_incoming_value_is_handed_back_for_reuse_and_never_shown() {
-        let mut stage = Stage::<u32, Value>::default();
-        stage
-            .update(|k| *k == 1, || 1, |_, _| value(1, true))
-            .unwrap();
-        stage
-            .update(|k| *k == 2, || 2, |_, _| value(2, false))
-            .unwrap();
+        let mut stage = shown_one_awaiting_two();
         let mut handed = None;
         stage
             .update(
