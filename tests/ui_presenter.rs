@@ -640,3 +640,57 @@ fn step_three_shows_cells_and_numbers_from_the_same_result() {
         std::thread::yield_now();
     }
 }
+
+/// A focus row is never read from kernel buffers that hold another result than the one on
+/// screen: here an edit is computed (its numbers still on their way), the next edit is refused
+/// (an empty sentence), and the user clicks another token. The screen still shows the first
+/// sentence, so the row printed must be that sentence's — or none — never the abandoned edit's.
+#[test]
+fn a_focus_row_is_never_read_from_buffers_that_hold_another_result() {
+    use gaze::app::lesson::AttentionLesson;
+    use gaze::model::attention::{run, AttentionOptions, PackedAttention, QueryRows};
+
+    let ctx = &common::gpu().0;
+    let lesson = Lesson::new(ctx).expect("lesson");
+    assert!(
+        lesson.computes_on_gpu(),
+        "this test is about the kernels' buffers"
+    );
+    let mut scene = Scene::default();
+    let mut step = AttentionLesson::default();
+    lesson
+        .update(ctx, &scene.attention, &mut step)
+        .expect("computes");
+    step.wait(ctx, &lesson).expect("lands");
+
+    // Same shape, other numbers: computed into the kernels' buffers, never collected.
+    scene.attention.sentence = "database is the best".into();
+    assert!(lesson
+        .update(ctx, &scene.attention, &mut step)
+        .expect("computes"));
+    // Refused before it lands: the screen keeps the first sentence.
+    scene.attention.sentence = String::new();
+    assert!(lesson.update(ctx, &scene.attention, &mut step).is_err());
+    scene.attention.focus = 1;
+    step.settle(ctx, &lesson, &scene.attention, true)
+        .expect("settles");
+
+    let shown = step.shown().expect("the first sentence stays on screen");
+    let words: Vec<&str> = shown.tokens.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(words, ["the", "best", "database", "is"]);
+    let (_, input) = lesson
+        .model
+        .attention_input("the best database is", 1, AttentionOptions::default())
+        .expect("input");
+    let reference = run(&PackedAttention::new(&input, QueryRows::All).expect("packed"));
+    if let Some(scores) = shown.focus_scores.as_ref().filter(|s| s.focus == 1) {
+        let got = scores.row(0).expect("row");
+        let want = reference.scores_row(0, 1).expect("reference row");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() < 1e-5,
+                "printed {got:?}, the sentence shown has {want:?}"
+            );
+        }
+    }
+}

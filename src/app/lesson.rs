@@ -98,6 +98,9 @@ pub struct AttentionStage {
     /// Why only the first tokens are shown, when the sentence is longer than step 3 computes
     /// here (a paste of a whole page, or a GPU with small limits): the smaller view's message.
     pub shortened: Option<String>,
+    /// Which computation this is ([`AttentionLesson`] counts them): the kernels' buffers are
+    /// read for this stage only while they still hold its numbers.
+    computation: u64,
 }
 
 impl Landing for AttentionStage {
@@ -269,8 +272,14 @@ struct CarriedCache {
 #[derive(Debug, Default)]
 pub struct AttentionLesson {
     stage: Stage<StageKey, AttentionStage>,
-    /// The kernels' buffers (GPU engine), holding the newest stage's numbers.
+    /// The kernels' buffers (GPU engine).
     buffers: Option<AttentionBuffers>,
+    /// The computation whose numbers `buffers` hold. A refused edit, or a GPU error, after a
+    /// compute that never landed can leave them holding numbers no stage on screen has: a
+    /// focus row is then never read from them for the stage shown.
+    buffers_hold: u64,
+    /// Computations started so far.
+    computations: u64,
     /// The weights on screen (what [`AttentionStage::weights_buffer`] of the shown stage is).
     display: Option<wgpu::Buffer>,
     /// Bumped when `display` is a new buffer.
@@ -305,8 +314,9 @@ impl AttentionLesson {
         scene: &AttentionScene,
         wait: bool,
     ) -> Result<bool, GpuError> {
-        let (engine, buffers) = (&lesson.engine, self.buffers.as_ref());
+        let (engine, holds) = (&lesson.engine, self.buffers_hold);
         if let Some(stage) = self.stage.newest_mut() {
+            let buffers = self.buffers.as_ref().filter(|_| stage.computation == holds);
             stage.follow_focus(ctx, engine, buffers, scene.focus)?;
         }
         let polled = if wait {
@@ -340,7 +350,12 @@ impl AttentionLesson {
         let Some(result) = stage.result.as_ref() else {
             return;
         };
-        let kernels = self.buffers.as_ref().filter(|_| stage.on_gpu);
+        // From the kernels' buffers while they hold this stage's numbers; else the numbers
+        // read back (the same values, uploaded).
+        let kernels = self
+            .buffers
+            .as_ref()
+            .filter(|_| stage.on_gpu && stage.computation == self.buffers_hold);
         if engine.present_attention(ctx, kernels, result, &mut self.display) {
             self.generation += 1;
         }
@@ -422,7 +437,8 @@ impl Lesson {
     ) -> Result<bool, StageError> {
         let revision = self.model_revision;
         let shown_before = step.stage.shown_count();
-        let buffers = &mut step.buffers;
+        let (buffers, holds) = (&mut step.buffers, &mut step.buffers_hold);
+        let computations = &mut step.computations;
         let computed = step.stage.update(
             // Compared field by field: building a key every frame would allocate every frame.
             |key| key.matches(scene, revision),
@@ -437,7 +453,10 @@ impl Lesson {
                 edits: scene.weight_edits.clone(),
                 model_revision: revision,
             },
-            |key, _superseded| self.compute(ctx, key, scene.focus, buffers),
+            |key, _superseded| {
+                *computations += 1;
+                self.compute(ctx, key, scene.focus, *computations, (buffers, holds))
+            },
         )?;
         if step.stage.shown_count() != shown_before {
             // The CPU reference's numbers were in at once: on screen now.
@@ -453,7 +472,8 @@ impl Lesson {
         ctx: &GpuContext,
         key: &StageKey,
         focus: usize,
-        buffers: &mut Option<AttentionBuffers>,
+        computation: u64,
+        (buffers, holds): (&mut Option<AttentionBuffers>, &mut u64),
     ) -> Result<AttentionStage, StageError> {
         let (mut tokens, mut input) = self.model.attention_input_with_edits(
             &key.sentence,
@@ -467,6 +487,8 @@ impl Lesson {
             packed = PackedAttention::new(&input, QueryRows::All)?;
         }
         let focus = focus.min(tokens.len().saturating_sub(1));
+        // From here the buffers are this computation's, whether the engine succeeds or not.
+        *holds = computation;
         let (result, pending) = match self.engine.attention(ctx, &packed, buffers, focus)? {
             AttentionRun::Pending(pending) => (None, Some(pending)),
             AttentionRun::Done(result) => (Some(result), None),
@@ -493,6 +515,7 @@ impl Lesson {
             generation: 0,
             revision: 0,
             shortened,
+            computation,
         })
     }
 
