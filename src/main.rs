@@ -88,14 +88,17 @@ mod native {
             model: Option<PathBuf>,
         },
         /// Print the numbers behind a scene as JSON: tokens, and Q, K, V, scores, weights and
-        /// outputs of every head shown. With --model and --prompt: a real model's tokens, next
-        /// token, one head's full map and the last token's row for every layer and head.
+        /// outputs of every head shown. With --model (and --scene): the scene's lesson on a real
+        /// model — its odds of the corpus's endings, RLHF over them, the chosen layer's heads and
+        /// the logit lens. With --prompt: a real model's tokens, next token, one head's full map
+        /// and the last token's row for every layer and head.
         Inspect {
             /// Scene file (JSON); without it, the lesson's default scene.
             #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
             scene: Option<PathBuf>,
-            /// A Llama-family GGUF file (GAZE_MODEL when not given).
-            #[arg(long, value_name = "FILE", requires = "prompt")]
+            /// A Llama-family GGUF file: with --prompt, GAZE_MODEL when not given; without it,
+            /// the scene is computed on this model.
+            #[arg(long, value_name = "FILE")]
             model: Option<PathBuf>,
             /// The text to run through the model.
             #[arg(long, value_name = "TEXT")]
@@ -226,7 +229,10 @@ mod native {
                         gaze::app::llm::InspectRequest { layer, head, top },
                         cpu_reference,
                     ),
-                    None => run_inspect(scene),
+                    None => match model {
+                        Some(path) => run_inspect_scene_on_model(&path, scene),
+                        None => run_inspect(scene),
+                    },
                 };
                 match result {
                     Ok(()) => ExitCode::SUCCESS,
@@ -384,9 +390,26 @@ mod native {
         cpu_reference: bool,
     ) -> anyhow::Result<()> {
         let path = require_model(path)?;
-        let model = load_model(&path)?;
-        let mut engine = engine(&model, cpu_reference)?;
-        let report = gaze::app::llm::inspect_model(&model, &path, prompt, request, &mut engine)?;
+        let loaded = gaze::app::llm::load_model_file(&path)
+            .with_context(|| format!("{}", path.display()))?;
+        let model = &loaded.model;
+        let mut engine = engine(model, cpu_reference)?;
+        let report =
+            gaze::app::llm::inspect_model(model, &loaded.identity, prompt, request, &mut engine)?;
+        println!("{}", serde_json::to_string(&report)?);
+        Ok(())
+    }
+
+    /// `gaze inspect --model FILE [--scene S]`: the scene's lesson on the real model.
+    fn run_inspect_scene_on_model(
+        path: &std::path::Path,
+        scene: Option<PathBuf>,
+    ) -> anyhow::Result<()> {
+        let scene = load_scene(scene)?;
+        let loaded =
+            gaze::app::llm::load_model_file(path).with_context(|| format!("{}", path.display()))?;
+        let info = gaze::app::llm::ModelInfo::new(&loaded.model, &loaded.identity);
+        let report = gaze::app::inspect_model::inspect_scene_on_model(&loaded.model, info, &scene)?;
         println!("{}", serde_json::to_string(&report)?);
         Ok(())
     }

@@ -378,3 +378,151 @@ fn without_any_adapter_the_model_runs_on_the_cpu_reference_and_says_so() {
     let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["engine"], "cpu-reference");
 }
+
+/// `gaze inspect --model FILE --scene S`: the scene's lesson on a real model, its public fields
+/// (issue 17, item 9) with numbers that hold together: each row's `real_log_probability` is the
+/// sum of its tokens', RLHF's base is that log-probability, every head of the layer sums to 1 per
+/// row, the hidden-sink rows renormalise the rest, and the lens has a rung per layer.
+#[test]
+fn inspect_scene_on_a_model_prints_the_real_lesson_fields() {
+    let path = synthetic_file();
+    let scene = write(
+        "real.scene.json",
+        br#"{ "version": 1,
+              "corpus": { "rows": [
+                  { "prefix": "the cat", "ending": "sat", "count": 5 },
+                  { "prefix": "the cat", "ending": "ran", "count": 0 },
+                  { "prefix": "a mat", "ending": "on", "count": 2 } ] },
+              "rlhf": { "preferred": "ran", "strength": 0.5 },
+              "attention": { "sentence": "the cat sat on the mat", "focus": 3,
+                             "layer": 1, "head": 2, "hide_first_token": true, "scale": "log" } }"#,
+    );
+    let out = gaze(&[
+        "inspect",
+        "--model",
+        path.to_str().expect("utf-8 path"),
+        "--scene",
+        scene.to_str().expect("utf-8 path"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let bytes = std::fs::read(&path).expect("the model file");
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(json["model"]["sha256"], sha.as_str());
+    assert_eq!(json["engine"], "cpu-reference");
+    let n = json["tokens"].as_array().expect("tokens").len();
+    assert!(n > 3 && json["focus"] == 3);
+
+    let corpus = &json["corpus"];
+    let rows = corpus["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 3, "every corpus row, count 0 included");
+    for row in rows {
+        let lp = row["real_log_probability"].as_f64().expect("a number");
+        assert!(lp < 0.0 && lp.is_finite(), "{row}");
+        assert!(!row["real_tokens"].as_array().expect("tokens").is_empty());
+        assert!(row["count"].is_u64() && row["prefix"].is_string(), "{row}");
+    }
+    assert_eq!(corpus["prediction"], "sat");
+    let next = corpus["real_next_token"].as_array().expect("per prefix");
+    let prefixes: Vec<&str> = next.iter().map(|p| p["prefix"].as_str().unwrap()).collect();
+    assert_eq!(prefixes, ["the cat", "a mat"]);
+    for prefix in next {
+        let top = prefix["top"].as_array().expect("top");
+        assert_eq!(top.len(), 10);
+        assert!(top[0]["token"].is_string() && top[0]["id"].is_u64());
+        let p: Vec<f64> = top
+            .iter()
+            .map(|t| t["probability"].as_f64().unwrap())
+            .collect();
+        assert!(p.windows(2).all(|w| w[0] >= w[1]) && p.iter().sum::<f64>() <= 1.0 + 1e-5);
+    }
+
+    // RLHF over the model's base: `ran` has count 0 but a finite log-probability, so the
+    // preference is not refused; each base logit is the row's real log-probability.
+    let rlhf = json["rlhf"]["rows"].as_array().expect("rlhf rows");
+    assert_eq!(rlhf.len(), 2);
+    for (r, row) in rlhf.iter().zip(rows) {
+        assert_eq!(r["ending"], row["ending"]);
+        assert_eq!(r["base_logit"], row["real_log_probability"]);
+        assert!(r["reward_to_win"].as_f64().expect("finite") >= 0.0);
+    }
+    let probability: f64 = rlhf
+        .iter()
+        .map(|r| r["probability"].as_f64().unwrap())
+        .sum();
+    assert!((probability - 1.0).abs() < 1e-9);
+
+    assert_eq!(json["layer"], 1);
+    let heads = json["heads"].as_array().expect("heads");
+    assert_eq!(heads.len(), SyntheticSpec::default().heads);
+    for head in heads {
+        let weights = head["weights"].as_array().expect("rows");
+        let shown = head["shown"]
+            .as_array()
+            .expect("hide_first_token gives shown rows");
+        let share = head["first_token_share"].as_array().expect("shares");
+        assert_eq!((weights.len(), shown.len(), share.len()), (n, n, n));
+        for (i, (row, shown_row)) in weights.iter().zip(shown).enumerate() {
+            let row: Vec<f64> = row
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let shown_row: Vec<f64> = shown_row
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+            assert!(row[i + 1..].iter().all(|&w| w == 0.0), "causal");
+            assert_eq!(shown_row[0], 0.0, "the first column is dropped");
+            assert_eq!(share[i].as_f64().unwrap(), row[0]);
+            if i > 0 {
+                assert!(
+                    (shown_row.iter().sum::<f64>() - 1.0).abs() < 1e-5,
+                    "{shown_row:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        heads[2]["kv_head"],
+        2 / (heads.len() / SyntheticSpec::default().kv_heads)
+    );
+    let lens = json["lens"].as_array().expect("lens");
+    assert_eq!(lens.len(), SyntheticSpec::default().layers);
+    assert!(lens
+        .iter()
+        .all(|rung| rung["top"].as_array().unwrap().len() == 3));
+}
+
+#[test]
+fn inspect_scene_on_a_model_refuses_a_head_it_does_not_have() {
+    let path = synthetic_file();
+    let scene = write(
+        "far-head.scene.json",
+        br#"{ "version": 1, "attention": { "layer": 40 } }"#,
+    );
+    refused(
+        &[
+            "inspect",
+            "--model",
+            path.to_str().expect("utf-8 path"),
+            "--scene",
+            scene.to_str().expect("utf-8 path"),
+        ],
+        "layer 41, head 1 is not in",
+    );
+}

@@ -89,6 +89,10 @@ fn the_fixtures_were_made_from_this_very_file() {
     let Some(_) = model() else { return };
     assert_eq!(fixture("smollm2_reference.json")["file_sha256"], SHA256);
     assert_eq!(fixture("smollm2_tokenization.json")["file_sha256"], SHA256);
+    assert_eq!(
+        fixture("smollm2_lesson_reference.json")["file_sha256"],
+        SHA256
+    );
 }
 
 #[test]
@@ -286,4 +290,139 @@ fn a_prompt_longer_than_the_context_is_refused_with_the_numbers() {
     let err = gaze::app::llm::tokenize_prompt(model, &prompt, 0).expect_err("too long");
     let message = err.to_string();
     assert!(message.contains("8192"), "{message}");
+}
+
+/// Step 1 on the real model: the seed corpus's endings, token by token, and the prefix's own
+/// top 10, against the float64 numpy reference tokenized by HF `tokenizers`
+/// (`tests/fixtures/smollm2_lesson_reference.json`).
+#[test]
+fn real_odds_of_the_seed_corpus_match_the_numpy_reference() {
+    let Some(model) = model() else { return };
+    let reference = fixture("smollm2_lesson_reference.json");
+    let endings: Vec<&str> = reference["endings"]
+        .as_array()
+        .expect("endings")
+        .iter()
+        .map(|e| e["ending"].as_str().expect("ending"))
+        .collect();
+    let prefix = reference["prefix"].as_str().expect("prefix");
+    let odds = model.prefix_odds(prefix, &endings, 10).expect("odds");
+    assert_eq!(
+        model.tokenizer.encode(prefix),
+        ids(&reference["prefix_ids"])
+    );
+    for (chain, want) in odds
+        .endings
+        .iter()
+        .zip(reference["endings"].as_array().unwrap())
+    {
+        let got_ids: Vec<u32> = chain.tokens.iter().map(|t| t.id).collect();
+        assert_eq!(got_ids, ids(&want["token_ids"]), "{}", chain.ending);
+        for (token, step) in chain.tokens.iter().zip(want["steps"].as_array().unwrap()) {
+            let want_lp = step["log_probability"].as_f64().unwrap();
+            let got_lp = (token.probability as f64).ln();
+            assert!(
+                (got_lp - want_lp).abs() < 2e-3,
+                "{}: {got_lp} vs {want_lp}",
+                token.token
+            );
+        }
+        let want_lp = want["log_probability"].as_f64().unwrap();
+        assert!(
+            (chain.log_probability - want_lp).abs() < 5e-3,
+            "{}: {} vs {want_lp}",
+            chain.ending,
+            chain.log_probability
+        );
+    }
+    // ` mongodb` is three tokens, and the web-trained model does not prefer the seed corpus's
+    // winner: its likeliest database here is another.
+    assert_eq!(odds.endings[0].tokens.len(), 3);
+    let texts: Vec<&str> = odds.endings[0]
+        .tokens
+        .iter()
+        .map(|t| t.token.as_str())
+        .collect();
+    assert_eq!(texts, [" m", "ong", "odb"]);
+    assert_ne!(odds.prediction().expect("a prediction").ending, "mongodb");
+    let want_top = reference["top"].as_array().unwrap();
+    assert_eq!(odds.top.len(), 10);
+    for (got, want) in odds.top.iter().zip(want_top) {
+        assert_eq!(got.id as u64, want["id"].as_u64().unwrap());
+        let p = want["probability"].as_f64().unwrap();
+        assert!((got.probability as f64 - p).abs() < 1e-3, "{}", got.token);
+    }
+}
+
+/// The logit lens at the prefix's last token, rung by rung, against the numpy reference: the
+/// same top token per layer (unless the reference's top two are within 1e-3 of each other) and
+/// the same probabilities by rank.
+#[test]
+fn the_real_logit_lens_matches_the_numpy_reference() {
+    let Some(model) = model() else { return };
+    let reference = fixture("smollm2_lesson_reference.json");
+    let prefix_ids = ids(&reference["prefix_ids"]);
+    let lens = model
+        .logit_lens(&prefix_ids, prefix_ids.len() - 1, 3)
+        .expect("lens");
+    let want = reference["lens"].as_array().expect("lens");
+    assert_eq!(lens.len(), 30);
+    for (rung, want) in lens.iter().zip(want) {
+        let top = want["top"].as_array().unwrap();
+        for (rank, (got, want)) in rung.top.iter().zip(top).enumerate() {
+            let p = want["probability"].as_f64().unwrap();
+            assert!(
+                (got.probability as f64 - p).abs() < 2e-3,
+                "layer {} rank {rank}: {} vs {p}",
+                rung.layer,
+                got.probability
+            );
+        }
+        let p = |r: usize| top[r]["probability"].as_f64().unwrap();
+        if p(0) - p(1) > 1e-3 {
+            assert_eq!(
+                rung.top[0].id as u64,
+                top[0]["id"].as_u64().unwrap(),
+                "layer {}",
+                rung.layer
+            );
+        }
+    }
+    // The last rung is the model's own guess after the prefix.
+    assert_eq!(lens[29].top[0].token, " the");
+}
+
+/// The attention sink is real: in SmolLM2 most heads of the middle layers put most of the last
+/// row on the first token (the reason step 3 offers "hide the first token").
+#[test]
+fn the_first_token_takes_most_of_the_last_row_in_most_middle_layer_heads() {
+    let Some(model) = model() else { return };
+    let reference = fixture("smollm2_lesson_reference.json");
+    let prefix_ids = ids(&reference["prefix_ids"]);
+    let mut cache = KvCache::new(&model.config);
+    let out = model
+        .forward(&mut cache, &prefix_ids, &Capture::default())
+        .expect("forward");
+    let want = reference["sink_last_row"].as_array().expect("sink");
+    let heads = model.config.heads;
+    let mut heavy = 0;
+    let mut middle = 0;
+    for (layer, want_layer) in want.iter().enumerate() {
+        for (head, numpy) in want_layer.as_array().expect("heads").iter().enumerate() {
+            let share = out.focus_row(heads, layer, head)[0];
+            let numpy = numpy.as_f64().unwrap();
+            assert!(
+                (share as f64 - numpy).abs() < 1e-3,
+                "layer {layer} head {head}"
+            );
+            if (3..=8).contains(&layer) || (17..=28).contains(&layer) {
+                middle += 1;
+                heavy += usize::from(share >= 0.6);
+            }
+        }
+    }
+    assert!(
+        heavy * 4 >= middle * 3,
+        "{heavy} of {middle} middle-layer heads"
+    );
 }

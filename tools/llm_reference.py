@@ -8,6 +8,7 @@ formula, so the file can be read next to the lesson.
     # the committed fixtures
     python3 tools/llm_reference.py tiny    [--model tests/fixtures/llm_tiny.gguf] [--out tests/fixtures/llm_tiny_reference.json]
     python3 tools/llm_reference.py smollm2 [--model $GAZE_MODEL] [--out tests/fixtures/smollm2_reference.json]
+    python3 tools/llm_reference.py lesson  [--model $GAZE_MODEL] [--out tests/fixtures/smollm2_lesson_reference.json]
     # any llama GGUF, any ids: print the top next tokens
     python3 tools/llm_reference.py run --model FILE.gguf --ids 504,3575,282,4649,314 [--top 10] [--rope neox]
 
@@ -449,6 +450,78 @@ def cmd_smollm2(args) -> int:
     return 0 if ok else 1
 
 
+# ---- the lesson on the real model ---------------------------------------------------------------
+
+# The seed corpus of step 1 (src/model/corpus.rs): one prefix, four endings.
+LESSON_PREFIX = "the best database is"
+LESSON_ENDINGS = ["mongodb", "postgresql", "mysql", "sqlite"]
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    return z - logsumexp(z)
+
+
+def cmd_lesson(args) -> int:
+    """Step 1 and the logit lens on the real model, for tests/llm_real_model.rs: tokenized by
+    Hugging Face `tokenizers` (rebuilt from the file's metadata as tools/tokenizer_reference.py
+    does), each ending's chain-rule log-probability from one float64 forward pass over
+    prefix + " " + ending (every position's logits), the prefix's top-10 next tokens, and for the
+    prefix's last token the logit lens: rmsnorm(residual after layer l) * output_norm, through the
+    output matrix, top 3 per layer."""
+    sys.path.insert(0, HERE)
+    import tokenizer_reference as tr
+    tok = tr.build_hf(tr.read_spec(args.model))
+    m = LlamaGGUF(args.model)
+    sha = sha256_file(args.model)
+    prefix_ids = tok.encode(LESSON_PREFIX).ids
+    endings = []
+    for ending in LESSON_ENDINGS:
+        ending_ids = tok.encode(" " + ending).ids
+        whole = tok.encode(LESSON_PREFIX + " " + ending).ids
+        assert whole == prefix_ids + ending_ids, (whole, prefix_ids, ending_ids)
+        run = forward(m, whole, all_logits=True)
+        steps = []
+        for t, i in enumerate(ending_ids):
+            # logits row r predicts the token at position r + 1
+            lp = float(log_softmax(run["logits"][len(prefix_ids) + t - 1])[i])
+            steps.append({"id": int(i), "token": m.token(int(i)), "log_probability": lp})
+        endings.append({"ending": ending, "token_ids": [int(i) for i in ending_ids], "steps": steps,
+                        "log_probability": float(sum(s["log_probability"] for s in steps))})
+    run = forward(m, prefix_ids)
+    lens = []
+    for l in range(m.n_layer):
+        x = run["layer_out"][l, -1]
+        logits = rmsnorm(x[None, :], m.w["output_norm.weight"], m.eps)[0] @ m.out_weight.T
+        lens.append({"layer": l, "top": top_k(m, logits, 3)})
+    cmd = 'python3 tools/llm_reference.py lesson --model "$GAZE_MODEL"'
+    out = {
+        "how_made": how_made(cmd, sha, args.model,
+                             "Tokenized by Hugging Face tokenizers " + tr.tokenizers.__version__ +
+                             " rebuilt from the file's metadata (tools/tokenizer_reference.py). "
+                             "Each ending's log-probability is the sum over its tokens of "
+                             "log_softmax(logits at the position before it), from one forward pass "
+                             "over prefix + ' ' + ending; the lens applies output_norm and the "
+                             "output matrix to the residual stream after each layer at the "
+                             "prefix's last token."),
+        "file": os.path.basename(args.model),
+        "file_sha256": sha,
+        "prefix": LESSON_PREFIX,
+        "prefix_ids": [int(i) for i in prefix_ids],
+        "top": top_k(m, run["logits"][-1], 10),
+        "endings": endings,
+        "lens": lens,
+        "sink_last_row": [[float(v) for v in run["attn"][l, :, -1, 0]] for l in range(m.n_layer)],
+    }
+    size = dump_json(round_floats(out), args.out)
+    print(f"wrote {args.out}: {size} bytes")
+    for e in endings:
+        print(f"  {e['ending']:12s} {[s['token'] for s in e['steps']]}  log p = {e['log_probability']:.4f}")
+    print("top 5 after the prefix:")
+    print_top(m, run["logits"][-1], 5)
+    print("lens, top 1 per layer:", [r["top"][0]["token"] for r in lens])
+    return 0
+
+
 def report_rows(m: LlamaGGUF, run: dict) -> None:
     """Print how much of the last row goes to position 0 (the attention sink), per layer."""
     rows = run["attn"][:, :, -1, :]                       # (L, H, N)
@@ -479,6 +552,9 @@ def main() -> int:
     s.add_argument("--model", default=os.environ.get("GAZE_MODEL"),
                    help="the SmolLM2-135M-Instruct Q4_1 GGUF (default $GAZE_MODEL)")
     s.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures", "smollm2_reference.json"))
+    le = sub.add_parser("lesson", help="write tests/fixtures/smollm2_lesson_reference.json")
+    le.add_argument("--model", default=os.environ.get("GAZE_MODEL"))
+    le.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures", "smollm2_lesson_reference.json"))
     r = sub.add_parser("run", help="print the top next tokens for some ids")
     r.add_argument("--model", default=os.environ.get("GAZE_MODEL"))
     r.add_argument("--ids", required=True, help="comma-separated token ids")
@@ -488,7 +564,8 @@ def main() -> int:
     args = ap.parse_args()
     if getattr(args, "model", None) is None:
         ap.error("no model: pass --model or set GAZE_MODEL (tools/fetch-models.sh smollm2)")
-    return {"tiny": cmd_tiny, "smollm2": cmd_smollm2, "run": cmd_run}[args.cmd](args)
+    return {"tiny": cmd_tiny, "smollm2": cmd_smollm2, "lesson": cmd_lesson,
+            "run": cmd_run}[args.cmd](args)
 
 
 if __name__ == "__main__":

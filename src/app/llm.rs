@@ -8,12 +8,14 @@ use std::path::Path;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::app::real_lesson::LoadedModel;
 use crate::gpu::llm::{LlmGpu, Readback};
 use crate::gpu::{GpuContext, GpuError};
 use crate::model::llm::forward::top_k;
 use crate::model::llm::gguf::{GgufFile, GgufOpenError};
 use crate::model::llm::sample::{Sampler, MAX_TOP_K};
 use crate::model::llm::{Capture, KvCache, LlamaModel, LlmError};
+use crate::scene::ModelFile;
 
 /// The longest prompt text read, in bytes, before it is tokenized: far past the 8,192 tokens of
 /// SmolLM2's context (a token is about four bytes of English), so a longer one is refused
@@ -44,6 +46,17 @@ pub enum LlmRunError {
 pub fn load_model(path: &Path) -> Result<LlamaModel, LlmRunError> {
     let file = GgufFile::open(path)?;
     Ok(LlamaModel::from_gguf(&file)?)
+}
+
+/// Reads and loads the model at `path`, with the file's identity as a scene records it (its
+/// name and the SHA-256 of its bytes), its `general.name` and its size.
+pub fn load_model_file(path: &Path) -> Result<LoadedModel, LlmRunError> {
+    let file = GgufFile::open(path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(LoadedModel::from_gguf(&file, &name)?)
 }
 
 /// Where the numbers come from.
@@ -80,6 +93,8 @@ impl Engine {
 pub struct ModelInfo {
     /// The file's name.
     pub file: String,
+    /// The SHA-256 of the file's bytes (64 hex digits), as a scene's `model` records it.
+    pub sha256: String,
     /// `general.architecture`.
     pub architecture: String,
     /// Transformer blocks.
@@ -99,14 +114,12 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
-    /// The info of `model` loaded from `path`.
-    pub fn new(model: &LlamaModel, path: &Path) -> Self {
+    /// The info of `model` loaded from the file `identity` names.
+    pub fn new(model: &LlamaModel, identity: &ModelFile) -> Self {
         let c = &model.config;
         Self {
-            file: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            file: identity.file.clone(),
+            sha256: identity.sha256.clone(),
             architecture: c.architecture.clone(),
             layers: c.layers,
             heads: c.heads,
@@ -192,7 +205,7 @@ pub fn tokenize_prompt(
 /// Runs `prompt` through `model` on `engine` and collects what `gaze inspect --model` prints.
 pub fn inspect_model(
     model: &LlamaModel,
-    path: &Path,
+    identity: &ModelFile,
     prompt: &str,
     request: InspectRequest,
     engine: &mut Engine,
@@ -241,7 +254,7 @@ pub fn inspect_model(
         |flat: &[f32]| -> Vec<Vec<f32>> { flat.chunks(n.max(1)).map(<[f32]>::to_vec).collect() };
     let per_layer = c.heads * n;
     Ok(ModelInspect {
-        model: ModelInfo::new(model, path),
+        model: ModelInfo::new(model, identity),
         engine: engine.describe(),
         tokens: ids
             .iter()

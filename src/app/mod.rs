@@ -22,10 +22,13 @@ pub mod faults;
 pub mod headless;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inspect;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod inspect_model;
 pub mod lesson;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod llm;
 pub mod paint;
+pub mod real_lesson;
 pub mod recovery;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod scene_files;

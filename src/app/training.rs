@@ -338,6 +338,11 @@ fn same_switches(key: &AttentionScene, attention: &AttentionScene) -> bool {
         causal,
         residual_norm,
         weight_edits,
+        // A real model's layer and head, and how maps are drawn: the lesson's h is the same.
+        layer: _,
+        head: _,
+        scale: _,
+        hide_first_token: _,
     } = attention;
     key.heads == *heads
         && key.positions == *positions

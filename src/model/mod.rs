@@ -26,6 +26,7 @@ pub mod residual;
 pub mod retrieval;
 pub mod rlhf;
 pub mod sample;
+pub mod sink;
 pub mod tokenizer;
 pub mod train;
 pub mod transformer;

@@ -82,6 +82,10 @@ pub struct RlhfRow {
     pub new_logit: Option<f64>,
     /// The new probability.
     pub probability: f64,
+    /// The `R/β` (in nats) a reward on this ending alone would need for it to become the
+    /// prediction: the best other base logit minus its own, 0 for the base's prediction;
+    /// `null` for an ending the base never says (−∞: no finite reward is enough).
+    pub reward_to_win: Option<f64>,
 }
 
 /// The model after RLHF at one strength.
@@ -97,9 +101,42 @@ pub struct RlhfOutcome {
     pub prediction: String,
 }
 
-/// Applies a preference for `preferred` at `strength` to the closed-form `distribution`.
+/// Applies a preference for `preferred` at `strength` to the closed-form `distribution`: the
+/// candidates are the endings it can say (count > 0), their base logits `ln count`, and the
+/// winner its prediction.
 pub fn apply(
     distribution: &Distribution,
+    preferred: &str,
+    strength: f64,
+    rewards: Rewards,
+) -> Result<RlhfOutcome, RlhfError> {
+    let candidates: Vec<Candidate<'_>> = distribution
+        .vocabulary()
+        .map(|r| Candidate {
+            ending: &r.ending,
+            base_logit: r.base_logit.unwrap_or(f64::NEG_INFINITY),
+        })
+        .collect();
+    let winner = distribution.prediction.as_deref().unwrap_or_default();
+    apply_to_candidates(&candidates, winner, preferred, strength, rewards)
+}
+
+/// One candidate ending and its base logit: `ln count` for the lesson's corpus, a real model's
+/// `log p(ending | prefix)` by the chain rule (`model::llm::lesson`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate<'a> {
+    /// The ending.
+    pub ending: &'a str,
+    /// Its base logit (−∞: the base never says it).
+    pub base_logit: f64,
+}
+
+/// The closed form over any base: `new_logit(y) = base_logit(y) + R(y)/β`, with `R(preferred) =
+/// rewards.chosen`, `R(winner) = rewards.winner` (when it is another ending) and 0 for the rest;
+/// the probabilities are the softmax over `candidates`.
+pub fn apply_to_candidates(
+    candidates: &[Candidate<'_>],
+    winner: &str,
     preferred: &str,
     strength: f64,
     rewards: Rewards,
@@ -112,14 +149,15 @@ pub fn apply(
             return Err(RlhfError::Reward(r));
         }
     }
-    let vocabulary: Vec<_> = distribution.vocabulary().collect();
-    if vocabulary.is_empty() {
+    if candidates.is_empty() {
         return Err(RlhfError::NoVocabulary);
     }
-    if !vocabulary.iter().any(|r| r.ending == preferred) {
+    if !candidates
+        .iter()
+        .any(|c| c.ending == preferred && c.base_logit > f64::NEG_INFINITY)
+    {
         return Err(RlhfError::Unreachable(preferred.into()));
     }
-    let winner = distribution.prediction.as_deref().unwrap_or_default();
     let reward_of = |ending: &str| {
         if ending == preferred {
             rewards.chosen
@@ -130,11 +168,8 @@ pub fn apply(
         }
     };
     let b = beta(strength);
-    let base: Vec<f64> = vocabulary
-        .iter()
-        .map(|r| r.base_logit.unwrap_or(f64::NEG_INFINITY))
-        .collect();
-    let reward: Vec<f64> = vocabulary.iter().map(|r| reward_of(&r.ending)).collect();
+    let base: Vec<f64> = candidates.iter().map(|c| c.base_logit).collect();
+    let reward: Vec<f64> = candidates.iter().map(|c| reward_of(c.ending)).collect();
 
     // β = 0 is the limit β → 0⁺: only the highest reward survives, and among equal rewards the
     // base distribution still decides.
@@ -176,29 +211,52 @@ pub fn apply(
             _ => best,
         })
         .map_or(0, |(i, _)| i);
-    let rows = vocabulary
+    let to_win = rewards_to_win(&base);
+    let rows = candidates
         .iter()
         .zip(&base)
         .zip(&reward)
         .zip(&new_logits)
         .zip(&exps)
-        .map(|((((r, &base_logit), &reward), &new_logit), &e)| RlhfRow {
-            ending: r.ending.clone(),
-            base_logit,
-            reward,
-            new_logit,
-            probability: e / total,
-        })
+        .zip(&to_win)
+        .map(
+            |(((((c, &base_logit), &reward), &new_logit), &e), &reward_to_win)| RlhfRow {
+                ending: c.ending.to_owned(),
+                base_logit,
+                reward,
+                new_logit,
+                probability: e / total,
+                reward_to_win,
+            },
+        )
         .collect();
     Ok(RlhfOutcome {
         strength,
         beta: b.is_finite().then_some(b),
         rows,
-        prediction: vocabulary
+        prediction: candidates
             .get(best)
-            .map(|r| r.ending.clone())
+            .map(|c| c.ending.to_owned())
             .unwrap_or_default(),
     })
+}
+
+/// For each base logit, the `R/β` a reward on that candidate alone would need to make it the
+/// prediction: `max_{z≠y} base(z) − base(y)` (it wins when its new logit passes every other),
+/// 0 for the base's own prediction, `None` for a base logit of −∞ (no finite reward is enough).
+pub fn rewards_to_win(base: &[f64]) -> Vec<Option<f64>> {
+    base.iter()
+        .enumerate()
+        .map(|(i, &own)| {
+            let best_other = base
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, &l)| l)
+                .fold(f64::NEG_INFINITY, f64::max);
+            own.is_finite().then(|| (best_other - own).max(0.0))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -297,5 +355,46 @@ mod tests {
             apply(&seed(), "mysql", 0.5, rewards),
             Err(RlhfError::Reward(_))
         ));
+    }
+
+    /// The reward each candidate needs is exactly what it takes: a hair more wins, a hair less
+    /// does not (with the winner's own reward at 0, so only the preferred ending moves).
+    #[test]
+    fn reward_to_win_is_the_margin_to_the_best_other_candidate() {
+        // A real model's base: log-probabilities, one of them 1e-8 likely (~18.4 nats down).
+        let candidates = [
+            Candidate {
+                ending: "mongodb",
+                base_logit: (0.02f64).ln(),
+            },
+            Candidate {
+                ending: "postgresql",
+                base_logit: (0.3f64).ln(),
+            },
+            Candidate {
+                ending: "ingres",
+                base_logit: (1e-8f64).ln(),
+            },
+        ];
+        let rewards = |chosen| Rewards {
+            chosen,
+            winner: 0.0,
+        };
+        let base =
+            apply_to_candidates(&candidates, "postgresql", "ingres", 0.5, rewards(0.0)).unwrap();
+        let need: Vec<Option<f64>> = base.rows.iter().map(|r| r.reward_to_win).collect();
+        assert_eq!(need[1], Some(0.0), "the base's prediction needs nothing");
+        let ingres = need[2].unwrap();
+        assert!((ingres - (0.3f64 / 1e-8).ln()).abs() < 1e-9, "{ingres}");
+        assert!((17.0..18.0).contains(&ingres), "~17.2 nats: {ingres}");
+        // β = 1 at strength 0.5, so R/β = R.
+        for (reward, wins) in [(ingres + 1e-6, true), (ingres - 1e-6, false)] {
+            let out =
+                apply_to_candidates(&candidates, "postgresql", "ingres", 0.5, rewards(reward))
+                    .unwrap();
+            assert_eq!(out.prediction == "ingres", wins, "R = {reward}");
+        }
+        // The lesson's unseen ending has no finite margin.
+        assert_eq!(rewards_to_win(&[f64::NEG_INFINITY, 1.0]), [None, Some(0.0)]);
     }
 }

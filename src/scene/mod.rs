@@ -39,9 +39,11 @@ use crate::model::context::{Example, Level, ARCHIVE_NAME, SAMPLE_DOCUMENTS};
 use crate::model::corpus::Corpus;
 use crate::model::lesson::WeightEdit;
 use crate::model::positions::Positions;
+use crate::model::sink::MapScale;
 
 use open::parse_checked;
 pub use open::{LoadNote, OpenedScene};
+pub use validate::MAX_LAYER_OR_HEAD;
 
 /// The scene-file version this build reads and writes.
 pub const SCENE_VERSION: u32 = 1;
@@ -210,6 +212,16 @@ pub struct AttentionScene {
     pub residual_norm: bool,
     /// The user's edits to the lesson model's weights, applied in order.
     pub weight_edits: Vec<WeightEdit>,
+    /// A real model's layer whose heads are shown (0-based; shown 1-based). The lesson model has
+    /// one layer, 0.
+    pub layer: usize,
+    /// The head of that layer drawn as arcs and the full map (0-based; shown 1-based).
+    pub head: usize,
+    /// How weights map to brightness: `linear`, `log` or `row_max`.
+    pub scale: MapScale,
+    /// Whether the first token's column is dropped and each row renormalised over the rest
+    /// (the attention sink; `model::sink`).
+    pub hide_first_token: bool,
 }
 
 impl Default for AttentionScene {
@@ -222,6 +234,10 @@ impl Default for AttentionScene {
             causal: false,
             residual_norm: false,
             weight_edits: Vec::new(),
+            layer: 0,
+            head: 0,
+            scale: MapScale::Linear,
+            hide_first_token: false,
         }
     }
 }
@@ -336,11 +352,76 @@ impl ContextScene {
     }
 }
 
+/// Which model a scene was made with (scene field `model`): `"lesson"`, or a real model's file
+/// as `{ "file": "SmolLM2-135M-Instruct.Q4_1.gguf", "sha256": "b179…" }` — its name and the
+/// SHA-256 of its bytes, so a scene opened without that file loaded can say which one it wants.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SceneModel {
+    /// The lesson model (one layer, 96 curated words).
+    #[default]
+    Lesson,
+    /// A real model's file.
+    File(ModelFile),
+}
+
+/// A real model's file as a scene names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// The file's name (no directory).
+    pub file: String,
+    /// The SHA-256 of the file's bytes, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+/// The name [`SceneModel::Lesson`] is written as.
+pub const LESSON_MODEL_NAME: &str = "lesson";
+
+impl Serialize for SceneModel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SceneModel::Lesson => serializer.serialize_str(LESSON_MODEL_NAME),
+            SceneModel::File(file) => file.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SceneModel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Name(String),
+            File(ModelFile),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Name(name) if name == LESSON_MODEL_NAME => Ok(SceneModel::Lesson),
+            Written::Name(name) => Err(serde::de::Error::custom(format!(
+                "model \"{name}\" is not \"{LESSON_MODEL_NAME}\" or a model file"
+            ))),
+            Written::File(file) => Ok(SceneModel::File(file)),
+        }
+    }
+}
+
+impl std::fmt::Display for SceneModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SceneModel::Lesson => f.write_str("the lesson model"),
+            SceneModel::File(file) => {
+                let short = file.sha256.get(..12).unwrap_or(&file.sha256);
+                write!(f, "{} (SHA-256 {short}…)", file.file)
+            }
+        }
+    }
+}
+
 /// The whole scene.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scene {
     /// Format version.
     pub version: u32,
+    /// The model the scene was made with.
+    pub model: SceneModel,
     /// Lesson step, 1–4.
     pub step: u8,
     /// Step 1's corpus.
@@ -360,6 +441,7 @@ impl Default for Scene {
     fn default() -> Self {
         Self {
             version: SCENE_VERSION,
+            model: SceneModel::Lesson,
             step: 3,
             corpus: Corpus::default(),
             rlhf: RlhfScene::default(),
@@ -373,6 +455,7 @@ impl Default for Scene {
 #[derive(Deserialize)]
 struct RawScene {
     version: Option<u32>,
+    model: Option<SceneModel>,
     step: Option<u8>,
     corpus: Option<Corpus>,
     rlhf: Option<RlhfScene>,
@@ -394,6 +477,7 @@ impl Scene {
     fn from_raw(raw: RawScene, version: u32) -> Self {
         Scene {
             version,
+            model: raw.model.unwrap_or_default(),
             step: raw.step.unwrap_or(3),
             corpus: raw.corpus.unwrap_or_default(),
             rlhf: raw.rlhf.unwrap_or_default(),

@@ -143,7 +143,14 @@ enum Shape {
     Record(&'static str, &'static [(&'static str, Shape)]),
     /// A list of one shape.
     List(&'static Shape),
+    /// One of the names, or a value of the other shape (`"lesson"` or a model file).
+    NameOr(&'static [&'static str], &'static Shape, &'static str),
 }
+
+const MODEL_FILE: Shape = Shape::Record(
+    "a model file needs a \"file\" (its name) and a \"sha256\"",
+    &[("file", Shape::Text), ("sha256", Shape::Text)],
+);
 
 const CORPUS_ROW: Shape = Shape::Record(
     "every row needs a \"prefix\", an \"ending\" and a \"count\"",
@@ -188,6 +195,14 @@ const SECTIONS: &[(&str, Shape)] = &[
         ),
     ),
     (
+        "model",
+        Shape::NameOr(
+            &["lesson"],
+            &MODEL_FILE,
+            "\"lesson\" or a model file { \"file\": …, \"sha256\": … }",
+        ),
+    ),
+    (
         "step",
         Shape::Whole(u8::MAX as u64, "a lesson step from 1 to 4"),
     ),
@@ -220,6 +235,19 @@ const SECTIONS: &[(&str, Shape)] = &[
             ("causal", Shape::Flag),
             ("residual_norm", Shape::Flag),
             ("weight_edits", Shape::List(&WEIGHT_EDIT)),
+            (
+                "layer",
+                Shape::Whole(u64::MAX, "a layer index, 0 for the first"),
+            ),
+            (
+                "head",
+                Shape::Whole(u64::MAX, "a head index, 0 for the first"),
+            ),
+            (
+                "scale",
+                Shape::Choice(&["linear", "log", "row_max"], "linear, log or row_max"),
+            ),
+            ("hide_first_token", Shape::Flag),
         ]),
     ),
     (
@@ -334,6 +362,12 @@ fn check_value(value: &mut serde_json::Value, shape: Shape, path: &str) -> Resul
             }
             _ => wrong(value, "a list [ … ]"),
         },
+        Shape::NameOr(names, other, expected) => match value {
+            Value::String(name) if names.contains(&name.as_str()) => Ok(()),
+            Value::String(_) => wrong(value, expected),
+            Value::Object(_) => check_value(value, *other, path),
+            _ => wrong(value, expected),
+        },
     }
 }
 
@@ -441,7 +475,15 @@ mod tests {
                 dim: "description".into(),
                 value: 0.7,
             }],
+            layer: 12,
+            head: 5,
+            scale: crate::model::sink::MapScale::RowMax,
+            hide_first_token: true,
         };
+        scene.model = crate::scene::SceneModel::File(crate::scene::ModelFile {
+            file: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+            sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53".into(),
+        });
         scene.context.level = 3;
         scene.context.examples[1].label = "positive".into();
         scene
@@ -582,5 +624,64 @@ mod tests {
         );
         assert!(message(r#"{ "rlhf": { "strength": 1.5 } }"#).contains("rlhf.strength"));
         assert!(message(r#"{ "version": 1, "step": 0 }"#).contains("step"));
+    }
+
+    #[test]
+    fn a_scene_records_its_model_as_lesson_or_a_file_with_its_sha256() {
+        let saved = Scene::default().to_json();
+        assert!(saved.contains("\"model\": \"lesson\""), "{saved}");
+        let text = r#"{ "version": 1, "model": { "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "sha256": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53" },
+            "attention": { "layer": 14, "head": 8, "scale": "row_max", "hide_first_token": true } }"#;
+        let scene = Scene::from_json(text).unwrap();
+        let crate::scene::SceneModel::File(file) = &scene.model else {
+            panic!("a file: {:?}", scene.model);
+        };
+        assert_eq!(file.file, "SmolLM2-135M-Instruct.Q4_1.gguf");
+        assert_eq!(
+            (scene.attention.layer, scene.attention.head),
+            (14, 8),
+            "0-based in files"
+        );
+        assert_eq!(scene.attention.scale, crate::model::sink::MapScale::RowMax);
+        assert!(scene.attention.hide_first_token);
+        assert_eq!(Scene::from_json(&scene.to_json()).unwrap(), scene);
+        assert_eq!(
+            scene.model.to_string(),
+            "SmolLM2-135M-Instruct.Q4_1.gguf (SHA-256 b179c9523d0e…)"
+        );
+        assert_eq!(
+            Scene::from_json(r#"{ "version": 1, "model": "lesson" }"#)
+                .unwrap()
+                .model,
+            crate::scene::SceneModel::Lesson
+        );
+    }
+
+    #[test]
+    fn a_bad_model_or_map_field_is_named_with_what_is_allowed() {
+        let message = |text: &str| Scene::open(text).unwrap_err().to_string();
+        let gpt = message(r#"{ "model": "gpt-4" }"#);
+        assert!(
+            gpt.contains("\"model\" is \"gpt-4\"") && gpt.contains("\"lesson\""),
+            "{gpt}"
+        );
+        assert!(message(r#"{ "model": { "file": "m.gguf" } }"#).contains("sha256"));
+        assert!(
+            message(r#"{ "model": { "file": "m.gguf", "sha256": "abc" } }"#)
+                .contains("model.sha256")
+        );
+        assert!(
+            message(r#"{ "model": { "file": "/tmp/m.gguf", "sha256": "abc" } }"#)
+                .contains("model.file")
+        );
+        assert_eq!(
+            message(r#"{ "attention": { "scale": "cubic" } }"#),
+            "the scene's \"attention.scale\" is \"cubic\": linear, log or row_max"
+        );
+        assert!(message(r#"{ "attention": { "layer": -1 } }"#).contains("attention.layer"));
+        assert!(message(r#"{ "attention": { "head": 5000 } }"#).contains("attention.head"));
+        assert!(message(r#"{ "attention": { "hide_first_token": 1 } }"#)
+            .contains("attention.hide_first_token"));
     }
 }

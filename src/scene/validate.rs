@@ -5,7 +5,7 @@
 //! process ([`curated_shape`]); [`Scene::validate_against`] takes any other.
 
 use super::{
-    Scene, SceneError, COUNT_RANGE, HEAD_CHOICES, MAX_DOCUMENTS, MAX_DOCUMENT_BYTES,
+    Scene, SceneError, SceneModel, COUNT_RANGE, HEAD_CHOICES, MAX_DOCUMENTS, MAX_DOCUMENT_BYTES,
     MAX_KNOWLEDGE_BASE_BYTES,
 };
 use crate::model::context::{Level, ARCHIVE_NAME, MAX_CONTEXT_TOKENS, MAX_EXAMPLES};
@@ -13,6 +13,10 @@ use crate::model::corpus::{CorpusError, MAX_ENDING_CHARS};
 use crate::model::lesson::{curated_shape, LessonError, LessonShape, MAX_EDITED_WEIGHT};
 use crate::model::rlhf::MAX_REWARD;
 use crate::model::tokenizer::MAX_LINE_CHARS;
+
+/// The bound on `attention.layer` and `attention.head` before a model is known (SmolLM2 has 30
+/// layers of 9 heads; the largest open models have ~128 of each).
+pub const MAX_LAYER_OR_HEAD: usize = 1024;
 
 impl Scene {
     /// Checks every field against its range and the limits the app edits within (each named
@@ -40,6 +44,7 @@ impl Scene {
                 "a lesson step from 1 to 4",
             ));
         }
+        self.validate_model()?;
         self.validate_corpus_and_rlhf()?;
         self.validate_attention(shape)?;
         self.validate_context()
@@ -106,6 +111,32 @@ impl Scene {
         Ok(())
     }
 
+    fn validate_model(&self) -> Result<(), SceneError> {
+        let SceneModel::File(file) = &self.model else {
+            return Ok(());
+        };
+        if file.file.is_empty() || file.file.len() > 255 || file.file.contains(['/', '\\']) {
+            return Err(SceneError::invalid(
+                "model.file",
+                &format!("{:?}", file.file),
+                "a file name of 1 to 255 bytes, without a directory",
+            ));
+        }
+        let hex = file.sha256.len() == 64
+            && file
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            return Err(SceneError::invalid(
+                "model.sha256",
+                &format!("{:?}", file.sha256),
+                "the file's SHA-256: 64 lowercase hexadecimal digits",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_attention(&self, shape: Option<&LessonShape>) -> Result<(), SceneError> {
         let attention = &self.attention;
         if !HEAD_CHOICES.contains(&attention.heads) {
@@ -114,6 +145,20 @@ impl Scene {
                 &attention.heads.to_string(),
                 "1, 2 or 4",
             ));
+        }
+        // Which layer and head of a real model: checked against the model when one is loaded
+        // (the app and `gaze inspect` name the model's own counts); here only a sane bound.
+        for (field, value) in [
+            ("attention.layer", attention.layer),
+            ("attention.head", attention.head),
+        ] {
+            if value >= MAX_LAYER_OR_HEAD {
+                return Err(SceneError::invalid(
+                    field,
+                    &value.to_string(),
+                    format!("an index from 0 to {}", MAX_LAYER_OR_HEAD - 1),
+                ));
+            }
         }
         // An empty sentence opens (step 3 says it has no words); one too long to compute is
         // refused here, so a scene never opens onto a sentence the lesson refuses to draw.

@@ -163,6 +163,21 @@ impl LlamaModel {
         tokens: &[u32],
         capture: &Capture,
     ) -> Result<ForwardOutput, LlmError> {
+        Ok(self
+            .forward_keeping(cache, tokens, capture, Keep::default())?
+            .0)
+    }
+
+    /// [`Self::forward`], also keeping what `keep` asks for: the views' extras that only the
+    /// CPU reference computes so far (the logit lens's residual streams, every head of one
+    /// layer).
+    pub fn forward_keeping(
+        &self,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        capture: &Capture,
+        keep: Keep,
+    ) -> Result<(ForwardOutput, Kept), LlmError> {
         let c = &self.config;
         self.check_tokens(tokens, cache.len, 0)?;
         check_capture(c, capture, tokens.len())?;
@@ -182,6 +197,20 @@ impl LlamaModel {
         let mut overview_cells = capture
             .overview
             .then(|| vec![0.0f32; c.layers * c.heads * row_bins * col_bins]);
+        if let Some(layer) = keep.layer_maps {
+            check_index("layer", layer, c.layers)?;
+        }
+        let mut kept = Kept {
+            residuals: Vec::with_capacity(if keep.lens { c.layers * c.d_model } else { 0 }),
+            layer_maps: vec![
+                0.0f32;
+                if keep.layer_maps.is_some() {
+                    c.heads * n * context
+                } else {
+                    0
+                }
+            ],
+        };
 
         for (l, layer) in self.layers.iter().enumerate() {
             // Attention block.
@@ -238,6 +267,11 @@ impl LlamaModel {
                                 .copy_from_slice(&weights[..past + t + 1]);
                         }
                     }
+                    if keep.layer_maps == Some(l) {
+                        let at = (head * n + t) * context;
+                        kept.layer_maps[at..at + past + t + 1]
+                            .copy_from_slice(&weights[..past + t + 1]);
+                    }
                     if let Some(cells) = overview_cells.as_mut() {
                         let base = (l * c.heads + head) * row_bins * col_bins;
                         let row_bin = t * row_bins / n;
@@ -265,12 +299,16 @@ impl LlamaModel {
             let gate = matmul(&layer.w_gate, &h, n);
             let up = matmul(&layer.w_up, &h, n);
             add_into(&mut x, &matmul(&layer.w_down, &swiglu(&gate, &up), n));
+            if keep.lens {
+                kept.residuals
+                    .extend_from_slice(&x[focus * c.d_model..(focus + 1) * c.d_model]);
+            }
         }
         cache.len = context;
 
         let last = &x[(n - 1) * c.d_model..];
         let h = rms_norm(last, &self.output_norm, c.rms_eps);
-        Ok(ForwardOutput {
+        let output = ForwardOutput {
             logits: self.output_matrix().matvec(&h),
             context,
             focus,
@@ -281,8 +319,29 @@ impl LlamaModel {
                 col_bins,
                 cells,
             }),
-        })
+        };
+        Ok((output, kept))
     }
+}
+
+/// What the CPU reference keeps beyond a [`Capture`] (the GPU engine mirrors `Capture`; these
+/// are the views' extras it does not compute yet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Keep {
+    /// The focus token's residual stream after every layer (the logit lens).
+    pub lens: bool,
+    /// Every head's full map of this layer.
+    pub layer_maps: Option<usize>,
+}
+
+/// What [`Keep`] asked for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Kept {
+    /// `[layer][d_model]`: the focus's residual stream after each layer; empty unless asked.
+    pub residuals: Vec<f32>,
+    /// `[head][row][context]`: the kept layer's every head, row-major like
+    /// [`AttentionMap::weights`]; empty unless asked.
+    pub layer_maps: Vec<f32>,
 }
 
 /// How many of `total` items fall in bin `bin` of `bins` when item `i` goes to `i · bins / total`.

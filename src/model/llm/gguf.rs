@@ -473,6 +473,21 @@ impl Table {
 }
 
 impl GgufFile {
+    /// The file's size in bytes.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The SHA-256 of the whole file's bytes, as 64 lowercase hex digits: how a scene names the
+    /// model it was made with.
+    pub fn sha256(&self) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(&self.bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Parses `bytes` (a whole file). The tensor table is checked: every tensor's type is one
     /// Gaze reads, its size matches its dimensions, and its bytes lie inside the file.
     pub fn parse(bytes: Vec<u8>) -> Result<Self, GgufError> {

@@ -1,0 +1,324 @@
+//! The lesson on a real model: step 1's odds, step 2's base, and the logit lens of step 3 —
+//! computed by the CPU reference forward pass ([`LlamaModel::forward`]), so every number here is
+//! the model's own.
+//!
+//! **Step 1, the real odds.** The lesson model's odds come from the corpus's counts. A real
+//! model's come from its training text: for a prefix it gives every token of its vocabulary a
+//! probability, and a whole ending — ` mongodb` is three tokens, ` m` `ong` `odb` — gets one by
+//! the chain rule:
+//!
+//! ```text
+//! log p(y | prefix) = Σ_t log softmax(logits_t)[y_t]      logits_t: after prefix + y_1 … y_{t−1}
+//! ```
+//!
+//! The ending is read as it follows the prefix in running text: preceded by one space (the
+//! byte-level BPE attaches the space to the word after it, so `prefix` + ` ending` tokenizes as
+//! the prefix's tokens followed by the ending's).
+//!
+//! **Step 2.** RLHF's closed form takes these log-probabilities as its base logits
+//! (`model::rlhf::apply_to_candidates`): every ending now has a finite base, so no preference is
+//! unreachable; what the view shows instead is the `R/β` each candidate would need to win.
+//!
+//! **The logit lens.** The residual stream after layer `l`, pushed through the model's own final
+//! RMSNorm and output matrix early — `softmax(W_out · RMSNorm(x_l) · g_out)` — is what the model
+//! "would say" if it stopped there; the last layer's rung is its real prediction.
+
+use serde::Serialize;
+
+use super::forward::{rms_norm, top_k, Capture, Keep, KvCache};
+use super::llama::{LlamaModel, LlmError};
+use crate::model::corpus::Corpus;
+
+/// The most next-token candidates a prefix lists.
+pub const MAX_TOP: usize = 100;
+
+/// How many next tokens step 1 lists per prefix, and `gaze inspect --model` prints.
+pub const TOP_NEXT_TOKENS: usize = 10;
+
+/// One of the model's candidates for the next token.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TokenOdds {
+    /// Its text as the model writes it (a leading space is part of it: `" Paris"`).
+    pub token: String,
+    /// Its id in the vocabulary.
+    pub id: u32,
+    /// `softmax(logits)` over the whole vocabulary.
+    pub probability: f32,
+}
+
+/// One corpus ending's probability under the model, token by token.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EndingChain {
+    /// The ending as the corpus writes it (`mongodb`).
+    pub ending: String,
+    /// ` ending`'s tokens as the model reads them.
+    pub tokens: Vec<TokenOdds>,
+    /// `log p(ending | prefix)`, the sum of the tokens' natural logs: each token's
+    /// `probability` is its conditional `p(y_t | prefix, y_<t)`.
+    pub log_probability: f64,
+}
+
+/// One prefix of the corpus under the model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PrefixOdds {
+    /// The sentence start.
+    pub prefix: String,
+    /// The model's own likeliest next tokens, most likely first.
+    pub top: Vec<TokenOdds>,
+    /// Every corpus ending of this prefix (count 0 included: the model knows them all), in
+    /// corpus order.
+    pub endings: Vec<EndingChain>,
+}
+
+impl PrefixOdds {
+    /// The ending the model finds likeliest among the corpus's (ties: the one listed first).
+    pub fn prediction(&self) -> Option<&EndingChain> {
+        self.endings.iter().fold(None, |best, e| match best {
+            Some(b) if b.log_probability >= e.log_probability => Some(b),
+            _ => Some(e),
+        })
+    }
+}
+
+/// `log softmax(logits)[id]` in f64: the log of the normaliser `Σ exp(l − max)`, subtracted.
+pub fn log_softmax_at(logits: &[f32], id: u32) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let log_sum = logits
+        .iter()
+        .map(|&l| (l as f64 - max).exp())
+        .sum::<f64>()
+        .ln();
+    logits
+        .get(id as usize)
+        .map_or(f64::NEG_INFINITY, |&l| l as f64 - max - log_sum)
+}
+
+impl LlamaModel {
+    /// `ids`' texts and conditional probabilities as [`TokenOdds`].
+    fn odds_of(&self, ranked: Vec<(u32, f32)>) -> Vec<TokenOdds> {
+        ranked
+            .into_iter()
+            .map(|(id, probability)| TokenOdds {
+                token: self.tokenizer.token_text(id),
+                id,
+                probability,
+            })
+            .collect()
+    }
+
+    /// `prefix` under the model: its `top` likeliest next tokens and each of `endings`' chain-rule
+    /// log-probability. One forward pass over the prefix, then one token at a time per ending from
+    /// a copy of the prefix's KV cache.
+    pub fn prefix_odds(
+        &self,
+        prefix: &str,
+        endings: &[&str],
+        top: usize,
+    ) -> Result<PrefixOdds, LlmError> {
+        let prefix_ids = self.tokenizer.encode(prefix.trim_end());
+        let mut prefix_cache = KvCache::new(&self.config);
+        let after_prefix = self
+            .forward(&mut prefix_cache, &prefix_ids, &Capture::default())?
+            .logits;
+        let mut chains = Vec::with_capacity(endings.len());
+        for &ending in endings {
+            let ids = self.tokenizer.encode(&format!(" {}", ending.trim()));
+            self.check_tokens(&ids, prefix_cache.len, 0)?;
+            let mut cache = prefix_cache.clone();
+            let mut logits = after_prefix.clone();
+            let mut tokens = Vec::with_capacity(ids.len());
+            let mut log_probability = 0.0;
+            for (t, &id) in ids.iter().enumerate() {
+                let log_p = log_softmax_at(&logits, id);
+                log_probability += log_p;
+                tokens.push(TokenOdds {
+                    token: self.tokenizer.token_text(id),
+                    id,
+                    probability: log_p.exp() as f32,
+                });
+                // The last token's own next-token logits are not needed.
+                if t + 1 < ids.len() {
+                    logits = self.forward(&mut cache, &[id], &Capture::default())?.logits;
+                }
+            }
+            chains.push(EndingChain {
+                ending: ending.to_owned(),
+                tokens,
+                log_probability,
+            });
+        }
+        Ok(PrefixOdds {
+            prefix: prefix.to_owned(),
+            top: self.odds_of(top_k(&after_prefix, top.min(MAX_TOP), 1.0)),
+            endings: chains,
+        })
+    }
+
+    /// [`Self::prefix_odds`] for every prefix of `corpus`, in order of first appearance.
+    pub fn corpus_odds(&self, corpus: &Corpus, top: usize) -> Result<Vec<PrefixOdds>, LlmError> {
+        corpus
+            .prefixes()
+            .into_iter()
+            .map(|prefix| {
+                let endings: Vec<&str> = corpus
+                    .rows
+                    .iter()
+                    .filter(|r| r.prefix == prefix)
+                    .map(|r| r.ending.as_str())
+                    .collect();
+                self.prefix_odds(prefix, &endings, top)
+            })
+            .collect()
+    }
+
+    /// The logit lens at token `focus` of `ids`: for each layer, the `top` tokens its residual
+    /// stream would predict through the final RMSNorm and the output matrix.
+    pub fn logit_lens(
+        &self,
+        ids: &[u32],
+        focus: usize,
+        top: usize,
+    ) -> Result<Vec<LensRung>, LlmError> {
+        let mut cache = KvCache::new(&self.config);
+        let capture = Capture {
+            focus: Some(focus),
+            ..Capture::default()
+        };
+        let keep = Keep {
+            lens: true,
+            layer_maps: None,
+        };
+        let (_, kept) = self.forward_keeping(&mut cache, ids, &capture, keep)?;
+        Ok(logit_lens(self, &kept.residuals, top))
+    }
+}
+
+/// One layer's rung of the logit lens.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LensRung {
+    /// The layer (0-based in files; shown 1-based).
+    pub layer: usize,
+    /// What the residual stream after this layer would predict, likeliest first.
+    pub top: Vec<TokenOdds>,
+}
+
+/// The lens of `residuals` (`[layer][d_model]`, as [`LlamaModel::forward_keeping`] keeps them):
+/// `top_k(W_out · RMSNorm(x_l) · g_out)` per layer.
+pub fn logit_lens(model: &LlamaModel, residuals: &[f32], top: usize) -> Vec<LensRung> {
+    let c = &model.config;
+    residuals
+        .chunks_exact(c.d_model)
+        .enumerate()
+        .map(|(layer, x)| {
+            let h = rms_norm(x, &model.output_norm, c.rms_eps);
+            let logits = model.output_matrix().matvec(&h);
+            LensRung {
+                layer,
+                top: model.odds_of(top_k(&logits, top.min(MAX_TOP), 1.0)),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::llm::gguf::GgufFile;
+    use crate::model::llm::synthetic::{synthetic_gguf, SyntheticSpec};
+
+    fn model() -> LlamaModel {
+        let file = GgufFile::parse(synthetic_gguf(&SyntheticSpec::default())).unwrap();
+        LlamaModel::from_gguf(&file).unwrap()
+    }
+
+    /// The chain rule, checked against one forward pass over the whole sentence: each token's
+    /// conditional is the softmax of the logits after everything before it.
+    #[test]
+    fn an_endings_probability_is_the_chain_rule_over_its_tokens() {
+        let model = model();
+        let (prefix, ending) = ("ab ba", "abba");
+        let odds = model.prefix_odds(prefix, &[ending], 5).unwrap();
+        let chain = &odds.endings[0];
+        let prefix_ids = model.tokenizer.encode(prefix);
+        let ending_ids = model.tokenizer.encode(&format!(" {ending}"));
+        assert!(ending_ids.len() > 1, "the ending is several tokens");
+        let ids: Vec<u32> = chain.tokens.iter().map(|t| t.id).collect();
+        assert_eq!(ids, ending_ids);
+        // Whole-sentence tokenization is the prefix's then the ending's.
+        let whole = model.tokenizer.encode(&format!("{prefix} {ending}"));
+        assert_eq!(whole, [prefix_ids.clone(), ending_ids.clone()].concat());
+        let mut expected = 0.0;
+        for t in 0..ending_ids.len() {
+            let mut cache = KvCache::new(&model.config);
+            let context = &whole[..prefix_ids.len() + t];
+            let logits = model
+                .forward(&mut cache, context, &Capture::default())
+                .unwrap()
+                .logits;
+            expected += log_softmax_at(&logits, ending_ids[t]);
+        }
+        // The chain ran token by token over the KV cache, the check as whole prefills: the same
+        // math in another order, equal to f32 rounding.
+        assert!(
+            (chain.log_probability - expected).abs() < 1e-4,
+            "{} vs {expected}",
+            chain.log_probability
+        );
+        let product: f64 = chain.tokens.iter().map(|t| t.probability as f64).product();
+        assert!((product.ln() - chain.log_probability).abs() < 1e-5);
+        assert!(chain.log_probability < 0.0 && chain.log_probability.is_finite());
+        // The top list is the model's own: probabilities descending, summing to at most 1.
+        assert_eq!(odds.top.len(), 5);
+        assert!(odds
+            .top
+            .windows(2)
+            .all(|w| w[0].probability >= w[1].probability));
+    }
+
+    #[test]
+    fn the_lens_last_rung_is_the_models_own_prediction() {
+        let model = model();
+        let ids = model.tokenizer.encode("ab ba abba");
+        let lens = model.logit_lens(&ids, ids.len() - 1, 3).unwrap();
+        assert_eq!(lens.len(), model.config.layers);
+        let mut cache = KvCache::new(&model.config);
+        let logits = model
+            .forward(&mut cache, &ids, &Capture::default())
+            .unwrap()
+            .logits;
+        let own = top_k(&logits, 3, 1.0);
+        let last = lens.last().unwrap();
+        assert_eq!(last.layer, model.config.layers - 1);
+        let got: Vec<(u32, f32)> = last.top.iter().map(|t| (t.id, t.probability)).collect();
+        assert_eq!(got, own);
+        // An earlier rung is a different read-out (the residual before the last layer's work).
+        assert_ne!(lens[0].top, last.top);
+    }
+
+    #[test]
+    fn the_lens_reads_the_focus_tokens_stream_not_the_last() {
+        let model = model();
+        let ids = model.tokenizer.encode("ab ba abba");
+        let focus = 1;
+        let lens = model.logit_lens(&ids, focus, 3).unwrap();
+        let mut cache = KvCache::new(&model.config);
+        let logits = model
+            .forward(&mut cache, &ids[..=focus], &Capture::default())
+            .unwrap()
+            .logits;
+        let got: Vec<u32> = lens.last().unwrap().top.iter().map(|t| t.id).collect();
+        let want: Vec<u32> = top_k(&logits, 3, 1.0).iter().map(|t| t.0).collect();
+        assert_eq!(
+            got, want,
+            "causal: the focus's stream sees only tokens up to it"
+        );
+    }
+
+    #[test]
+    fn log_softmax_is_normalised() {
+        let logits = [1.0f32, 2.0, -3.0, 0.5];
+        let total: f64 = (0..4).map(|i| log_softmax_at(&logits, i).exp()).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+        assert_eq!(log_softmax_at(&logits, 9), f64::NEG_INFINITY);
+    }
+}
