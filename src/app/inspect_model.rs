@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::app::llm::{tokenize_prompt, LlmRunError, ModelInfo};
 use crate::app::real_lesson::{compute_odds, real_rlhf, OddsKey};
-use crate::model::corpus::{EndingOdds, DEFAULT_PREFIX};
+use crate::model::corpus::EndingOdds;
 use crate::model::llm::lesson::{LensRung, PrefixOdds, TokenOdds};
 use crate::model::llm::{Capture, Keep, KvCache, LlamaModel, LlmError};
 use crate::model::rlhf::{self, RlhfOutcome};
@@ -38,8 +38,9 @@ pub struct RealSceneReport {
     pub focus: usize,
     /// Step 1: the corpus's closed form and the model's own odds side by side.
     pub corpus: RealCorpusReport,
-    /// Step 2: the first prefix's endings after the human preference, `base_logit` being each
-    /// ending's `real_log_probability`.
+    /// Step 2: the endings of step 2's prefix (the lesson's default one when the corpus has it,
+    /// else its first) after the human preference, `base_logit` being each ending's
+    /// `real_log_probability`.
     pub rlhf: RlhfOutcome,
     /// The layer whose heads are listed (0-based).
     pub layer: usize,
@@ -54,9 +55,9 @@ pub struct RealSceneReport {
 pub struct RealCorpusReport {
     /// Every row, in corpus order: the closed form and the model's probability of the ending.
     pub rows: Vec<RealEndingRow>,
-    /// The closed form's prediction for the first prefix.
+    /// The closed form's prediction for step 2's prefix.
     pub prediction: Option<String>,
-    /// The model's likeliest ending among the first prefix's.
+    /// The model's likeliest ending among step 2's prefix's.
     pub real_prediction: Option<String>,
     /// Per prefix, the model's own top next tokens.
     pub real_next_token: Vec<RealNextToken>,
@@ -138,7 +139,7 @@ fn rows(flat: &[f32], width: usize) -> Vec<Vec<f32>> {
     flat.chunks(width.max(1)).map(<[f32]>::to_vec).collect()
 }
 
-/// Steps 1–2 on `model` for `scene`'s corpus and preference: every prefix's odds (the first
+/// Steps 1–2 on `model` for `scene`'s corpus and preference: every prefix's odds (step 2's
 /// prefix's also for `preferred`, when the corpus does not list it: the model knows every
 /// word), and RLHF's closed form over the first prefix's endings with the model's base
 /// (`app::real_lesson`, what the window shows).
@@ -147,12 +148,7 @@ pub fn real_corpus_and_rlhf(
     scene: &Scene,
 ) -> Result<(RealCorpusReport, RlhfOutcome), RealInspectError> {
     let corpus = &scene.corpus;
-    let mut key = OddsKey::of(scene);
-    if key.prefixes.is_empty() {
-        // An empty corpus: the model still has odds for the lesson's sentence start.
-        key.prefixes.push((DEFAULT_PREFIX.to_owned(), Vec::new()));
-    }
-    let odds = compute_odds(model, &key)?;
+    let odds = compute_odds(model, &OddsKey::of(scene))?;
     let mut rows = Vec::with_capacity(corpus.rows.len());
     for prefix_odds in &odds {
         for row in corpus.distribution(&prefix_odds.prefix).rows {
@@ -167,7 +163,7 @@ pub fn real_corpus_and_rlhf(
         }
     }
     let rlhf = real_rlhf(scene, &odds)?;
-    let first = odds.first();
+    let first = odds.iter().find(|o| o.prefix == corpus.rlhf_prefix());
     let report = RealCorpusReport {
         rows,
         prediction: first.and_then(|o| corpus.distribution(&o.prefix).prediction),

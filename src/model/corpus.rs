@@ -227,6 +227,16 @@ impl Distribution {
 }
 
 impl Corpus {
+    /// The sentence start step 2 puts a preference on: the lesson's default one when the corpus
+    /// has it, else the corpus's first (the default one for an empty corpus).
+    pub fn rlhf_prefix(&self) -> &str {
+        let prefixes = self.prefixes();
+        match prefixes.first() {
+            Some(first) if !prefixes.contains(&DEFAULT_PREFIX) => first,
+            _ => DEFAULT_PREFIX,
+        }
+    }
+
     /// The prefixes, in order of first appearance.
     pub fn prefixes(&self) -> Vec<&str> {
         let mut seen: Vec<&str> = Vec::new();

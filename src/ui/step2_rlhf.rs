@@ -7,7 +7,7 @@
 
 use egui::{Color32, RichText};
 
-use crate::model::corpus::{Corpus, Distribution, DEFAULT_PREFIX, MAX_ENDING_CHARS};
+use crate::model::corpus::{Corpus, Distribution, MAX_ENDING_CHARS};
 use crate::model::rlhf::{apply, Rewards, RlhfError};
 use crate::scene::RlhfScene;
 
@@ -45,13 +45,10 @@ const PATH_COLOURS: [Color32; 6] = [
     Color32::from_rgb(150, 210, 255),
 ];
 
-/// The prefix step 2 fine-tunes: the default one when the corpus has it, else its first.
+/// The prefix step 2 fine-tunes: the default one when the corpus has it, else its first
+/// ([`Corpus::rlhf_prefix`]).
 pub fn prefix_of(corpus: &Corpus) -> String {
-    let prefixes = corpus.prefixes();
-    match prefixes.first() {
-        Some(first) if !prefixes.contains(&DEFAULT_PREFIX) => (*first).to_owned(),
-        _ => DEFAULT_PREFIX.to_owned(),
-    }
+    corpus.rlhf_prefix().to_owned()
 }
 
 /// Where the panel keeps why the last typed preference was refused (egui's memory: it is the

@@ -28,6 +28,7 @@ use serde::Serialize;
 use super::forward::{rms_norm, top_k, Capture, Keep, KvCache};
 use super::llama::{LlamaModel, LlmError};
 use crate::model::corpus::Corpus;
+use crate::model::rlhf::{apply_to_candidates, Candidate, Rewards, RlhfError, RlhfOutcome};
 
 /// The most next-token candidates a prefix lists.
 pub const MAX_TOP: usize = 100;
@@ -78,6 +79,27 @@ impl PrefixOdds {
             _ => Some(e),
         })
     }
+}
+
+/// Step 2 over the model's base: RLHF's closed form on `odds`' endings, each base logit the
+/// ending's chain-rule `log p(ending | prefix)` and the winner the model's own likeliest ending
+/// (`model::rlhf::apply_to_candidates`).
+pub fn rlhf_on_model(
+    odds: &PrefixOdds,
+    preferred: &str,
+    strength: f64,
+    rewards: Rewards,
+) -> Result<RlhfOutcome, RlhfError> {
+    let candidates: Vec<Candidate<'_>> = odds
+        .endings
+        .iter()
+        .map(|e| Candidate {
+            ending: &e.ending,
+            base_logit: e.log_probability,
+        })
+        .collect();
+    let winner = odds.prediction().map_or("", |e| e.ending.as_str());
+    apply_to_candidates(&candidates, winner, preferred.trim(), strength, rewards)
 }
 
 /// `log softmax(logits)[id]` in f64: the log of the normaliser `Σ exp(l − max)`, subtracted.
