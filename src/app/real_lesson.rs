@@ -137,11 +137,10 @@ pub fn real_rlhf(scene: &Scene, odds: &[PrefixOdds]) -> Result<RlhfOutcome, Rlhf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::llm::synthetic::{synthetic_gguf, SyntheticSpec};
+    use crate::model::llm::synthetic::{synthetic_model, SyntheticSpec};
 
     fn model() -> LlamaModel {
-        let file = GgufFile::parse(synthetic_gguf(&SyntheticSpec::default())).unwrap();
-        LlamaModel::from_gguf(&file).unwrap()
+        synthetic_model(&SyntheticSpec::default()).unwrap()
     }
 
     /// The lesson refuses a preference the corpus never saw; a real model knows every word, so

@@ -245,12 +245,10 @@ pub fn logit_lens(model: &LlamaModel, residuals: &[f32], top: usize) -> Vec<Lens
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::llm::gguf::GgufFile;
-    use crate::model::llm::synthetic::{synthetic_gguf, SyntheticSpec};
+    use crate::model::llm::synthetic::{synthetic_model, SyntheticSpec};
 
     fn model() -> LlamaModel {
-        let file = GgufFile::parse(synthetic_gguf(&SyntheticSpec::default())).unwrap();
-        LlamaModel::from_gguf(&file).unwrap()
+        synthetic_model(&SyntheticSpec::default()).unwrap()
     }
 
     /// The chain rule, checked against one forward pass over the whole sentence: each token's

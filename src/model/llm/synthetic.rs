@@ -179,3 +179,9 @@ pub fn synthetic_gguf(spec: &SyntheticSpec) -> Vec<u8> {
     );
     w.to_bytes()
 }
+
+/// The model [`synthetic_gguf`] writes, read back (what unit tests run the lesson on).
+pub fn synthetic_model(spec: &SyntheticSpec) -> Result<super::LlamaModel, super::LlmError> {
+    let file = super::gguf::GgufFile::parse(synthetic_gguf(spec))?;
+    super::LlamaModel::from_gguf(&file)
+}
