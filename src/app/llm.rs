@@ -49,7 +49,7 @@ pub fn load_model(path: &Path) -> Result<LlamaModel, LlmRunError> {
 }
 
 /// Reads and loads the model at `path`, with the file's identity as a scene records it (its
-/// name and the SHA-256 of its bytes), its `general.name` and its size.
+/// name and the SHA-256 of its bytes).
 pub fn load_model_file(path: &Path) -> Result<LoadedModel, LlmRunError> {
     let file = GgufFile::open(path)?;
     let name = path

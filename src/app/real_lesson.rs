@@ -16,39 +16,24 @@ use crate::model::llm::{LlamaModel, LlmError};
 use crate::model::rlhf::{Rewards, RlhfError, RlhfOutcome};
 use crate::scene::{ModelFile, Scene};
 
-/// A real model loaded from a file.
+/// A real model loaded from a file, with the file's identity as a scene records it.
 #[derive(Clone, Debug)]
 pub struct LoadedModel {
     /// The model.
     pub model: Arc<LlamaModel>,
     /// The file as a scene names it.
     pub identity: ModelFile,
-    /// `general.name` from the file, or its file name.
-    pub name: String,
-    /// The file's size in bytes.
-    pub file_bytes: u64,
 }
 
 impl LoadedModel {
     /// The model in `file`, which was read from a file called `file_name`.
     pub fn from_gguf(file: &GgufFile, file_name: &str) -> Result<Self, LlmError> {
-        let model = LlamaModel::from_gguf(file)?;
-        let name = file
-            .metadata
-            .get("general.name")
-            .and_then(|v| v.as_str())
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or(file_name)
-            .trim()
-            .to_owned();
         Ok(Self {
-            model: Arc::new(model),
+            model: Arc::new(LlamaModel::from_gguf(file)?),
             identity: ModelFile {
                 file: file_name.to_owned(),
                 sha256: file.sha256(),
             },
-            name,
-            file_bytes: file.byte_len() as u64,
         })
     }
 }

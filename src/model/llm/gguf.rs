@@ -473,11 +473,6 @@ impl Table {
 }
 
 impl GgufFile {
-    /// The file's size in bytes.
-    pub fn byte_len(&self) -> usize {
-        self.bytes.len()
-    }
-
     /// The SHA-256 of the whole file's bytes, as 64 lowercase hex digits: how a scene names the
     /// model it was made with.
     pub fn sha256(&self) -> String {

@@ -27,7 +27,6 @@ use serde::Serialize;
 
 use super::forward::{rms_norm, top_k, Capture, Keep, KvCache};
 use super::llama::{LlamaModel, LlmError};
-use crate::model::corpus::Corpus;
 use crate::model::rlhf::{apply_to_candidates, Candidate, Rewards, RlhfError, RlhfOutcome};
 
 /// The most next-token candidates a prefix lists.
@@ -174,23 +173,6 @@ impl LlamaModel {
             top: self.odds_of(top_k(&after_prefix, top.min(MAX_TOP), 1.0)),
             endings: chains,
         })
-    }
-
-    /// [`Self::prefix_odds`] for every prefix of `corpus`, in order of first appearance.
-    pub fn corpus_odds(&self, corpus: &Corpus, top: usize) -> Result<Vec<PrefixOdds>, LlmError> {
-        corpus
-            .prefixes()
-            .into_iter()
-            .map(|prefix| {
-                let endings: Vec<&str> = corpus
-                    .rows
-                    .iter()
-                    .filter(|r| r.prefix == prefix)
-                    .map(|r| r.ending.as_str())
-                    .collect();
-                self.prefix_odds(prefix, &endings, top)
-            })
-            .collect()
     }
 
     /// The logit lens at token `focus` of `ids`: for each layer, the `top` tokens its residual
