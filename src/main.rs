@@ -71,7 +71,8 @@ mod native {
         #[arg(long)]
         cpu_reference: bool,
         /// A real model (a Llama-family GGUF file, e.g. SmolLM2-135M from
-        /// `tools/fetch-models.sh`) to load beside the lesson model; `GAZE_MODEL` when not given.
+        /// `tools/fetch-models.sh`) to load beside the lesson model and show on steps 1 and 2;
+        /// without it, the model menu offers `GAZE_MODEL`'s file.
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
     }
@@ -477,23 +478,14 @@ mod native {
     }
 
     fn run_window(cli: Cli) -> anyhow::Result<()> {
-        // A real model is read and checked now, so a bad file is refused before a window opens;
-        // the steps' views of it come in the next releases, and the window says so.
-        let model_note = match model_path(cli.model.clone()) {
-            Some(path) => {
-                let model = load_model(&path)?;
-                let c = &model.config;
-                Some(format!(
-                    "real model {} loaded ({} layers × {} heads, {} tokens of context); the steps \
-                     still show the lesson model",
-                    path.file_name().unwrap_or_default().to_string_lossy(),
-                    c.layers,
-                    c.heads,
-                    c.context
-                ))
+        // A real model is read off the frame once the window is up (98 MB: the lesson shows
+        // meanwhile); a path that is not a file is refused here, before a window opens.
+        if let Some(path) = &cli.model {
+            if !path.is_file() {
+                anyhow::bail!("--model {}: no such model file", path.display());
             }
-            None => None,
-        };
+        }
+        let available_model = std::env::var_os("GAZE_MODEL").map(PathBuf::from);
         let (scene, notes) = match cli.scene {
             Some(path) => {
                 let opened = gaze::app::scene_files::read_scene_file(&path)?;
@@ -517,12 +509,13 @@ mod native {
                 export_at_frame: cli.export_at_frame,
                 fault: cli.inject_fault,
                 cpu_reference: cli.cpu_reference,
+                model: cli.model,
+                available_model,
                 // What the scene file did not say as this build reads it, shown in the window too.
-                message: (!notes.is_empty() || model_note.is_some()).then(|| {
+                message: (!notes.is_empty()).then(|| {
                     notes
                         .iter()
                         .map(ToString::to_string)
-                        .chain(model_note)
                         .collect::<Vec<_>>()
                         .join("; ")
                 }),

@@ -90,7 +90,7 @@ fn step1_harness(corpus: Corpus) -> Harness<'static, (Corpus, step1_pretraining:
         .build_ui_state(
             |ui, (corpus, new_row): &mut (Corpus, step1_pretraining::NewRow)| {
                 let mut train = false;
-                step1_pretraining::show(ui, corpus, new_row, None, &mut train);
+                step1_pretraining::show(ui, corpus, new_row, None, None, &mut train);
             },
             (corpus, step1_pretraining::NewRow::default()),
         )
@@ -108,7 +108,7 @@ fn step2_harness() -> Harness<'static, Step2Screen> {
         .build_ui_state(
             |ui, (corpus, rlhf, typed): &mut Step2Screen| {
                 let mut request = false;
-                step2_rlhf::show(ui, corpus, rlhf, typed, None, &mut request);
+                step2_rlhf::show(ui, corpus, rlhf, typed, None, None, &mut request);
             },
             (Corpus::default(), RlhfScene::default(), String::new()),
         )

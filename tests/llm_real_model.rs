@@ -25,21 +25,9 @@ fn model() -> Option<&'static LlamaModel> {
     static MODEL: OnceLock<Option<LlamaModel>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            let Some(path) = std::env::var_os("GAZE_MODEL") else {
-                let required = std::env::var("GAZE_REQUIRE_MODEL").is_ok_and(|v| v == "1");
-                assert!(
-                    !required,
-                    "GAZE_REQUIRE_MODEL=1 but GAZE_MODEL is not set: run \
-                     `export GAZE_MODEL=$(tools/fetch-models.sh smollm2)`"
-                );
-                eprintln!(
-                    "\n==== SKIPPED: the real-model tests need SmolLM2-135M. Run \
-                     `export GAZE_MODEL=$(tools/fetch-models.sh smollm2)` ====\n"
-                );
-                return None;
-            };
-            let file = GgufFile::open(std::path::Path::new(&path))
-                .unwrap_or_else(|e| panic!("GAZE_MODEL={}: {e}", path.to_string_lossy()));
+            let path = common::real_model_path()?;
+            let file = GgufFile::open(&path)
+                .unwrap_or_else(|e| panic!("GAZE_MODEL={}: {e}", path.display()));
             Some(LlamaModel::from_gguf(&file).expect("SmolLM2 loads"))
         })
         .as_ref()

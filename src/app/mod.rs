@@ -12,6 +12,7 @@
 //!   `browser`, never back).
 //! - The command-line tools (`inspect`, `render`, `verify`, `llm`) are native only.
 
+pub mod background;
 #[cfg(target_arch = "wasm32")]
 pub mod browser;
 pub mod context_lesson;
@@ -27,6 +28,7 @@ pub mod inspect_model;
 pub mod lesson;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod llm;
+pub mod model_slot;
 pub mod paint;
 pub mod real_lesson;
 pub mod recovery;

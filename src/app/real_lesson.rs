@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use crate::app::background::{Background, Landed};
 use crate::model::corpus::Corpus;
 use crate::model::llm::gguf::GgufFile;
 use crate::model::llm::lesson::{rlhf_on_model, PrefixOdds, TOP_NEXT_TOKENS};
@@ -23,6 +24,8 @@ pub struct LoadedModel {
     pub model: Arc<LlamaModel>,
     /// The file as a scene names it.
     pub identity: ModelFile,
+    /// The file's size in bytes (the top bar prints it).
+    pub bytes: u64,
 }
 
 impl LoadedModel {
@@ -34,8 +37,29 @@ impl LoadedModel {
                 file: file_name.to_owned(),
                 sha256: file.sha256(),
             },
+            bytes: file.len() as u64,
         })
     }
+
+    /// What the model was trained on, in one line, where Gaze knows this file (a GGUF file
+    /// records no training data, so it is keyed by the file's SHA-256).
+    pub fn trained_on(&self) -> Option<&'static str> {
+        trained_on(&self.identity.sha256)
+    }
+}
+
+/// The SHA-256 of SmolLM2-135M-Instruct (Q4_1) as `tools/fetch-models.sh` fetches it.
+pub const SMOLLM2_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+/// What the model in the file with this SHA-256 was trained on, in one line (the model card's
+/// words: huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct); `None` for a file Gaze does not
+/// know.
+pub fn trained_on(sha256: &str) -> Option<&'static str> {
+    (sha256 == SMOLLM2_SHA256).then_some(
+        "SmolLM2-135M was pretrained on 2 trillion tokens of web pages, code and maths \
+         (FineWeb-Edu, DCLM, The Stack and others), then instruction-tuned: its odds come from \
+         that text, not from your corpus, and not from what is true.",
+    )
 }
 
 /// What the real odds depend on: each prefix with its endings, in order, and the preferred
@@ -63,6 +87,46 @@ impl OddsKey {
             rlhf_prefix: corpus.rlhf_prefix().to_owned(),
             preferred: scene.rlhf.preferred.trim().to_owned(),
         }
+    }
+}
+
+impl OddsKey {
+    /// Whether these are the odds `scene` needs (compared field by field: nothing is built, so
+    /// a frame can ask).
+    pub fn matches(&self, scene: &Scene) -> bool {
+        let corpus = &scene.corpus;
+        if self.rlhf_prefix != corpus.rlhf_prefix() || self.preferred != scene.rlhf.preferred.trim()
+        {
+            return false;
+        }
+        let rows = &corpus.rows;
+        if rows.len() != self.prefixes.iter().map(|(_, e)| e.len()).sum::<usize>() {
+            return false;
+        }
+        // Each row must be the next ending of its prefix, and each prefix must first appear in
+        // the key's order (`Corpus::prefixes` is first-appearance order).
+        let mut prefixes_seen = 0;
+        for (index, row) in rows.iter().enumerate() {
+            let Some(p) = self.prefixes.iter().position(|(x, _)| *x == row.prefix) else {
+                return false;
+            };
+            if p > prefixes_seen {
+                return false;
+            }
+            if p == prefixes_seen {
+                prefixes_seen += 1;
+            }
+            let before = rows
+                .iter()
+                .take(index)
+                .filter(|r| r.prefix == row.prefix)
+                .count();
+            let expected = self.prefixes.get(p).and_then(|(_, e)| e.get(before));
+            if expected != Some(&row.ending) {
+                return false;
+            }
+        }
+        prefixes_seen == self.prefixes.len()
     }
 }
 
@@ -102,6 +166,98 @@ pub fn compute_odds(model: &LlamaModel, key: &OddsKey) -> Result<Vec<PrefixOdds>
         .iter()
         .map(|(prefix, endings)| model.prefix_odds(prefix, endings, TOP_NEXT_TOKENS))
         .collect()
+}
+
+/// A real model's odds for one [`OddsKey`], computed off the frame.
+#[derive(Debug)]
+pub struct RealOdds {
+    /// What they were computed for.
+    pub key: OddsKey,
+    /// The model's file (its SHA-256): odds of another model are not these.
+    pub sha256: String,
+    /// Each prefix's odds, or why they could not be computed.
+    pub odds: Result<Vec<PrefixOdds>, String>,
+    /// How long the forward passes took.
+    pub seconds: f64,
+}
+
+/// Steps 1 and 2's real odds for the scene on screen: one computation at a time on its own
+/// thread (a forward pass per prefix and a token at a time per ending is seconds of CPU for
+/// SmolLM2), the next started when the scene has changed meanwhile. Odds are shown only for the
+/// scene and model they were computed for — a stale number is never on screen.
+#[derive(Debug, Default)]
+pub struct OddsWorker {
+    shown: Option<RealOdds>,
+    pending: Option<(OddsKey, Background<RealOdds>)>,
+}
+
+impl OddsWorker {
+    /// Collects odds that have landed and, when the odds on hand are not `scene`'s on `loaded`
+    /// and nothing is computing, starts computing them. With `wait`, waits for them (headless).
+    pub fn update(&mut self, loaded: &LoadedModel, scene: &Scene, wait: bool) {
+        loop {
+            if let Some((key, job)) = self.pending.take() {
+                let landed = if wait {
+                    job.wait().map_or(Landed::Lost, Landed::Done)
+                } else {
+                    match job.poll() {
+                        Landed::Pending => {
+                            self.pending = Some((key, job));
+                            return;
+                        }
+                        landed => landed,
+                    }
+                };
+                match landed {
+                    Landed::Pending => return,
+                    Landed::Done(odds) => self.shown = Some(odds),
+                    // Kept with its key, so a computation that panicked is not retried every
+                    // frame: only once the scene changes.
+                    Landed::Lost => {
+                        self.shown = Some(RealOdds {
+                            key,
+                            sha256: loaded.identity.sha256.clone(),
+                            odds: Err("the computation stopped unexpectedly".into()),
+                            seconds: 0.0,
+                        })
+                    }
+                }
+            }
+            if self.current(loaded, scene).is_some() {
+                return;
+            }
+            let key = OddsKey::of(scene);
+            let model = loaded.model.clone();
+            let sha256 = loaded.identity.sha256.clone();
+            let for_job = key.clone();
+            let job = Background::start("odds", move || {
+                let started = web_time::Instant::now();
+                let odds = compute_odds(&model, &for_job).map_err(|e| e.to_string());
+                RealOdds {
+                    key: for_job,
+                    sha256,
+                    odds,
+                    seconds: started.elapsed().as_secs_f64(),
+                }
+            });
+            self.pending = Some((key, job));
+            if !wait {
+                return;
+            }
+        }
+    }
+
+    /// The odds for `scene` on `loaded`, once computed.
+    pub fn current(&self, loaded: &LoadedModel, scene: &Scene) -> Option<&RealOdds> {
+        self.shown
+            .as_ref()
+            .filter(|o| o.sha256 == loaded.identity.sha256 && o.key.matches(scene))
+    }
+
+    /// Seconds the computation on its way has run, if one is.
+    pub fn computing(&self) -> Option<f64> {
+        self.pending.as_ref().map(|(_, job)| job.seconds())
+    }
 }
 
 /// Step 2 over the model's base: RLHF's closed form on step 2's prefix's endings (and the
@@ -156,6 +312,47 @@ mod tests {
             Rewards::default(),
         );
         assert!(lesson.is_err(), "the lesson's corpus never saw it");
+    }
+
+    /// The key a frame compares without building anything: equal to rebuilding it, blind to
+    /// counts, rewards and the strength, and changed by anything the model's odds depend on.
+    #[test]
+    fn the_odds_key_matches_its_scene_until_a_start_an_ending_or_the_preference_changes() {
+        let mut scene = Scene::default();
+        scene
+            .corpus
+            .add_row("my favourite editor is", "vim", 3)
+            .unwrap();
+        scene
+            .corpus
+            .add_row(scene.corpus.rlhf_prefix().to_owned().as_str(), "duckdb", 1)
+            .unwrap();
+        let key = OddsKey::of(&scene);
+        assert!(key.matches(&scene));
+        let mut same = scene.clone();
+        same.corpus.rows[0].count += 7;
+        same.rlhf.strength = 0.9;
+        same.rlhf.reward_chosen = -3.0;
+        same.rlhf.preferred = format!(" {} ", same.rlhf.preferred);
+        assert!(key.matches(&same), "counts, rewards, strength, spaces");
+        let changes: [fn(&mut Scene); 5] = [
+            |s| s.corpus.rows[1].ending = "postgres".into(),
+            |s| s.corpus.rows.swap(0, 1),
+            |s| {
+                s.corpus.rows.pop();
+            },
+            |s| s.rlhf.preferred = "sqlite".into(),
+            |s| s.corpus.rows[0].prefix = "the worst database is".into(),
+        ];
+        for (index, change) in changes.iter().enumerate() {
+            let mut changed = scene.clone();
+            change(&mut changed);
+            assert!(!key.matches(&changed), "change {index}");
+            assert!(
+                OddsKey::of(&changed).matches(&changed),
+                "change {index} rebuilt"
+            );
+        }
     }
 
     #[test]

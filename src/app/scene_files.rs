@@ -207,6 +207,23 @@ pub fn spawn_open_dialog(
     )
 }
 
+/// Shows the native "open" dialog for a model file (GGUF) without blocking the caller;
+/// `on_done` runs on the dialog's thread with the chosen file, or `None` when cancelled.
+pub fn spawn_open_model_dialog(
+    on_done: impl FnOnce(Option<PathBuf>) + Send + 'static,
+) -> Result<(), SceneFileError> {
+    spawn_dialog(
+        "gaze open-model dialog",
+        || {
+            rfd::AsyncFileDialog::new()
+                .set_title("open a model")
+                .add_filter("GGUF model", &["gguf"])
+                .pick_file()
+        },
+        on_done,
+    )
+}
+
 /// Shows the native "save" dialog for a scene file, offering `suggested_name` (see
 /// [`suggested_file_name`]), without blocking the caller. `on_done` runs on the dialog's thread
 /// with the chosen path (`.json` added if it has no extension), or `None` when the user

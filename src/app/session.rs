@@ -12,6 +12,7 @@
 
 use crate::app::context_lesson::{ContextLesson, ContextStageError};
 use crate::app::lesson::{AttentionLesson, AttentionStage, Lesson, StageError};
+use crate::app::model_slot::ModelSlot;
 use crate::app::training::Trainers;
 use crate::gpu::{GpuContext, GpuError};
 use crate::scene::{AttentionScene, Scene};
@@ -59,6 +60,8 @@ pub struct Session {
     trainers: Trainers,
     /// Step 4's context.
     context: ContextLesson,
+    /// The real model beside the lesson model, and steps 1 and 2's odds on it.
+    pub real: ModelSlot,
     /// Text the panels keep between frames (a row being typed).
     pub panels: PanelState,
     /// Theme, colour map, motion, controls, export scale, full screen.
@@ -102,6 +105,7 @@ impl Session {
             attention: AttentionLesson::default(),
             trainers: Trainers::default(),
             context: ContextLesson::default(),
+            real: ModelSlot::default(),
             panels: PanelState::default(),
             presenter,
             lines: StatusLines {
@@ -177,6 +181,17 @@ impl Session {
         }
         if let Err(error) = self.trainers.update(ctx, &self.lesson, scene) {
             self.lines.message = Some(error.to_string());
+        }
+        self.real.update(scene, readbacks == Readbacks::Wait);
+    }
+
+    /// Collects a real model that has been read (the window calls this each frame): it goes
+    /// live if it was asked for, and the screen says it loaded or why not.
+    pub fn poll_models(&mut self, scene: &mut Scene) {
+        match self.real.poll_loading(scene) {
+            Some(Ok(told)) => self.lines.info = Some(told),
+            Some(Err(error)) => self.lines.message = Some(error),
+            None => {}
         }
     }
 
@@ -255,7 +270,8 @@ impl Session {
     /// export, file dialogs) is the shell's.
     pub fn show(&mut self, ui: &mut egui::Ui, scene: &mut Scene, dt: f32) -> ScreenOutput {
         let model = &self.lesson.model;
-        let views = self.trainers.views();
+        let mut views = self.trainers.views();
+        views.real = self.real.odds_view(scene);
         let lines = &self.lines;
         let message = lines.refusal.as_deref().or(lines.message.as_deref());
         let attention = self.attention.shown().map(|stage| {
@@ -272,11 +288,15 @@ impl Session {
             attention,
             training: &views,
             context: self.context.view(lines.context_refusal.as_deref()),
+            model: self.real.view(scene),
         };
         let mut screen = show_screen(ui, scene, &mut self.panels, &mut self.presenter, view);
         // Moved, not copied: a frame allocates nothing for it.
         self.layout = std::mem::take(&mut screen.layout);
         self.overview_rect = screen.overview_rect;
+        if let Some(action) = screen.model {
+            self.real.apply(action, scene);
+        }
         match &screen.opened {
             Some(Ok(opened)) => self.lines.info = Some(opened.clone()),
             Some(Err(error)) => self.lines.message = Some(error.clone()),

@@ -460,6 +460,7 @@ impl Trainers {
         crate::ui::TrainingViews {
             fit: self.fit().map(FitSession::view),
             fine_tune: self.fine_tune().map(FineTuneSession::view),
+            real: None,
         }
     }
 

@@ -67,6 +67,12 @@ pub struct WindowOptions {
     /// compare, or on a driver whose compute misbehaves). Adapters without compute shaders use it
     /// anyway.
     pub cpu_reference: bool,
+    /// A real model to read at start, off the frame, and show once it is in (`--model`).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub model: Option<std::path::PathBuf>,
+    /// A real model the model menu offers to load (`GAZE_MODEL`), unread until picked.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub available_model: Option<std::path::PathBuf>,
 }
 
 /// Whether the desktop asks for reduced motion, where it can be read: GNOME's "animations" switch
@@ -116,6 +122,9 @@ pub enum AppEvent {
     /// A screen reader asked for the tree of controls, or to press one (native AccessKit).
     #[cfg(not(target_arch = "wasm32"))]
     AccessKit(egui_winit::accesskit_winit::Event),
+    /// The native "open model" dialog closed: the file chosen (`None`: cancelled).
+    #[cfg(not(target_arch = "wasm32"))]
+    ModelFile(Option<std::path::PathBuf>),
     /// A file was dropped on the window: its name and bytes.
     Dropped {
         /// The file name.
@@ -421,6 +430,17 @@ impl GazeApp {
 
     /// A dropped `.md`/`.txt` file joins the knowledge base (`context.documents`).
     fn dropped(&mut self, name: &str, bytes: Vec<u8>) {
+        if is_model_file(name) {
+            // Parsing 98 MB on the page's only thread would freeze it; the browser's loader (a
+            // worker, Cache Storage) is issue 17's next part.
+            if let Some(state) = self.state.as_mut() {
+                state.session.lines.message = Some(format!(
+                    "{name}: this build reads real models natively only (gaze --model FILE, or \
+                     drop it on the desktop window); the lesson model stays"
+                ));
+            }
+            return;
+        }
         let outcome = self.scene.add_document(name, bytes);
         if let Some(state) = self.state.as_mut() {
             match outcome {
@@ -430,6 +450,13 @@ impl GazeApp {
             state.window.request_redraw();
         }
     }
+}
+
+/// Whether a dropped or chosen file is a model (GGUF) rather than a document.
+fn is_model_file(name: &str) -> bool {
+    std::path::Path::new(name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
 }
 
 /// The window and everything drawn into it, once a GPU is connected: the surface plumbing, egui's
@@ -537,6 +564,15 @@ impl WindowState {
         let mut session = Session::new(lesson, presenter)
             .with_context_debounce(std::time::Duration::from_millis(250));
         session.lines.message = options.message.clone();
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            if let Some(path) = &options.available_model {
+                session.real.offer(path.clone());
+            }
+            if let Some(path) = &options.model {
+                session.real.load_file(path.clone(), true);
+            }
+        }
         Ok(Self {
             window,
             surface,
@@ -561,7 +597,8 @@ impl WindowState {
     /// is carried over; what lived on the GPU is rebuilt from the scene on the next frame.
     fn recovered(self, connection: Connection, options: &WindowOptions) -> Result<Self, String> {
         let why = self.ctx.lost().unwrap_or_default();
-        let old = self.session;
+        let mut old = self.session;
+        let real = std::mem::take(&mut old.real);
         let (presenter, panels, info, recovery) = (
             old.presenter.clone(),
             old.panels.clone(),
@@ -587,6 +624,7 @@ impl WindowState {
             .upload_texture(&state.ctx, egui::TextureId::default(), &delta);
         state.session.presenter = presenter;
         state.session.panels = panels;
+        state.session.real = real;
         state.session.lines.info = info;
         state.session.lines.recovery = recovery;
         state.frames = self.frames;
@@ -724,6 +762,7 @@ impl WindowState {
         // screen) may arrive without its own event on some platforms: follow the window.
         let size = self.window_size();
         self.resize(size.width, size.height);
+        self.session.poll_models(scene);
         self.session.derive(&self.ctx, scene, Readbacks::Poll);
         let now = Instant::now();
         let dt = now.duration_since(self.last_frame).as_secs_f32();
@@ -740,6 +779,10 @@ impl WindowState {
         self.recovery_choice = screen.recovery;
         if let Some(action) = screen.scene_file {
             self.scene_dialog(action, scene);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if screen.model == Some(crate::ui::model_picker::ModelAction::Open) {
+            self.model_dialog();
         }
         if let Some(on) = screen.requests.fullscreen {
             self.window
@@ -814,6 +857,19 @@ impl WindowState {
             SceneAction::SaveFile => spawn_save_dialog(&suggested_file_name(scene), on_done),
             SceneAction::OpenShipped(_) => Ok(()),
         };
+        if let Err(error) = started {
+            self.session.lines.message = Some(error.to_string());
+        }
+    }
+
+    /// Shows the native "open model" dialog on its own thread; its answer comes back as
+    /// [`AppEvent::ModelFile`].
+    #[cfg(not(target_arch = "wasm32"))]
+    fn model_dialog(&mut self) {
+        let proxy = self.proxy.clone();
+        let started = crate::app::scene_files::spawn_open_model_dialog(move |path| {
+            let _ = proxy.send_event(AppEvent::ModelFile(path));
+        });
         if let Err(error) = started {
             self.session.lines.message = Some(error.to_string());
         }
@@ -1017,6 +1073,16 @@ impl ApplicationHandler<AppEvent> for GazeApp {
             }
             #[cfg(target_arch = "wasm32")]
             AppEvent::SceneFile { .. } => {}
+            #[cfg(not(target_arch = "wasm32"))]
+            AppEvent::ModelFile(path) => {
+                if let Some(state) = self.state.as_mut() {
+                    match path {
+                        Some(path) => state.session.real.load_file(path, true),
+                        None => state.session.lines.info = Some("no model file chosen".into()),
+                    }
+                    state.window.request_redraw();
+                }
+            }
         }
     }
 
@@ -1026,6 +1092,15 @@ impl ApplicationHandler<AppEvent> for GazeApp {
                 || path.display().to_string(),
                 |n| n.to_string_lossy().into(),
             );
+            // A model file is read off the frame (98 MB); the window shows it once it is in.
+            #[cfg(not(target_arch = "wasm32"))]
+            if is_model_file(&name) {
+                if let Some(state) = self.state.as_mut() {
+                    state.session.real.load_file(path.clone(), true);
+                    state.window.request_redraw();
+                }
+                return;
+            }
             match crate::app::context_lesson::read_document(path, &name) {
                 Ok(bytes) => self.dropped(&name, bytes),
                 Err(problem) => {

@@ -403,14 +403,19 @@ impl<'de> Deserialize<'de> for SceneModel {
     }
 }
 
+impl std::fmt::Display for ModelFile {
+    /// `SmolLM2-135M-Instruct.Q4_1.gguf (SHA-256 b179c9523d0e…)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = self.sha256.get(..12).unwrap_or(&self.sha256);
+        write!(f, "{} (SHA-256 {short}…)", self.file)
+    }
+}
+
 impl std::fmt::Display for SceneModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SceneModel::Lesson => f.write_str("the lesson model"),
-            SceneModel::File(file) => {
-                let short = file.sha256.get(..12).unwrap_or(&file.sha256);
-                write!(f, "{} (SHA-256 {short}…)", file.file)
-            }
+            SceneModel::File(file) => file.fmt(f),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and reads what it shows from the derived state the app hands it.
 
 pub mod behind_the_gaze;
+pub mod model_picker;
 pub mod presenter;
 pub mod recovery_banner;
 pub mod scenes_menu;
@@ -108,13 +109,52 @@ pub(crate) fn probability_bar(ui: &mut egui::Ui, p: f64, winner: bool, width: f3
     );
 }
 
-/// What steps 1 and 2 show of their optimisers (the app's sessions, when any has run).
+/// What steps 1 and 2 show of their optimisers (the app's sessions, when any has run) and of
+/// the live real model.
 #[derive(Clone, Debug, Default)]
 pub struct TrainingViews<'a> {
     /// Step 1's fit.
     pub fit: Option<step1_pretraining::FitView<'a>>,
     /// Step 2's fine-tune.
     pub fine_tune: Option<step2_rlhf::FineTuneView<'a>>,
+    /// The real model's odds, when one is live (`None`: the lesson model).
+    pub real: Option<RealOddsView<'a>>,
+}
+
+/// A real model's own odds of the corpus's endings (`model::llm::lesson`), for steps 1 and 2.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealOddsView<'a> {
+    /// The model's file.
+    pub model: &'a str,
+    /// What it was trained on, in one line, where Gaze knows the file.
+    pub trained_on: Option<&'static str>,
+    /// Each prefix's odds, once computed for the scene as it is now (`None` meanwhile: a stale
+    /// number is never shown).
+    pub odds: Option<&'a [crate::model::llm::lesson::PrefixOdds]>,
+    /// Why they could not be computed.
+    pub error: Option<&'a str>,
+    /// How long the odds on screen took.
+    pub seconds: Option<f64>,
+    /// Seconds the next odds have been computing, if they are.
+    pub computing: Option<f64>,
+}
+
+impl RealOddsView<'_> {
+    /// `prefix`'s odds, once computed.
+    pub fn prefix(&self, prefix: &str) -> Option<&crate::model::llm::lesson::PrefixOdds> {
+        self.odds?.iter().find(|o| o.prefix == prefix)
+    }
+
+    /// What to say while `prefix`'s odds are not on hand: still computing, or why not.
+    pub fn waiting(&self) -> String {
+        match (self.error, self.computing) {
+            (Some(error), _) => format!("{}'s odds could not be computed: {error}", self.model),
+            (None, Some(seconds)) => {
+                format!("computing {}'s odds… {seconds:.1} s", self.model)
+            }
+            (None, None) => format!("{}'s odds are on their way", self.model),
+        }
+    }
 }
 
 /// Step 1's or step 2's panel, whichever `scene.step` is; returns false on any other step. The
@@ -131,6 +171,7 @@ pub fn show_corpus_step(
             &mut scene.corpus,
             &mut panels.new_row,
             views.fit.as_ref(),
+            views.real.as_ref(),
             &mut panels.train_requested,
         ),
         2 => step2_rlhf::show(
@@ -139,6 +180,7 @@ pub fn show_corpus_step(
             &mut scene.rlhf,
             &mut panels.typed_preference,
             views.fine_tune.as_ref(),
+            views.real.as_ref(),
             &mut panels.fine_tune_requested,
         ),
         _ => return false,

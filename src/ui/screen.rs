@@ -4,6 +4,7 @@
 
 use crate::scene::Scene;
 use crate::ui::behind_the_gaze::BehindView;
+use crate::ui::model_picker::{self, ModelAction, ModelView};
 use crate::ui::presenter::{Presenter, PresenterRequests};
 use crate::ui::scenes_menu::{self, SceneAction};
 use crate::ui::step3_attention::{AttentionLayout, AttentionView};
@@ -30,6 +31,8 @@ pub struct ScreenView<'a> {
     pub training: &'a TrainingViews<'a>,
     /// Step 4's context.
     pub context: ContextView<'a>,
+    /// The top bar's model menu: which model is live, which is loaded or loading.
+    pub model: ModelView<'a>,
 }
 
 /// Where things landed, and what the user asked of the window.
@@ -48,6 +51,8 @@ pub struct ScreenOutput {
     pub opened: Option<Result<String, String>>,
     /// Restore or discard the offered scene (chosen this frame).
     pub recovery: Option<crate::ui::recovery_banner::RecoveryChoice>,
+    /// What was picked in the model menu.
+    pub model: Option<ModelAction>,
 }
 
 /// Draws the screen and applies the user's edits to `scene`, `panels` and `presenter`.
@@ -86,6 +91,7 @@ pub fn show_screen(
     crate::ui::show_top_bar(ui, &mut scene.step, |ui| {
         presenter.menu(ui, &mut output.requests);
         chosen = scenes_menu::show(ui);
+        output.model = model_picker::show(ui, &view.model);
         if let Some(status) = view.status {
             ui.colored_label(colours.info, status);
         }
@@ -98,6 +104,7 @@ pub fn show_screen(
         Some(action) => output.scene_file = Some(action),
         None => {}
     }
+    model_picker::note(ui, &view.model, scene.step);
     presenter.help_overlay(ui.ctx());
     let (message, info) = (view.message, view.info);
     if scene.step == 3 {

@@ -24,8 +24,9 @@ pub struct NewRow {
     pub count_error: Option<String>,
 }
 
-use super::probability_bar;
 use super::theme::{palette, text_size};
+use super::{probability_bar, RealOddsView};
+use crate::model::llm::lesson::{EndingChain, PrefixOdds};
 
 /// A fit of the output layer, running or run (`model::train`, on the GPU or its CPU twin).
 #[derive(Clone, Debug, PartialEq)]
@@ -64,12 +65,14 @@ impl FitView<'_> {
 }
 
 /// Draws step 1 and applies the user's edits to `corpus`. `fit` is the latest training run, if
-/// any; a click on Train sets `train`.
+/// any; `real` a live real model's own odds, shown beside the corpus's; a click on Train sets
+/// `train`.
 pub fn show(
     ui: &mut egui::Ui,
     corpus: &mut Corpus,
     new_row: &mut NewRow,
     fit: Option<&FitView<'_>>,
+    real: Option<&RealOddsView<'_>>,
     train: &mut bool,
 ) {
     ui.heading("Step 1 — Pretraining: the training data sets the odds");
@@ -77,6 +80,9 @@ pub fn show(
         "Each row is how often an ending followed its sentence start in the training text. \
          The model's odds are the counts' shares: p = count / total, logit = ln count.",
     );
+    if let Some(real) = real {
+        real_intro(ui, real);
+    }
     ui.add_space(8.0);
     training(ui, fit, train);
     ui.add_space(8.0);
@@ -84,6 +90,20 @@ pub fn show(
     let mut remove = None;
     for prefix in &prefixes {
         let distribution = corpus.distribution(prefix);
+        let real_odds = real.and_then(|r| r.prefix(prefix));
+        // The model's odds renormalised over this start's corpus endings, in row order.
+        let real_shares: Vec<Option<f64>> = {
+            let among: Vec<&str> = corpus
+                .rows
+                .iter()
+                .filter(|r| &r.prefix == prefix)
+                .map(|r| r.ending.as_str())
+                .collect();
+            among
+                .iter()
+                .map(|e| real_odds.and_then(|o| o.share_among(e, among.iter().copied())))
+                .collect()
+        };
         ui.separator();
         ui.horizontal(|ui| {
             ui.label(RichText::new(format!("{prefix} ___")).size(text_size(ui, 22.0)));
@@ -99,9 +119,13 @@ pub fn show(
                     .color(palette(ui).winner_text),
             )
             .on_hover_text("the prediction: the ending with the highest count");
+            if let Some(real) = real {
+                real_prediction(ui, real, real_odds);
+            }
         });
+        let mut real_row = 0;
         egui::Grid::new(("corpus", prefix))
-            .num_columns(if fit.is_some() { 6 } else { 5 })
+            .num_columns(5 + usize::from(fit.is_some()) + 3 * usize::from(real.is_some()))
             .spacing([12.0, 6.0])
             .show(ui, |ui| {
                 ui.strong("ending");
@@ -110,6 +134,22 @@ pub fn show(
                 ui.strong("probability");
                 if fit.is_some() {
                     ui.strong("trained model");
+                }
+                if let Some(real) = real {
+                    ui.strong(format!(
+                        "{}: share among these endings",
+                        short_name(real.model)
+                    ))
+                    .on_hover_text(
+                        "the real model's p(ending | start) renormalised over this start's \
+                             endings: p(y) / Σ p(e)",
+                    );
+                    ui.strong("p(ending | start)").on_hover_text(
+                        "the real model's own probability of the ending (with its leading space), \
+                         by the chain rule: the product of each token's probability given \
+                         everything before it",
+                    );
+                    ui.strong("its tokens");
                 }
                 ui.strong("");
                 ui.end_row();
@@ -173,6 +213,31 @@ pub fn show(
                             }
                         }
                     }
+                    if real.is_some() {
+                        let share = real_shares.get(real_row).copied().flatten();
+                        real_row += 1;
+                        let chain = real_odds
+                            .and_then(|o| o.endings.iter().find(|e| e.ending == row.ending));
+                        match (share, chain) {
+                            (Some(share), Some(chain)) => {
+                                let best = real_odds
+                                    .and_then(|o| o.prediction())
+                                    .is_some_and(|b| b.ending == chain.ending);
+                                probability_bar(ui, share, best, 220.0);
+                                ui.monospace(scientific(chain.log_probability.exp()))
+                                    .on_hover_text(format!(
+                                        "log p = {:.3} nats",
+                                        chain.log_probability
+                                    ));
+                                chain_tokens(ui, chain);
+                            }
+                            _ => {
+                                ui.weak("…");
+                                ui.weak("…");
+                                ui.weak("…");
+                            }
+                        }
+                    }
                     if ui
                         .button("remove")
                         .on_hover_text(format!("remove {}", row.ending))
@@ -183,6 +248,9 @@ pub fn show(
                     ui.end_row();
                 }
             });
+        if let Some(odds) = real_odds {
+            top_next_tokens(ui, real.map_or("", |r| r.model), odds);
+        }
     }
     if let Some(index) = remove.filter(|&i| i < corpus.rows.len()) {
         corpus.rows.remove(index);
@@ -359,4 +427,119 @@ fn add_row(ui: &mut egui::Ui, corpus: &mut Corpus, new_row: &mut NewRow, first_p
     if let Some(error) = &new_row.error {
         ui.colored_label(palette(ui).warning, error);
     }
+}
+
+/// What the real model is and was trained on, and how its column is computed.
+fn real_intro(ui: &mut egui::Ui, real: &RealOddsView<'_>) {
+    ui.add_space(4.0);
+    ui.label(
+        RichText::new(format!(
+            "Beside your corpus: {}'s own odds. An ending's probability is the chain rule over \
+             its tokens — p(\" mongodb\") = p(\" m\") · p(\"ong\" | \" m\") · p(\"odb\" | \" mong\").",
+            real.model
+        ))
+        .size(text_size(ui, 16.0)),
+    );
+    ui.label(
+        RichText::new(real.trained_on.unwrap_or(
+            "What this model was trained on is not recorded in its file: its odds come from that \
+         training text, not from your corpus.",
+        ))
+        .size(text_size(ui, 16.0))
+        .color(palette(ui).info),
+    );
+    match (real.odds, real.seconds) {
+        (Some(_), Some(seconds)) => {
+            ui.weak(format!(
+                "computed on the CPU reference in {seconds:.1} s: a forward pass per sentence \
+                 start, then a token at a time per ending"
+            ));
+        }
+        _ => {
+            ui.colored_label(palette(ui).notice, real.waiting());
+        }
+    }
+}
+
+/// `-> mysql` in the real model's name: its likeliest ending among this start's.
+fn real_prediction(ui: &mut egui::Ui, real: &RealOddsView<'_>, odds: Option<&PrefixOdds>) {
+    ui.add_space(24.0);
+    ui.label(RichText::new(format!("{}:", short_name(real.model))).size(text_size(ui, 18.0)));
+    let said = odds.and_then(|o| o.prediction());
+    ui.label(
+        RichText::new(said.map_or("…", |e| e.ending.as_str()))
+            .size(text_size(ui, 26.0))
+            .strong(),
+    )
+    .on_hover_text("the real model's likeliest ending among this start's endings");
+}
+
+/// The model's name without its file's quantisation and extension (`SmolLM2-135M-Instruct`).
+fn short_name(file: &str) -> &str {
+    let stem = file.strip_suffix(".gguf").unwrap_or(file);
+    stem.split_once('.').map_or(stem, |(name, _)| name)
+}
+
+/// A probability as the table prints it: `0.231`, or `1.9e-8` when tiny.
+fn scientific(p: f64) -> String {
+    if p >= 1e-3 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.1e}")
+    }
+}
+
+/// A token as the tables print it: quoted, so its leading space shows (`" m"`), escapes
+/// spelled out, and a byte that is only part of a character (byte-level BPE decodes it to
+/// U+FFFD) named as such.
+pub fn token_text(token: &str) -> String {
+    format!("{token:?}").replace('\u{FFFD}', "<byte>")
+}
+
+/// ` m`·`ong`·`odb`, each token's conditional probability on hover.
+fn chain_tokens(ui: &mut egui::Ui, chain: &EndingChain) {
+    let text = chain
+        .tokens
+        .iter()
+        .map(|t| token_text(&t.token))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let hover = chain
+        .tokens
+        .iter()
+        .map(|t| {
+            format!(
+                "p({} | before) = {}",
+                token_text(&t.token),
+                scientific(t.probability as f64)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    ui.monospace(text).on_hover_text(hover);
+}
+
+/// The real model's own top next tokens after the start, over its whole vocabulary.
+fn top_next_tokens(ui: &mut egui::Ui, model: &str, odds: &PrefixOdds) {
+    egui::CollapsingHeader::new(format!(
+        "{}'s own top {} next tokens after \"{}\" (its whole vocabulary)",
+        short_name(model),
+        odds.top.len(),
+        odds.prefix
+    ))
+    .id_salt(("top next tokens", &odds.prefix))
+    .default_open(true)
+    .show(ui, |ui| {
+        egui::Grid::new(("top next", &odds.prefix))
+            .spacing([12.0, 3.0])
+            .show(ui, |ui| {
+                for (rank, token) in odds.top.iter().enumerate() {
+                    ui.monospace(token_text(&token.token));
+                    probability_bar(ui, token.probability as f64, rank == 0, 200.0);
+                    if rank % 2 == 1 {
+                        ui.end_row();
+                    }
+                }
+            });
+    });
 }

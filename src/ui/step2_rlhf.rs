@@ -8,11 +8,12 @@
 use egui::{Color32, RichText};
 
 use crate::model::corpus::{Corpus, Distribution, MAX_ENDING_CHARS};
-use crate::model::rlhf::{apply, Rewards, RlhfError};
+use crate::model::llm::lesson::rlhf_on_model;
+use crate::model::rlhf::{apply, Rewards, RlhfError, RlhfOutcome};
 use crate::scene::RlhfScene;
 
-use super::probability_bar;
 use super::theme::{palette, text_size};
+use super::{probability_bar, RealOddsView};
 
 /// The fine-tune's climb, running or landed (`model::finetune`, on the GPU or its CPU twin).
 #[derive(Clone, Debug, PartialEq)]
@@ -58,15 +59,16 @@ fn refusal_id() -> egui::Id {
 }
 
 /// Why a typed preference is refused, or `None` when the model can say it: a word longer than
-/// any ending, or one outside the vocabulary (the design's message).
-fn refuse_typed(distribution: &Distribution, word: &str) -> Option<String> {
+/// any ending, or (for the lesson model) one outside the vocabulary (the design's message). A
+/// real model can say any word: its tokens spell it.
+fn refuse_typed(distribution: &Distribution, word: &str, real: bool) -> Option<String> {
     let chars = word.chars().count();
     if chars > MAX_ENDING_CHARS {
         return Some(format!(
             "that is {chars} characters; an ending is at most {MAX_ENDING_CHARS}"
         ));
     }
-    (!distribution.vocabulary().any(|odds| odds.ending == word))
+    (!real && !distribution.vocabulary().any(|odds| odds.ending == word))
         .then(|| RlhfError::Unreachable(word.to_owned()).to_string())
 }
 
@@ -81,19 +83,39 @@ fn signed(x: f64) -> String {
 
 /// Draws step 2 and applies the user's edits to `rlhf`; `typed` is the panel's text box for a
 /// preferred word outside the list (kept by the caller between frames). `fine_tune` is the latest
-/// climb, if any; a click on "fine-tune for real" sets `request`.
+/// climb, if any; a click on "fine-tune for real" sets `request`. With `real` (a live real
+/// model) the base is the model's own `log p(ending | prefix)` instead of the corpus's counts.
 pub fn show(
     ui: &mut egui::Ui,
     corpus: &Corpus,
     rlhf: &mut RlhfScene,
     typed: &mut String,
     fine_tune: Option<&FineTuneView<'_>>,
+    real: Option<&RealOddsView<'_>>,
     request: &mut bool,
 ) {
     ui.heading("Step 2 — RLHF: humans push back");
     let prefix = prefix_of(corpus);
     let distribution = corpus.distribution(&prefix);
-    let pretrained = distribution.prediction.clone().unwrap_or_default();
+    let real_odds = real.and_then(|r| r.prefix(&prefix));
+    // The pretrained answer: the corpus's, or the real model's likeliest ending.
+    let pretrained = match real {
+        None => distribution.prediction.clone().unwrap_or_default(),
+        Some(_) => real_odds
+            .and_then(|o| o.prediction())
+            .map(|e| e.ending.clone())
+            .unwrap_or_default(),
+    };
+    if let Some(real) = real {
+        ui.label(
+            RichText::new(format!(
+                "The base is {}'s own odds: base_logit(y) = ln p_model(y | \"{prefix}\"), each \
+                 ending by the chain rule over its tokens (step 1).",
+                real.model
+            ))
+            .size(text_size(ui, 16.0)),
+        );
+    }
 
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("human-preferred answer:").size(text_size(ui, 18.0)));
@@ -111,7 +133,7 @@ pub fn show(
                 .add(egui::TextEdit::singleline(typed).desired_width(120.0))
                 .labelled_by(label.id);
             if response.lost_focus() && !typed.trim().is_empty() {
-                let refusal = refuse_typed(&distribution, typed.trim());
+                let refusal = refuse_typed(&distribution, typed.trim(), real.is_some());
                 if refusal.is_none() {
                     rlhf.preferred = typed.trim().to_owned();
                 }
@@ -171,7 +193,16 @@ pub fn show(
         );
     });
 
-    let outcome = match apply(&distribution, &rlhf.preferred, rlhf.strength, rewards) {
+    let outcome: Result<RlhfOutcome, RlhfError> = match (real, real_odds) {
+        (None, _) => apply(&distribution, &rlhf.preferred, rlhf.strength, rewards),
+        (Some(_), Some(odds)) => rlhf_on_model(odds, &rlhf.preferred, rlhf.strength, rewards),
+        (Some(real), None) => {
+            ui.add_space(8.0);
+            ui.colored_label(palette(ui).notice, real.waiting());
+            return;
+        }
+    };
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => {
             ui.colored_label(palette(ui).warning, error.to_string());
@@ -220,8 +251,19 @@ pub fn show(
         egui::Grid::new("rlhf math")
             .spacing([14.0, 2.0])
             .show(ui, |ui| {
-                for heading in ["y", "base_logit = ln count", "R", "R / β", "new_logit", "p"] {
+                let base = if real.is_some() {
+                    "base_logit = ln p_model(y | prefix)"
+                } else {
+                    "base_logit = ln count"
+                };
+                for heading in ["y", base, "R", "R / β", "new_logit", "p"] {
                     ui.strong(heading);
+                }
+                if real.is_some() {
+                    ui.strong("R / β to win").on_hover_text(
+                        "how far its base logit is below the best other ending's: the reward \
+                         over β it would need (the others at 0) to win",
+                    );
                 }
                 ui.end_row();
                 for row in &outcome.rows {
@@ -244,12 +286,37 @@ pub fn show(
                         }
                     }
                     ui.monospace(format!("{:.4}", row.probability));
+                    if real.is_some() {
+                        ui.monospace(match row.reward_to_win {
+                            Some(0.0) => "wins already".to_owned(),
+                            Some(nats) => format!("{nats:.2} nats"),
+                            None => "never".to_owned(),
+                        });
+                    }
                     ui.end_row();
                 }
             });
+        if let Some(real) = real {
+            ui.label(format!(
+                "Under {} every ending has a finite log-probability, so a large enough R/β makes \
+                 any of them win — a candidate it finds 1e-8 likely needs about 18 nats. The \
+                 lesson's unseen word (count 0, base logit -inf) has no counterpart in a real \
+                 model.",
+                real.model
+            ));
+        }
     });
 
     ui.add_space(8.0);
+    if real.is_some() {
+        // The climb runs on the lesson's corpus logits; on the real base it would be the same
+        // closed form, but the optimiser lives in the lesson's kernels.
+        ui.weak(
+            "\"fine-tune for real\" climbs the lesson model's logits: pick the lesson model in the \
+             top bar to run it",
+        );
+        return;
+    }
     fine_tune_section(ui, fine_tune, request);
 }
 

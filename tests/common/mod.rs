@@ -22,6 +22,26 @@ pub fn gpu() -> &'static (GpuContext, AttentionKernels) {
     })
 }
 
+/// Where the real SmolLM2-135M file is (`GAZE_MODEL`), or `None` after a loud notice that the
+/// real-model tests are skipped — unless `GAZE_REQUIRE_MODEL=1` (set by `.ci/run`, which fetches
+/// the file first), where a missing file fails the test.
+pub fn real_model_path() -> Option<std::path::PathBuf> {
+    let Some(path) = std::env::var_os("GAZE_MODEL") else {
+        let required = std::env::var("GAZE_REQUIRE_MODEL").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "GAZE_REQUIRE_MODEL=1 but GAZE_MODEL is not set: run \
+             `export GAZE_MODEL=$(tools/fetch-models.sh smollm2)`"
+        );
+        eprintln!(
+            "\n==== SKIPPED: the real-model tests need SmolLM2-135M. Run \
+             `export GAZE_MODEL=$(tools/fetch-models.sh smollm2)` ====\n"
+        );
+        return None;
+    };
+    Some(path.into())
+}
+
 /// Runs `input` on the GPU, returning the packed input alongside the result.
 pub fn run_gpu(input: &AttentionInput, rows: QueryRows) -> (PackedAttention, AttentionResult) {
     let (ctx, kernels) = gpu();

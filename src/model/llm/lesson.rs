@@ -71,6 +71,29 @@ pub struct PrefixOdds {
 }
 
 impl PrefixOdds {
+    /// `ending`'s share among `among` (this prefix's endings, by name): the model's odds
+    /// restricted to those candidates, `p(y) / Σ_e p(e) = exp(log p(y) − logsumexp_e log p(e))`.
+    /// `None` when `ending` or any of `among` has no odds here.
+    pub fn share_among<'e>(
+        &self,
+        ending: &str,
+        among: impl IntoIterator<Item = &'e str>,
+    ) -> Option<f64> {
+        let log_p = |name: &str| {
+            self.endings
+                .iter()
+                .find(|e| e.ending == name)
+                .map(|e| e.log_probability)
+        };
+        let own = log_p(ending)?;
+        // Shifted by the largest, so tiny probabilities (1e-8 and less) do not underflow.
+        let logs: Option<Vec<f64>> = among.into_iter().map(log_p).collect();
+        let logs = logs?;
+        let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let total: f64 = logs.iter().map(|l| (l - top).exp()).sum();
+        (total > 0.0).then(|| (own - top).exp() / total)
+    }
+
     /// The ending the model finds likeliest among the corpus's (ties: the one listed first).
     pub fn prediction(&self) -> Option<&EndingChain> {
         self.endings.iter().fold(None, |best, e| match best {
@@ -231,6 +254,41 @@ mod tests {
 
     fn model() -> LlamaModel {
         synthetic_model(&SyntheticSpec::default()).unwrap()
+    }
+
+    fn chain(ending: &str, log_probability: f64) -> EndingChain {
+        EndingChain {
+            ending: ending.into(),
+            tokens: Vec::new(),
+            log_probability,
+        }
+    }
+
+    /// Shares among the corpus's endings are the model's odds renormalised over them: they
+    /// sum to 1, keep the odds' ratios, and survive probabilities far below f64's exp range.
+    #[test]
+    fn shares_among_endings_renormalise_the_models_odds_without_underflow() {
+        let odds = PrefixOdds {
+            prefix: "p".into(),
+            top: Vec::new(),
+            endings: vec![
+                chain("a", -800.0),
+                chain("b", -800.0 - 2f64.ln()),
+                chain("c", -3.0),
+            ],
+        };
+        let among = ["a", "b"];
+        let a = odds.share_among("a", among).unwrap();
+        let b = odds.share_among("b", among).unwrap();
+        assert!(
+            (a - 2.0 / 3.0).abs() < 1e-12 && (b - 1.0 / 3.0).abs() < 1e-12,
+            "{a} {b}"
+        );
+        let all = ["a", "b", "c"];
+        let c = odds.share_among("c", all).unwrap();
+        assert!((c - 1.0).abs() < 1e-12, "c dwarfs the others: {c}");
+        assert_eq!(odds.share_among("d", all), None, "no odds for d");
+        assert_eq!(odds.share_among("a", ["a", "d"]), None);
     }
 
     /// The chain rule, checked against one forward pass over the whole sentence: each token's
