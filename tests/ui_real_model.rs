@@ -52,6 +52,27 @@ fn harness(scene: Scene, slot: ModelSlot) -> Harness<'static, Screen> {
         )
 }
 
+/// Step 3's real panel as the screen draws it on step 3 with a real model live.
+fn harness3(scene: Scene, slot: ModelSlot) -> Harness<'static, Screen> {
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1200.0))
+        .build_ui_state(
+            |ui, (scene, _, slot): &mut Screen| {
+                slot.update(scene, true);
+                egui::CentralPanel::default().show(ui, |ui| {
+                    let colormap = gaze::render::colormap::Colormap::Viridis;
+                    match slot.attention_view(scene, colormap) {
+                        Some(view) => gaze::ui::step3_real::show(ui, &mut scene.attention, &view),
+                        None => {
+                            ui.label("the lesson's step 3");
+                        }
+                    }
+                });
+            },
+            (scene, PanelState::default(), slot),
+        )
+}
+
 fn tiny() -> LoadedModel {
     let file = GgufFile::parse(synthetic_gguf(&SyntheticSpec::default())).unwrap();
     LoadedModel::from_gguf(&file, "tiny.gguf").unwrap()
@@ -80,7 +101,7 @@ fn the_model_menu_switches_between_the_lesson_and_the_loaded_model() {
     let loaded = tiny();
     let mut harness = harness(
         Scene {
-            step: 3,
+            step: 4,
             ..Scene::default()
         },
         ModelSlot::with_loaded(loaded.clone()),
@@ -98,8 +119,8 @@ fn the_model_menu_switches_between_the_lesson_and_the_loaded_model() {
         harness.state().0.model,
         SceneModel::File(loaded.identity.clone())
     );
-    // Step 3 is still the lesson model's, and the screen says so.
-    harness.get_by_label_contains("tiny.gguf is live on steps 1 and 2; step 3 still shows");
+    // Step 4 is still the lesson model's, and the screen says so.
+    harness.get_by_label_contains("tiny.gguf is live on steps 1 to 3; step 4 still shows");
     harness.get_by_label_contains("model: tiny.gguf").click();
     harness.run();
     harness.get_by_label(LESSON_MODEL_LABEL).click();
@@ -239,6 +260,64 @@ fn step_2_on_a_real_model_takes_any_word_and_prints_what_it_needs_to_win() {
             shown(format!("{nats:.2} nats"));
         }
     }
+}
+
+/// Step 3 on a real model: any layer and head, the heads grouped by the key/value head they
+/// share, the first token's true share printed when it is hidden, and the lens's last rung the
+/// model's own next-token guess.
+#[test]
+fn step_3_on_a_real_model_shows_any_head_its_sink_and_the_logit_lens() {
+    let loaded = tiny();
+    let mut scene = live_on(3, &loaded);
+    scene.attention.sentence = "ab ba abba".into();
+    scene.attention.focus = 1;
+    let mut harness = harness3(scene, ModelSlot::with_loaded(loaded.clone()));
+    harness.run();
+    harness.get_by_label("Step 3 — where tiny.gguf's heads look");
+    harness.get_by_label("K/V 2:");
+    harness.get_by_label("3").click();
+    harness.run();
+    assert_eq!(harness.state().0.attention.head, 2);
+    harness.get_by_label_contains("query heads 3–4 share key/value head 2");
+    harness.get_by_label("layer 1 head 3 (K/V head 2)");
+    let picture = loaded.model.layer_attention("ab ba abba", 1, 0).unwrap();
+    let n = picture.n();
+    let first = picture.head_map(2).unwrap()[n];
+    harness.get_by_label(&format!(
+        "the focus's row puts {first:.3} on the first token {}",
+        gaze::ui::step1_pretraining::token_text(&picture.tokens[0])
+    ));
+    harness.get_by_label("hide the first token").click();
+    harness.run();
+    harness.run();
+    assert!(harness.state().0.attention.hide_first_token);
+    harness.get_by_label(&format!(
+        "first token hidden: each row renormalised over the rest. Its true share of the \
+         focus's row: {first:.3}"
+    ));
+    // The lens: one rung per layer, the last the model's own prediction after the focus.
+    let last = picture.lens.last().unwrap();
+    assert_eq!(picture.lens.len(), 2);
+    let mut cache = gaze::model::llm::KvCache::new(&loaded.model.config);
+    let logits = loaded
+        .model
+        .forward(
+            &mut cache,
+            &picture.token_ids[..2],
+            &gaze::model::llm::Capture::default(),
+        )
+        .unwrap()
+        .logits;
+    let best = gaze::model::llm::forward::top_k(&logits, 1, 1.0)[0].0;
+    assert_eq!(
+        last.top[0].id, best,
+        "the last rung is the model's own guess"
+    );
+    harness.get_by_label_contains(&format!(
+        "{} {:.2}",
+        gaze::ui::step1_pretraining::token_text(&last.top[0].token),
+        last.top[0].probability
+    ));
 }
 
 /// The headline on SmolLM2 itself: the seed corpus says mongodb; the web-trained model prefers

@@ -11,17 +11,17 @@
 use serde::Serialize;
 
 use crate::app::llm::{tokenize_prompt, LlmRunError, ModelInfo};
-use crate::app::real_lesson::{compute_odds, real_rlhf, OddsKey};
+pub use crate::app::real_lesson::LENS_TOP;
+use crate::app::real_lesson::{
+    compute_layer, compute_odds, real_rlhf, LayerKey, OddsKey, RealLayerError,
+};
 use crate::model::corpus::EndingOdds;
 use crate::model::llm::lesson::{LensRung, PrefixOdds, TokenOdds};
-use crate::model::llm::{Capture, Keep, KvCache, LlamaModel, LlmError};
+use crate::model::llm::{LlamaModel, LlmError};
 use crate::model::rlhf::{self, RlhfOutcome};
 use crate::model::sink::hide_first_token;
 use crate::model::transformer::{HeadRef, ModelError, TransformerModel};
 use crate::scene::Scene;
-
-/// How many tokens each rung of the lens lists.
-pub const LENS_TOP: usize = 3;
 
 /// What `gaze inspect --model FILE --scene S` prints.
 #[derive(Debug, Serialize)]
@@ -129,6 +129,16 @@ pub enum RealInspectError {
     Rlhf(#[from] rlhf::RlhfError),
 }
 
+impl From<RealLayerError> for RealInspectError {
+    fn from(error: RealLayerError) -> Self {
+        match error {
+            RealLayerError::Model(error) => error.into(),
+            // Checked before (`check_head`); kept as the model's own refusal all the same.
+            other => RealInspectError::Run(LlmRunError::Request(other.to_string())),
+        }
+    }
+}
+
 impl From<LlmError> for RealInspectError {
     fn from(error: LlmError) -> Self {
         RealInspectError::Run(LlmRunError::Model(error))
@@ -203,18 +213,10 @@ pub fn inspect_scene_on_model(
         });
     }
     let (corpus, rlhf) = real_corpus_and_rlhf(model, scene)?;
-    let mut cache = KvCache::new(c);
-    let capture = Capture {
-        focus: Some(view.focus),
-        ..Capture::default()
-    };
-    let keep = Keep {
-        lens: true,
-        layer_maps: Some(view.layer),
-    };
-    let (_, kept) = model.forward_keeping(&mut cache, &ids, &capture, keep)?;
-    let heads = kept
-        .layer_maps
+    // The window's step 3 computes exactly this (`app::real_lesson::compute_layer`).
+    let layer = compute_layer(model, &LayerKey::of(scene))?;
+    let heads = layer
+        .maps
         .chunks(n * n)
         .enumerate()
         .map(|(head, weights)| {
@@ -231,16 +233,13 @@ pub fn inspect_scene_on_model(
     Ok(RealSceneReport {
         model: info,
         engine: "cpu-reference".into(),
-        tokens: ids
-            .iter()
-            .map(|&id| model.tokenizer.token_text(id))
-            .collect(),
+        tokens: layer.tokens,
         token_ids: ids,
         focus: view.focus,
         corpus,
         rlhf,
         layer: view.layer,
         heads,
-        lens: crate::model::llm::lesson::logit_lens(model, &kept.residuals, LENS_TOP),
+        lens: layer.lens,
     })
 }

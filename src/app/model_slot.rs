@@ -10,10 +10,15 @@
 use std::path::PathBuf;
 
 use crate::app::background::{Background, Landed};
-use crate::app::real_lesson::{LoadedModel, OddsWorker};
+use crate::app::real_lesson::{
+    update_layer, update_odds, LayerKey, LayerWorker, LoadedModel, OddsWorker,
+};
 use crate::model::llm::gguf::GgufFile;
+use crate::model::sink::{brightness, hide_first_token, MapScale};
+use crate::render::colormap::Colormap;
 use crate::scene::{ModelFile, Scene, SceneModel};
 use crate::ui::model_picker::{ModelAction, ModelSummary, ModelView};
+use crate::ui::step3_real::RealAttentionView;
 use crate::ui::RealOddsView;
 
 /// A model file on its way in.
@@ -26,6 +31,25 @@ struct Loading {
     go_live: bool,
 }
 
+/// The chosen head's map as step 3 draws it, made again only when the layer, the head, the
+/// scale or the first-token switch changes.
+#[derive(Debug, Default)]
+pub struct MapCells {
+    /// `(layer answer, head, scale, first token hidden)` they were made for.
+    made_for: Option<(u64, usize, MapScale, bool)>,
+    /// Tokens a side.
+    pub n: u32,
+    /// The map as shown: the head's weights, renormalised over all but the first token when it
+    /// is hidden.
+    pub shown: Vec<f32>,
+    /// With the first token hidden: each row's true weight on it.
+    pub first_share: Vec<f32>,
+    /// Each cell's brightness in `[0, 1]` under the scale: what the GPU renderer draws.
+    pub cells: Vec<f32>,
+    /// Moves whenever `cells` change (the painter re-uploads them).
+    pub revision: u64,
+}
+
 /// The real model, loaded or loading, and its odds.
 #[derive(Debug, Default)]
 pub struct ModelSlot {
@@ -35,6 +59,10 @@ pub struct ModelSlot {
     #[cfg(not(target_arch = "wasm32"))]
     available: Option<PathBuf>,
     odds: OddsWorker,
+    /// Step 3's layer on the real model.
+    layer: LayerWorker,
+    /// The chosen head's map as step 3 draws it.
+    cells: MapCells,
     /// [`ModelSlot::missing`] as of the last update, for the screen (copied when it changes).
     missing_shown: Option<ModelFile>,
 }
@@ -147,12 +175,110 @@ impl ModelSlot {
         if self.missing_shown.as_ref() != missing {
             self.missing_shown = missing.cloned();
         }
-        if !(1..=2).contains(&scene.step) {
+        let Some(loaded) = self.live(scene).cloned() else {
+            return;
+        };
+        match scene.step {
+            1 | 2 => update_odds(&mut self.odds, &loaded, scene, wait),
+            3 => {
+                update_layer(&mut self.layer, &loaded, scene, wait);
+                self.refresh_cells(&loaded, scene);
+            }
+            _ => {}
+        }
+    }
+
+    /// Makes the chosen head's map again if what it shows changed.
+    fn refresh_cells(&mut self, loaded: &LoadedModel, scene: &Scene) {
+        let view = &scene.attention;
+        let Some(answer) = self
+            .layer
+            .current(&loaded.identity.sha256, |key: &LayerKey| key.matches(scene))
+        else {
+            return;
+        };
+        let Ok(layer) = &answer.value else {
+            return;
+        };
+        let made_for = (
+            self.layer.generation(),
+            view.head,
+            view.scale,
+            view.hide_first_token,
+        );
+        if self.cells.made_for == Some(made_for) {
             return;
         }
-        if let Some(loaded) = self.live(scene).cloned() {
-            self.odds.update(&loaded, scene, wait);
-        }
+        let n = layer.n();
+        // A head past the model's last (a scene made for another model) shows its last head,
+        // as the picker does.
+        let head = view.head.min(layer.heads().saturating_sub(1));
+        let weights = layer.head_map(head).unwrap_or(&[]);
+        let (shown, first_share) = if view.hide_first_token {
+            let hidden = hide_first_token(weights, n);
+            (hidden.shown, hidden.first_share)
+        } else {
+            (weights.to_vec(), Vec::new())
+        };
+        let cells = shown
+            .chunks(n.max(1))
+            .flat_map(|row| {
+                let row_max = row.iter().copied().fold(0.0, f32::max);
+                row.iter().map(move |&w| brightness(w, row_max, view.scale))
+            })
+            .collect();
+        self.cells = MapCells {
+            made_for: Some(made_for),
+            n: n as u32,
+            shown,
+            first_share,
+            cells,
+            revision: self.cells.revision + 1,
+        };
+    }
+
+    /// Step 3's map cells, once made (the painter uploads them).
+    pub fn map_cells(&self) -> Option<&MapCells> {
+        (!self.cells.cells.is_empty()).then_some(&self.cells)
+    }
+
+    /// What step 3 shows of the live real model, if one is.
+    pub fn attention_view(
+        &self,
+        scene: &Scene,
+        colormap: Colormap,
+    ) -> Option<RealAttentionView<'_>> {
+        let loaded = self.live(scene)?;
+        let c = &loaded.model.config;
+        let current = self
+            .layer
+            .current(&loaded.identity.sha256, |key: &LayerKey| key.matches(scene));
+        let layer = current.and_then(|a| a.value.as_ref().ok());
+        // The cells are this layer's only once made for it (the same frame's update did).
+        let cells_current = self
+            .cells
+            .made_for
+            .is_some_and(|(generation, head, scale, hide)| {
+                generation == self.layer.generation()
+                    && head == scene.attention.head
+                    && scale == scene.attention.scale
+                    && hide == scene.attention.hide_first_token
+            });
+        Some(RealAttentionView {
+            model: &loaded.identity.file,
+            layers: c.layers,
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            d_head: c.d_head,
+            rope_base: c.rope_base,
+            layer: layer.filter(|_| cells_current),
+            shown: &self.cells.shown,
+            first_share: &self.cells.first_share,
+            error: current.and_then(|a| a.value.as_ref().err().map(String::as_str)),
+            computing: self.layer.computing(),
+            seconds: current.map(|a| a.seconds),
+            colormap,
+        })
     }
 
     /// Applies what the user picked in the model menu; `Open` is the shell's (a file dialog).
@@ -212,12 +338,14 @@ impl ModelSlot {
     /// What steps 1 and 2 show of the live real model, if one is.
     pub fn odds_view(&self, scene: &Scene) -> Option<RealOddsView<'_>> {
         let loaded = self.live(scene)?;
-        let current = self.odds.current(loaded, scene);
+        let current = self
+            .odds
+            .current(&loaded.identity.sha256, |key| key.matches(scene));
         Some(RealOddsView {
             model: &loaded.identity.file,
             trained_on: loaded.trained_on(),
-            odds: current.and_then(|o| o.odds.as_deref().ok()),
-            error: current.and_then(|o| o.odds.as_ref().err().map(String::as_str)),
+            odds: current.and_then(|o| o.value.as_deref().ok()),
+            error: current.and_then(|o| o.value.as_ref().err().map(String::as_str)),
             seconds: current.map(|o| o.seconds),
             computing: self.odds.computing(),
         })

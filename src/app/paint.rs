@@ -7,8 +7,9 @@ use crate::app::session::Session;
 use crate::gpu::GpuContext;
 use crate::render::arcs::ArcsResources;
 use crate::render::colormap::Colormap;
-use crate::render::heatmap::{HeatmapResources, OverviewMap};
+use crate::render::heatmap::{HeatmapResources, OverviewMap, RealMap};
 use crate::render::Renderers;
+use wgpu::util::DeviceExt;
 
 /// What the renderers are bound to now: stage generations (bumped when a stage's buffers are
 /// new GPU objects), so a frame whose buffers were only rewritten in place rebinds nothing.
@@ -24,6 +25,8 @@ struct Bound {
     context_range: Option<[f32; 2]>,
     /// The colour map the maps' uniforms hold (`None`: write it on the next bind).
     colormap: Option<Colormap>,
+    /// The revision of the real model's step 3 cells the real map was made from.
+    real_map: u64,
 }
 
 /// egui-wgpu's renderer and the render layer's pipelines for one device and target format,
@@ -150,6 +153,25 @@ impl ScreenPainter {
                 self.bound.eased_revision = stage.revision;
             }
         }
+        // A real model's head: its cells come from the CPU reference (`app::model_slot`),
+        // uploaded once per change of layer, head, scale or first-token switch.
+        if let Some(cells) = session.real.map_cells() {
+            if cells.revision != self.bound.real_map {
+                let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("real model map cells"),
+                    contents: bytemuck::cast_slice(&cells.cells),
+                    usage: wgpu::BufferUsages::VERTEX,
+                });
+                resources.insert(RealMap::new(
+                    device,
+                    &self.renderers.heatmap,
+                    &buffer,
+                    cells.n,
+                    colormap,
+                ));
+                self.bound.real_map = cells.revision;
+            }
+        }
         let context = session.context_lesson();
         if let Some(stage) = context.shown() {
             let range = context.overview_range();
@@ -180,6 +202,9 @@ impl ScreenPainter {
                 map.set_colormap(&ctx.queue, colormap);
             }
             if let Some(map) = resources.get::<OverviewMap>() {
+                map.0.set_colormap(&ctx.queue, colormap);
+            }
+            if let Some(map) = resources.get::<RealMap>() {
                 map.0.set_colormap(&ctx.queue, colormap);
             }
             self.bound.colormap = Some(colormap);

@@ -9,10 +9,11 @@
 
 use std::sync::Arc;
 
-use crate::app::background::{Background, Landed};
+use crate::app::background::Latest;
 use crate::model::corpus::Corpus;
 use crate::model::llm::gguf::GgufFile;
 use crate::model::llm::lesson::{rlhf_on_model, PrefixOdds, TOP_NEXT_TOKENS};
+pub use crate::model::llm::lesson::{RealLayer, RealLayerError, LENS_TOP};
 use crate::model::llm::{LlamaModel, LlmError};
 use crate::model::rlhf::{Rewards, RlhfError, RlhfOutcome};
 use crate::scene::{ModelFile, Scene};
@@ -168,96 +169,72 @@ pub fn compute_odds(model: &LlamaModel, key: &OddsKey) -> Result<Vec<PrefixOdds>
         .collect()
 }
 
-/// A real model's odds for one [`OddsKey`], computed off the frame.
-#[derive(Debug)]
-pub struct RealOdds {
-    /// What they were computed for.
-    pub key: OddsKey,
-    /// The model's file (its SHA-256): odds of another model are not these.
-    pub sha256: String,
-    /// Each prefix's odds, or why they could not be computed.
-    pub odds: Result<Vec<PrefixOdds>, String>,
-    /// How long the forward passes took.
-    pub seconds: f64,
+/// Steps 1 and 2's real odds for the scene on screen, computed off the frame (a forward pass per
+/// prefix and a token at a time per ending is seconds of CPU for SmolLM2) and shown only for
+/// the scene and model they were computed for.
+pub type OddsWorker = Latest<OddsKey, Vec<PrefixOdds>>;
+
+/// Brings `worker` toward `scene`'s odds on `loaded` (with `wait`, waits for them).
+pub fn update_odds(worker: &mut OddsWorker, loaded: &LoadedModel, scene: &Scene, wait: bool) {
+    let model = loaded.model.clone();
+    worker.update(
+        &loaded.identity.sha256,
+        |key| key.matches(scene),
+        || OddsKey::of(scene),
+        move |key| compute_odds(&model, key).map_err(|e| e.to_string()),
+        wait,
+    );
 }
 
-/// Steps 1 and 2's real odds for the scene on screen: one computation at a time on its own
-/// thread (a forward pass per prefix and a token at a time per ending is seconds of CPU for
-/// SmolLM2), the next started when the scene has changed meanwhile. Odds are shown only for the
-/// scene and model they were computed for — a stale number is never on screen.
-#[derive(Debug, Default)]
-pub struct OddsWorker {
-    shown: Option<RealOdds>,
-    pending: Option<(OddsKey, Background<RealOdds>)>,
+/// What step 3's real maps depend on: the sentence, the focus (whose residual stream the lens
+/// reads) and the layer (every head of it is kept, so picking a head, the scale or hiding the
+/// first token needs no new forward pass).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerKey {
+    /// The sentence.
+    pub sentence: String,
+    /// The focus token (clamped to the last token the model reads).
+    pub focus: usize,
+    /// The layer, 0-based.
+    pub layer: usize,
 }
 
-impl OddsWorker {
-    /// Collects odds that have landed and, when the odds on hand are not `scene`'s on `loaded`
-    /// and nothing is computing, starts computing them. With `wait`, waits for them (headless).
-    pub fn update(&mut self, loaded: &LoadedModel, scene: &Scene, wait: bool) {
-        loop {
-            if let Some((key, job)) = self.pending.take() {
-                let landed = if wait {
-                    job.wait().map_or(Landed::Lost, Landed::Done)
-                } else {
-                    match job.poll() {
-                        Landed::Pending => {
-                            self.pending = Some((key, job));
-                            return;
-                        }
-                        landed => landed,
-                    }
-                };
-                match landed {
-                    Landed::Pending => return,
-                    Landed::Done(odds) => self.shown = Some(odds),
-                    // Kept with its key, so a computation that panicked is not retried every
-                    // frame: only once the scene changes.
-                    Landed::Lost => {
-                        self.shown = Some(RealOdds {
-                            key,
-                            sha256: loaded.identity.sha256.clone(),
-                            odds: Err("the computation stopped unexpectedly".into()),
-                            seconds: 0.0,
-                        })
-                    }
-                }
-            }
-            if self.current(loaded, scene).is_some() {
-                return;
-            }
-            let key = OddsKey::of(scene);
-            let model = loaded.model.clone();
-            let sha256 = loaded.identity.sha256.clone();
-            let for_job = key.clone();
-            let job = Background::start("odds", move || {
-                let started = web_time::Instant::now();
-                let odds = compute_odds(&model, &for_job).map_err(|e| e.to_string());
-                RealOdds {
-                    key: for_job,
-                    sha256,
-                    odds,
-                    seconds: started.elapsed().as_secs_f64(),
-                }
-            });
-            self.pending = Some((key, job));
-            if !wait {
-                return;
-            }
+impl LayerKey {
+    /// The key of `scene`.
+    pub fn of(scene: &Scene) -> Self {
+        Self {
+            sentence: scene.attention.sentence.clone(),
+            focus: scene.attention.focus,
+            layer: scene.attention.layer,
         }
     }
 
-    /// The odds for `scene` on `loaded`, once computed.
-    pub fn current(&self, loaded: &LoadedModel, scene: &Scene) -> Option<&RealOdds> {
-        self.shown
-            .as_ref()
-            .filter(|o| o.sha256 == loaded.identity.sha256 && o.key.matches(scene))
+    /// Whether these are the maps `scene` needs (nothing built: a frame can ask).
+    pub fn matches(&self, scene: &Scene) -> bool {
+        let view = &scene.attention;
+        self.sentence == view.sentence && self.focus == view.focus && self.layer == view.layer
     }
+}
 
-    /// Seconds the computation on its way has run, if one is.
-    pub fn computing(&self) -> Option<f64> {
-        self.pending.as_ref().map(|(_, job)| job.seconds())
-    }
+/// Runs the sentence of `key` through `model` on the CPU reference, keeping every head of the
+/// layer and the focus's residual stream after each layer.
+pub fn compute_layer(model: &LlamaModel, key: &LayerKey) -> Result<RealLayer, RealLayerError> {
+    model.layer_attention(&key.sentence, key.focus, key.layer)
+}
+
+/// Step 3's real layer for the scene on screen, computed off the frame.
+pub type LayerWorker = Latest<LayerKey, RealLayer>;
+
+/// Brings `worker` toward `scene`'s layer on `loaded` (with `wait`, waits for it).
+pub fn update_layer(worker: &mut LayerWorker, loaded: &LoadedModel, scene: &Scene, wait: bool) {
+    let model = loaded.model.clone();
+    worker.update(
+        &loaded.identity.sha256,
+        |key| key.matches(scene),
+        || LayerKey::of(scene),
+        move |key| compute_layer(&model, key).map_err(|e| e.to_string()),
+        wait,
+    );
 }
 
 /// Step 2 over the model's base: RLHF's closed form on step 2's prefix's endings (and the

@@ -289,6 +289,7 @@ impl Session {
             training: &views,
             context: self.context.view(lines.context_refusal.as_deref()),
             model: self.real.view(scene),
+            real_attention: self.real.attention_view(scene, self.presenter.colormap),
         };
         let mut screen = show_screen(ui, scene, &mut self.panels, &mut self.presenter, view);
         // Moved, not copied: a frame allocates nothing for it.

@@ -312,6 +312,57 @@ impl egui_wgpu::CallbackTrait for OverviewCallback {
     }
 }
 
+/// Step 3's map of a real model's head: one `n × n` map of brightness values in `[0, 1]`
+/// (`model::sink::brightness` under the chosen scale, so the colour map reads them linearly),
+/// kept apart from the lesson's.
+#[derive(Debug)]
+pub struct RealMap(pub HeatmapResources);
+
+impl RealMap {
+    /// Binds `cells` (`n × n` brightness values, `VERTEX` usage).
+    pub fn new(
+        device: &wgpu::Device,
+        pipeline: &HeatmapPipeline,
+        cells: &wgpu::Buffer,
+        n: u32,
+        colormap: Colormap,
+    ) -> Self {
+        let params = AttentionParams {
+            n_tokens: n,
+            d_model: 1,
+            d_k: 1,
+            n_heads: 1,
+            query_start: 0,
+            query_count: n,
+            causal: 1,
+            positions: 0,
+            use_key_mask: 0,
+            scale: 1.0,
+            pad0: 0,
+            pad1: 0,
+        };
+        Self(HeatmapResources::new(
+            device, pipeline, cells, &params, colormap,
+        ))
+    }
+}
+
+/// Draws [`RealMap`] into its rectangle.
+pub struct RealMapCallback;
+
+impl egui_wgpu::CallbackTrait for RealMapCallback {
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        render_pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        if let Some(map) = resources.get::<RealMap>() {
+            map.0.paint(render_pass, 0);
+        }
+    }
+}
+
 /// An egui paint callback that draws one head's heatmap into its rectangle, using the
 /// [`HeatmapResources`] stored in egui-wgpu's callback resources.
 pub struct HeatmapCallback {

@@ -10,6 +10,7 @@ pub mod screen;
 pub mod step1_pretraining;
 pub mod step2_rlhf;
 pub mod step3_attention;
+pub mod step3_real;
 pub mod step4_context;
 pub mod theme;
 

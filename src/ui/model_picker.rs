@@ -140,17 +140,17 @@ pub fn show(ui: &mut egui::Ui, view: &ModelView<'_>) -> Option<ModelAction> {
 }
 
 /// The line under the top bar while the model menu has something to say: the scene's model is
-/// not loaded, or the real model is live but this step still shows the lesson model.
+/// not loaded, or the real model is live but this step (4) still shows the lesson model.
 pub fn note(ui: &mut egui::Ui, view: &ModelView<'_>, step: u8) {
     let text = if let Some(missing) = view.missing {
         format!(
             "This scene was made on {missing}, which is not loaded: the lesson model is shown. \
              Load it (--model FILE, open model…, or drop it on the window) to see the scene on it."
         )
-    } else if let (Some(live), true) = (&view.live, step >= 3) {
+    } else if let (Some(live), true) = (&view.live, step >= 4) {
         format!(
-            "{} is live on steps 1 and 2; step {step} still shows the lesson model's attention \
-             (the real model's heads: gaze inspect --model FILE --scene S).",
+            "{} is live on steps 1 to 3; step {step} still shows the lesson model's in-context \
+             learning and retrieval (the real model's step 4 is the next issue).",
             live.name
         )
     } else {

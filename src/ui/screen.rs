@@ -8,6 +8,7 @@ use crate::ui::model_picker::{self, ModelAction, ModelView};
 use crate::ui::presenter::{Presenter, PresenterRequests};
 use crate::ui::scenes_menu::{self, SceneAction};
 use crate::ui::step3_attention::{AttentionLayout, AttentionView};
+use crate::ui::step3_real::RealAttentionView;
 use crate::ui::step4_context::ContextView;
 use crate::ui::theme::palette;
 use crate::ui::{show_attention_step, LessonView, PanelState, TrainingViews};
@@ -33,6 +34,8 @@ pub struct ScreenView<'a> {
     pub context: ContextView<'a>,
     /// The top bar's model menu: which model is live, which is loaded or loading.
     pub model: ModelView<'a>,
+    /// Step 3 on the live real model (`None`: the lesson model's step 3).
+    pub real_attention: Option<RealAttentionView<'a>>,
 }
 
 /// Where things landed, and what the user asked of the window.
@@ -107,6 +110,20 @@ pub fn show_screen(
     model_picker::note(ui, &view.model, scene.step);
     presenter.help_overlay(ui.ctx());
     let (message, info) = (view.message, view.info);
+    if let (3, Some(mut real)) = (scene.step, view.real_attention) {
+        real.colormap = presenter.colormap;
+        egui::CentralPanel::default().show(ui, |ui| {
+            for (text, colour) in [(message, colours.warning), (info, colours.info)] {
+                if let Some(text) = text {
+                    ui.colored_label(colour, text);
+                }
+            }
+            // No scroll area: a GPU-drawn map scrolled half off the frame would be squeezed
+            // (the panel fits its map to the screen instead; the lens scrolls on its own).
+            crate::ui::step3_real::show(ui, &mut scene.attention, &real);
+        });
+        return output;
+    }
     if scene.step == 3 {
         let Some((mut attention, behind)) = view.attention else {
             // Nothing computed yet (the scene opened with a sentence the lesson refuses): keep

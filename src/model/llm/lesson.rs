@@ -247,6 +247,113 @@ pub fn logit_lens(model: &LlamaModel, residuals: &[f32], top: usize) -> Vec<Lens
         .collect()
 }
 
+/// The lens's rungs: the top 3 per layer.
+pub const LENS_TOP: usize = 3;
+
+/// One layer of a real model over the scene's sentence: every head's full map and the focus's
+/// logit lens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealLayer {
+    /// The tokens as the model reads the sentence (a leading space is part of a token).
+    pub tokens: Vec<String>,
+    /// Their ids.
+    pub token_ids: Vec<u32>,
+    /// The focus token used (the scene's, or the last token when the scene's is past the end).
+    pub focus: usize,
+    /// The layer, 0-based.
+    pub layer: usize,
+    /// `[head][row][column]`, each row `softmax(q·K^T/√d_head)` under the causal mask.
+    pub maps: Vec<f32>,
+    /// Query heads per key/value head (grouped-query attention).
+    pub group: usize,
+    /// What each layer's residual stream at the focus would predict.
+    pub lens: Vec<LensRung>,
+}
+
+impl RealLayer {
+    /// Tokens in the sentence (the maps are `n × n`).
+    pub fn n(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Query heads in the layer.
+    pub fn heads(&self) -> usize {
+        let n = self.n();
+        if n == 0 {
+            0
+        } else {
+            self.maps.len() / (n * n)
+        }
+    }
+
+    /// `head`'s map, `n × n` row-major.
+    pub fn head_map(&self, head: usize) -> Option<&[f32]> {
+        let n = self.n();
+        self.maps.get(head * n * n..(head + 1) * n * n)
+    }
+}
+
+impl LlamaModel {
+    /// Runs `sentence` through the model on the CPU reference, keeping every head of `layer`
+    /// (0-based) and the residual stream of token `focus` (clamped to the last) after each layer
+    /// for the logit lens. What step 3 shows of a real model and `gaze inspect --model` prints.
+    pub fn layer_attention(
+        &self,
+        sentence: &str,
+        focus: usize,
+        layer: usize,
+    ) -> Result<RealLayer, RealLayerError> {
+        let model = self;
+        let c = &model.config;
+        if layer >= c.layers {
+            return Err(RealLayerError::NoSuchLayer {
+                layer: layer + 1,
+                layers: c.layers,
+            });
+        }
+        let ids = model.tokenizer.encode(sentence);
+        model.check_tokens(&ids, 0, 0)?;
+        let focus = focus.min(ids.len().saturating_sub(1));
+        let capture = Capture {
+            focus: Some(focus),
+            ..Capture::default()
+        };
+        let keep = Keep {
+            lens: true,
+            layer_maps: Some(layer),
+        };
+        let (_, kept) = model.forward_keeping(&mut KvCache::new(c), &ids, &capture, keep)?;
+        Ok(RealLayer {
+            tokens: ids
+                .iter()
+                .map(|&id| model.tokenizer.token_text(id))
+                .collect(),
+            token_ids: ids,
+            focus,
+            layer,
+            maps: kept.layer_maps,
+            group: c.group(),
+            lens: logit_lens(model, &kept.residuals, LENS_TOP),
+        })
+    }
+}
+
+/// Why step 3's layer could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum RealLayerError {
+    /// The model refused the sentence.
+    #[error(transparent)]
+    Model(#[from] LlmError),
+    /// A layer past the model's last (shown 1-based).
+    #[error("there is no layer {layer}: the model has layers 1 to {layers}")]
+    NoSuchLayer {
+        /// The layer asked for, 1-based.
+        layer: usize,
+        /// The model's layers.
+        layers: usize,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
