@@ -44,6 +44,12 @@ pub fn megabytes(bytes: u64) -> String {
     }
 }
 
+/// The model's name without its file's quantisation and extension (`SmolLM2-135M-Instruct`).
+pub fn short_name(file: &str) -> &str {
+    let stem = file.strip_suffix(".gguf").unwrap_or(file);
+    stem.split_once('.').map_or(stem, |(name, _)| name)
+}
+
 /// What the menu shows.
 #[derive(Clone, Debug, Default)]
 pub struct ModelView<'a> {
@@ -80,12 +86,31 @@ pub const LESSON_MODEL_LABEL: &str = "lesson model (1 layer, 96 named words)";
 /// Draws the menu button (its text names the live model) and returns what was picked.
 pub fn show(ui: &mut egui::Ui, view: &ModelView<'_>) -> Option<ModelAction> {
     let mut action = None;
-    let title = match (view.loading, &view.live) {
-        (Some((name, seconds)), _) => format!("model: reading {name}… {seconds:.0} s"),
-        (None, Some(live)) => format!("model: {}", live.describe()),
-        (None, None) => format!("model: {LESSON_MODEL_LABEL}"),
+    let (full, short) = match (view.loading, &view.live) {
+        (Some((name, seconds)), _) => (
+            format!("model: reading {name}… {seconds:.0} s"),
+            format!("model: reading… {seconds:.0} s"),
+        ),
+        (None, Some(live)) => (
+            format!("model: {}", live.describe()),
+            format!("model: {}", short_name(live.name)),
+        ),
+        (None, None) => (
+            format!("model: {LESSON_MODEL_LABEL}"),
+            "model: lesson".to_owned(),
+        ),
     };
-    let title = egui::RichText::new(title).size(text_size(ui, 16.0));
+    // The whole description where the bar has room for it (the step buttons keep theirs: a
+    // projector's large text leaves less), else the short name; the menu says the rest.
+    let font = super::theme::font(ui, 16.0);
+    let room = ui.available_width() - 2.0 * ui.spacing().button_padding.x - 8.0;
+    let fits = ui
+        .painter()
+        .layout_no_wrap(full.clone(), font.clone(), egui::Color32::WHITE)
+        .size()
+        .x
+        <= room;
+    let title = egui::RichText::new(if fits { full } else { short }).size(font.size);
     ui.menu_button(title, |ui| {
         let lesson = view.live.is_none();
         if ui

@@ -24,6 +24,7 @@ pub struct NewRow {
     pub count_error: Option<String>,
 }
 
+use super::model_picker::short_name;
 use super::theme::{palette, text_size};
 use super::{probability_bar, RealOddsView};
 use crate::model::llm::lesson::{EndingChain, PrefixOdds};
@@ -472,12 +473,6 @@ fn real_prediction(ui: &mut egui::Ui, real: &RealOddsView<'_>, odds: Option<&Pre
             .strong(),
     )
     .on_hover_text("the real model's likeliest ending among this start's endings");
-}
-
-/// The model's name without its file's quantisation and extension (`SmolLM2-135M-Instruct`).
-fn short_name(file: &str) -> &str {
-    let stem = file.strip_suffix(".gguf").unwrap_or(file);
-    stem.split_once('.').map_or(stem, |(name, _)| name)
 }
 
 /// A probability as the table prints it: `0.231`, or `1.9e-8` when tiny.
