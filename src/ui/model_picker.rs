@@ -4,7 +4,7 @@
 
 use crate::scene::ModelFile;
 
-use super::theme::{palette, text_size};
+use super::theme::palette;
 
 /// A real model, as the menu names it.
 #[derive(Clone, Copy, Debug, PartialEq)]
