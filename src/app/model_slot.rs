@@ -175,22 +175,29 @@ impl ModelSlot {
         if self.missing_shown.as_ref() != missing {
             self.missing_shown = missing.cloned();
         }
-        let Some(loaded) = self.live(scene).cloned() else {
+        if self.live(scene).is_none() {
+            return;
+        }
+        // Borrowed field by field, not cloned: this runs every frame.
+        let Some(loaded) = self.loaded.as_ref() else {
             return;
         };
         match scene.step {
-            1 | 2 => update_odds(&mut self.odds, &loaded, scene, wait),
+            1 | 2 => update_odds(&mut self.odds, loaded, scene, wait),
             3 => {
-                update_layer(&mut self.layer, &loaded, scene, wait);
-                self.refresh_cells(&loaded, scene);
+                update_layer(&mut self.layer, loaded, scene, wait);
+                self.refresh_cells(scene);
             }
             _ => {}
         }
     }
 
     /// Makes the chosen head's map again if what it shows changed.
-    fn refresh_cells(&mut self, loaded: &LoadedModel, scene: &Scene) {
+    fn refresh_cells(&mut self, scene: &Scene) {
         let view = &scene.attention;
+        let Some(loaded) = self.loaded.as_ref() else {
+            return;
+        };
         let Some(answer) = self
             .layer
             .current(&loaded.identity.sha256, |key: &LayerKey| key.matches(scene))
